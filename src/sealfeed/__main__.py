@@ -1,0 +1,3 @@
+from sealfeed.cli import run
+
+run()

@@ -1,0 +1,147 @@
+"""The ``sealfeed`` command line: one argparse tree, one error/exit-code mapping.
+
+Each component owns its subcommands in ``sealfeed/<component>/cli.py`` and exposes
+``register(parser)``. Those modules import only argparse at module level; the work is
+imported inside the handler, so ``sealfeed attest verify-quote`` never loads Starlette
+or psycopg (style-anchors.md §12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from sealfeed import __version__
+from sealfeed.errors import ExitCode, SealfeedError
+
+#: (command, module, one-line purpose). The module provides ``register(parser)``.
+COMMANDS: tuple[tuple[str, str, str], ...] = (
+    (
+        "config",
+        "sealfeed.config.cli",
+        "create keys, sign, verify and check the appliance configuration",
+    ),
+    (
+        "attest",
+        "sealfeed.attest.cli",
+        "verify a TDX/SGX DCAP quote against collateral and a policy",
+    ),
+    (
+        "verify",
+        "sealfeed.verify_cli",
+        "one verdict from image measurement + signed config + TDX quote",
+    ),
+    ("image", "sealfeed.image.cli", "measure an OCI/docker image archive and explain differences"),
+    ("sp", "sealfeed.sp.cli", "Super Protocol deployment assets (resource.json)"),
+    ("aggregator", "sealfeed.aggregator.cli", "run the price aggregator service"),
+    ("exporter", "sealfeed.exporter.cli", "run the process-metrics exporter"),
+    (
+        "pg",
+        "sealfeed.postgres.cli",
+        "PostgreSQL bootstrap, tuning, per-node provisioning, readiness",
+    ),
+    ("s6", "sealfeed.s6.cli", "render and check the s6-rc service tree"),
+    ("chainlink", "sealfeed.chainlink.cli", "render node config, manage keys, publish OCR2 jobs"),
+    ("up", "sealfeed.s6.up_cli", "run the whole appliance locally under a real s6-svscan"),
+    ("status", "sealfeed.s6.status_cli", "show every service's state from s6 supervise status"),
+)
+
+_BUG_HINT = "this is a bug in sealfeed; please file an issue with the command you ran"
+
+
+def _module_missing(exc: ModuleNotFoundError, module: str) -> bool:
+    name = exc.name or ""
+    return module == name or module.startswith(name + ".")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sealfeed",
+        description=(
+            "sealfeed turns a multi-node Chainlink Data Feeds deployment into an attested "
+            "appliance: a reproducible image, a signed configuration, and a verifier that "
+            "proves what is running. Exit codes: 0 ok, 1 verification failed, 2 bad input "
+            "or usage, 3 external dependency failed (docs/cli.md)."
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"sealfeed {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default=os.environ.get("SEALFEED_LOG_LEVEL", "INFO"),
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        type=str.upper,
+        help="diagnostics verbosity on stderr (default: INFO, env SEALFEED_LOG_LEVEL)",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
+    for name, module, purpose in COMMANDS:
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if _module_missing(exc, module):
+                continue  # component not built into this installation
+            raise
+        cmd = sub.add_parser(name, help=purpose, description=purpose)
+        mod.register(cmd)
+        cmd.set_defaults(_command_parser=cmd)
+    return parser
+
+
+def _print_error(err: SealfeedError, args: argparse.Namespace | None) -> None:
+    sys.stderr.write(f"sealfeed: {err}\n")
+    if args is not None and getattr(args, "json", False):
+        doc: dict[str, Any] = {
+            "ok": False,
+            "error": {
+                "message": err.message,
+                "location": err.location,
+                "exit_code": int(err.exit_code),
+            },
+        }
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from sealfeed.log import setup_logging
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    func = getattr(args, "func", None)
+    if func is None:
+        sub_parser = getattr(args, "_command_parser", None)
+        (sub_parser or parser).print_help(sys.stderr)
+        return int(ExitCode.USAGE)
+    try:
+        rc = func(args)
+    except SealfeedError as err:
+        _print_error(err, args)
+        return int(err.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("sealfeed: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return int(ExitCode.OK)
+    except Exception as exc:  # anything else is a bug: say so, without a traceback
+        logging.getLogger("sealfeed").debug("unhandled exception", exc_info=True)
+        from sealfeed.log import redact
+
+        sys.stderr.write(
+            f"sealfeed: internal error: {exc.__class__.__name__}: {redact(str(exc))}\n"
+        )
+        sys.stderr.write(f"sealfeed: {_BUG_HINT} (re-run with --log-level DEBUG for details)\n")
+        return int(ExitCode.BUG)
+    return int(ExitCode.OK if rc is None else rc)
+
+
+def run() -> None:
+    sys.exit(main())
+
+
+__all__ = ["COMMANDS", "build_parser", "main"]
