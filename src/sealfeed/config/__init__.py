@@ -1,0 +1,46 @@
+"""Configuration trust layer: typed model, schema validation, signatures, fail-closed loading.
+
+``load_verified_config(path, trust)`` is the only way any service gets configuration.
+"""
+
+from sealfeed.config.model import (
+    AggregatorConfig,
+    ApplianceConfig,
+    BasicAuth,
+    ChainConfig,
+    ChainlinkConfig,
+    ExporterConfig,
+    FeedConfig,
+    MetricsPushConfig,
+    MonitoringLabels,
+    NodesConfig,
+    NodeSpec,
+    PairCleanupConfig,
+    PairTtl,
+    PostgresConfig,
+    RefetchConfig,
+    RestartPolicy,
+    SourceConfig,
+    StreamConfig,
+)
+
+__all__ = [
+    "AggregatorConfig",
+    "ApplianceConfig",
+    "BasicAuth",
+    "ChainConfig",
+    "ChainlinkConfig",
+    "ExporterConfig",
+    "FeedConfig",
+    "MetricsPushConfig",
+    "MonitoringLabels",
+    "NodeSpec",
+    "NodesConfig",
+    "PairCleanupConfig",
+    "PairTtl",
+    "PostgresConfig",
+    "RefetchConfig",
+    "RestartPolicy",
+    "SourceConfig",
+    "StreamConfig",
+]
