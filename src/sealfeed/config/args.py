@@ -1,0 +1,42 @@
+"""CLI glue shared by every service command: where the config is and how it is trusted."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sealfeed.config.model import ApplianceConfig
+
+DEFAULT_CONFIG_PATH = "/sp/configurations/configuration.json"
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--config`` and ``--pubkey`` (+ env ``CONFIGURATION_PATH``/``CONFIGURATION_PUBLIC_KEY``)."""
+    parser.add_argument(
+        "--config",
+        default=os.environ.get("CONFIGURATION_PATH", DEFAULT_CONFIG_PATH),
+        help="signed configuration.json (default: env CONFIGURATION_PATH or %(default)s)",
+    )
+    parser.add_argument(
+        "--pubkey",
+        default=None,
+        help="public key file the configuration must be signed by "
+        "(default: env CONFIGURATION_PUBLIC_KEY, base64 SPKI DER, or CONFIGURATION_PUBLIC_KEY_FILE)",
+    )
+    parser.add_argument(
+        "--secrets-dir",
+        default=os.environ.get("SP_SECRETS_DIR"),
+        help="secrets directory (default: env SP_SECRETS_DIR or the config's, /sp/secrets)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
+    """Load and verify the configuration named by :func:`add_config_arguments` (fail closed)."""
+    from sealfeed.config.loader import load_verified_config, trust_from_args
+
+    return load_verified_config(
+        args.config, trust_from_args(args.pubkey), secrets_dir=args.secrets_dir
+    )
+
+
+__all__ = ["DEFAULT_CONFIG_PATH", "add_config_arguments", "config_from_args"]
