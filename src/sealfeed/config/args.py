@@ -21,7 +21,8 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         "--pubkey",
         default=None,
         help="public key file the configuration must be signed by "
-        "(default: env CONFIGURATION_PUBLIC_KEY, base64 SPKI DER, or CONFIGURATION_PUBLIC_KEY_FILE)",
+        "(default: env CONFIGURATION_PUBLIC_KEY = base64 SPKI DER, "
+        "or env CONFIGURATION_PUBLIC_KEY_FILE)",
     )
     parser.add_argument(
         "--secrets-dir",

@@ -1,0 +1,1 @@
+"""sealfeed.aggregator (being built)."""

@@ -1,0 +1,1 @@
+"""sealfeed.attest (being built)."""

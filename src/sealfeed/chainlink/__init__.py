@@ -1,0 +1,1 @@
+"""sealfeed.chainlink (being built)."""

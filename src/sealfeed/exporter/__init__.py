@@ -1,0 +1,1 @@
+"""sealfeed.exporter (being built)."""

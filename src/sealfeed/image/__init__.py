@@ -1,0 +1,1 @@
+"""sealfeed.image (being built)."""

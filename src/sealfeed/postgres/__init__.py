@@ -1,0 +1,1 @@
+"""sealfeed.postgres (being built)."""

@@ -1,0 +1,1 @@
+"""sealfeed.s6 (being built)."""

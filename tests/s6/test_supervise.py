@@ -1,0 +1,62 @@
+"""The supervise/status decoder against files written by a real s6-supervise."""
+
+from __future__ import annotations
+
+import os
+import signal
+import struct
+import subprocess
+import time
+
+import pytest
+
+from sealfeed.errors import InputError
+from sealfeed.s6.supervise import STATUS_SIZE, parse_supervise_status, tain_to_unix
+from tests.fixtures.s6 import Scandir
+
+
+def test_running_service_status_matches_s6_svstat(s6_scandir: Scandir) -> None:
+    svc = s6_scandir.add_service("sleeper", "#!/bin/sh\nexec sleep 1000\n")
+    st = s6_scandir.wait_up("sleeper")
+    out = subprocess.run(["s6-svstat", "-o", "up,pid", str(svc)], capture_output=True, text=True)
+    up, pid = out.stdout.split()
+    assert up == "true"
+    assert st.pid == int(pid)
+    assert st.want_up
+    assert abs(st.stamp - time.time()) < 10
+    os.kill(st.pid, 0)  # the pid is real
+
+
+def test_killed_and_down_service_reports_signal(s6_scandir: Scandir) -> None:
+    svc = s6_scandir.add_service("victim", "#!/bin/sh\nexec sleep 1000\n")
+    s6_scandir.wait_up("victim")
+    subprocess.run(["s6-svc", "-d", str(svc)], check=True)
+    st = s6_scandir.wait("victim", lambda s: not s.up)
+    assert not st.want_up
+    assert st.exit_signal == signal.SIGTERM
+    assert st.exit_signal_name == "SIGTERM"
+    assert st.exit_code is None
+
+
+def test_exit_code_of_failing_service(s6_scandir: Scandir) -> None:
+    svc = s6_scandir.add_service("failer", "#!/bin/sh\nexit 7\n")
+    subprocess.run(["s6-svc", "-O", str(svc)], check=True)  # run once, do not restart
+    st = s6_scandir.wait("victim" if False else "failer", lambda s: not s.up and s.wstat != 0)
+    assert st.exit_code == 7
+    assert st.exit_signal is None
+
+
+@pytest.mark.parametrize("size", [0, 34, 36, 43])
+def test_wrong_size_is_input_error(size: int) -> None:
+    with pytest.raises(InputError) as exc:
+        parse_supervise_status(b"\0" * size)
+    assert str(STATUS_SIZE) in exc.value.message
+
+
+def test_tain_conversion() -> None:
+    assert tain_to_unix(0, 0) == 0.0
+    secs = (1 << 62) + 37 + 1_700_000_000
+    assert tain_to_unix(secs, 500_000_000) == 1_700_000_000.5
+    raw = struct.pack(">QIQIQHB", secs, 0, 0, 0, 1234, 0, 0x0C)
+    st = parse_supervise_status(raw)
+    assert st.pid == 1234 and st.want_up and st.ready and not st.paused
