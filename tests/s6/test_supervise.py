@@ -39,9 +39,11 @@ def test_killed_and_down_service_reports_signal(s6_scandir: Scandir) -> None:
 
 
 def test_exit_code_of_failing_service(s6_scandir: Scandir) -> None:
-    svc = s6_scandir.add_service("failer", "#!/bin/sh\nexit 7\n")
-    subprocess.run(["s6-svc", "-O", str(svc)], check=True)  # run once, do not restart
-    st = s6_scandir.wait("victim" if False else "failer", lambda s: not s.up and s.wstat != 0)
+    # "down" file: supervised but not started; then run it exactly once (s6-svc -o)
+    svc = s6_scandir.add_service("failer", "#!/bin/sh\nexit 7\n", extra_files={"down": ""})
+    s6_scandir.wait("failer", lambda s: not s.up)
+    subprocess.run(["s6-svc", "-o", str(svc)], check=True)
+    st = s6_scandir.wait("failer", lambda s: not s.up and s.wstat != 0)
     assert st.exit_code == 7
     assert st.exit_signal is None
 

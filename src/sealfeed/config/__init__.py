@@ -3,6 +3,13 @@
 ``load_verified_config(path, trust)`` is the only way any service gets configuration.
 """
 
+from sealfeed.config.loader import (
+    Trust,
+    load_and_verify,
+    load_config_unverified,
+    load_verified_config,
+    trust_from_args,
+)
 from sealfeed.config.model import (
     AggregatorConfig,
     ApplianceConfig,
@@ -43,4 +50,9 @@ __all__ = [
     "RestartPolicy",
     "SourceConfig",
     "StreamConfig",
+    "Trust",
+    "load_and_verify",
+    "load_config_unverified",
+    "load_verified_config",
+    "trust_from_args",
 ]

@@ -1,0 +1,232 @@
+"""Fail-closed loading: the only way any service gets its configuration.
+
+Order matters: read bytes -> parse JSON strictly -> locate the solution object -> verify its
+signature with the trusted key -> only then validate the schema and build typed objects ->
+resolve secret files. Nothing downstream ever sees an unverified value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sealfeed.config.model import ApplianceConfig
+from sealfeed.config.schema import no_secret_files, parse_solution
+from sealfeed.config.signing import (
+    PublicKey,
+    Scheme,
+    VerifiedSignature,
+    load_public_key,
+    verify_modern,
+    verify_reference,
+)
+from sealfeed.config.spec import SecretRef
+from sealfeed.errors import InputError, VerificationError
+from sealfeed.secret import Secret, read_secret_file
+
+#: A configuration is a few KiB; refuse absurd inputs before parsing them.
+MAX_CONFIG_BYTES = 4 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the configuration must be signed by."""
+
+    public_key: PublicKey
+    source: str
+
+
+@dataclass(frozen=True)
+class ConfigDocument:
+    path: Path
+    document: dict[str, Any]
+    solution: dict[str, Any]
+    #: True when the file is ``{"solution": {...}}`` as Super Protocol deploys it
+    wrapped: bool
+
+
+def trust_from_args(pubkey: str | None, env: Mapping[str, str] | None = None) -> Trust:
+    """``--pubkey FILE``, else env ``CONFIGURATION_PUBLIC_KEY`` (base64 SPKI DER, as the
+    reference's image bakes it), else env ``CONFIGURATION_PUBLIC_KEY_FILE``. None -> exit 2."""
+    env = os.environ if env is None else env
+    if pubkey:
+        path = Path(pubkey)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InputError(
+                f"cannot read public key: {exc.strerror}", location=str(path)
+            ) from None
+        return Trust(load_public_key(data, location=str(path)), str(path))
+    inline = env.get("CONFIGURATION_PUBLIC_KEY", "").strip()
+    if inline:
+        key = load_public_key(
+            inline.encode("ascii", "replace"), location="CONFIGURATION_PUBLIC_KEY"
+        )
+        return Trust(key, "env CONFIGURATION_PUBLIC_KEY")
+    file_env = env.get("CONFIGURATION_PUBLIC_KEY_FILE", "").strip()
+    if file_env:
+        return trust_from_args(file_env, env={})
+    raise InputError(
+        "no trusted public key: pass --pubkey FILE or set CONFIGURATION_PUBLIC_KEY "
+        "(refusing to read an unverifiable configuration)",
+        location="--pubkey",
+    )
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
+
+
+def parse_json_bytes(data: bytes, *, location: str) -> Any:
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (parser-differential safety)."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"not UTF-8 (byte {exc.start})", location=location) from None
+    try:
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", location=location
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"invalid JSON: {exc}", location=location) from None
+
+
+def read_config_document(path: str | os.PathLike[str]) -> ConfigDocument:
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_CONFIG_BYTES + 1)
+    except FileNotFoundError:
+        raise InputError("configuration file does not exist", location=str(p)) from None
+    except OSError as exc:
+        raise InputError(f"cannot read configuration: {exc.strerror}", location=str(p)) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise InputError(f"larger than {MAX_CONFIG_BYTES} bytes", location=str(p))
+    doc = parse_json_bytes(data, location=str(p))
+    if not isinstance(doc, dict):
+        raise InputError("top level must be a JSON object", location=str(p))
+    # Super Protocol delivers {"solution": {...}} (reference read-configuration.js reads
+    # `.solution`); configuration-signer writes the bare object. Accept both, keep the shape.
+    if "solution" in doc:
+        if set(doc) != {"solution"} or not isinstance(doc["solution"], dict):
+            raise InputError(
+                'a wrapped configuration must be exactly {"solution": {...}}', location=str(p)
+            )
+        return ConfigDocument(p, doc, doc["solution"], wrapped=True)
+    return ConfigDocument(p, doc, doc, wrapped=False)
+
+
+def default_signature_path(config_path: str | os.PathLike[str]) -> Path:
+    return Path(str(config_path) + ".sig")
+
+
+def verify_document(
+    doc: ConfigDocument, trust: Trust, *, sig_path: str | os.PathLike[str] | None = None
+) -> VerifiedSignature:
+    """Verify with the scheme the trusted key dictates (a key decides, never the file)."""
+    key = trust.public_key
+    if key.scheme is Scheme.REFERENCE:
+        return verify_reference(doc.solution, key, location=f"{doc.path}: signature")
+    sp = Path(sig_path) if sig_path else default_signature_path(doc.path)
+    try:
+        raw = sp.read_bytes()
+    except FileNotFoundError:
+        raise VerificationError(
+            "configuration is not signed: detached signature file missing", location=str(sp)
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read signature file: {exc.strerror}", location=str(sp)) from None
+    if len(raw) > 64 * 1024:
+        raise VerificationError("signature file is too large", location=str(sp))
+    try:
+        sig_doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise VerificationError("signature file is not JSON", location=str(sp)) from None
+    return verify_modern(doc.solution, sig_doc, key, location=str(sp))
+
+
+def secret_resolver(secrets_dir: str | os.PathLike[str] | None) -> Any:
+    if secrets_dir is None:
+        return no_secret_files
+    base = Path(secrets_dir)
+
+    def resolve(ref: SecretRef, path: str) -> Secret:
+        try:
+            return read_secret_file(base / ref.file, what=f"secret for {path}")
+        except InputError as exc:
+            raise InputError(f"{path}: {exc.message}", location=exc.location) from None
+
+    return resolve
+
+
+def _parse(doc: ConfigDocument, secrets_dir: str | os.PathLike[str] | None) -> ApplianceConfig:
+    declared = doc.solution.get("spSecretsDir")
+    sdir = secrets_dir or (declared if isinstance(declared, str) else None)
+    cfg = parse_solution(doc.solution, secret_resolver(sdir), location=str(doc.path))
+    if secrets_dir:
+        cfg = dataclasses.replace(cfg, secrets_dir=str(secrets_dir))
+    return cfg
+
+
+def load_config_unverified(
+    path: str | os.PathLike[str], *, secrets_dir: str | os.PathLike[str] | None = None
+) -> ApplianceConfig:
+    """Schema check only (``sealfeed config check``). Services must not call this."""
+    return _parse(read_config_document(path), secrets_dir)
+
+
+def load_and_verify(
+    path: str | os.PathLike[str],
+    trust: Trust,
+    *,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    sig_path: str | os.PathLike[str] | None = None,
+) -> tuple[ApplianceConfig, VerifiedSignature]:
+    """:func:`load_verified_config` that also returns what was verified (digest, key)."""
+    doc = read_config_document(path)
+    sig = verify_document(doc, trust, sig_path=sig_path)
+    return _parse(doc, secrets_dir), sig
+
+
+def load_verified_config(
+    path: str | os.PathLike[str],
+    trust: Trust,
+    *,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    sig_path: str | os.PathLike[str] | None = None,
+) -> ApplianceConfig:
+    """Read, verify (fail closed), validate and type the appliance configuration."""
+    return load_and_verify(path, trust, secrets_dir=secrets_dir, sig_path=sig_path)[0]
+
+
+__all__ = [
+    "MAX_CONFIG_BYTES",
+    "ConfigDocument",
+    "Trust",
+    "default_signature_path",
+    "load_and_verify",
+    "load_config_unverified",
+    "load_verified_config",
+    "parse_json_bytes",
+    "read_config_document",
+    "secret_resolver",
+    "trust_from_args",
+    "verify_document",
+]
