@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,14 @@ def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def solution() -> dict[str, Any]:
+    """A fresh, valid, reference-shaped solution object (the embedded example)."""
+    from sealfeed.config.example import example_solution
+
+    return example_solution()
 
 
 @pytest.fixture

@@ -1,0 +1,91 @@
+"""``sealfeed sp ...``: Super Protocol deployment assets."""
+
+from __future__ import annotations
+
+import argparse
+
+from sealfeed.output import add_json_flag
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="sp_command", metavar="SUBCOMMAND")
+    p = sub.add_parser(
+        "resource",
+        help="write resource.json (image hash) for an image measurement",
+        description="Write the Super Protocol resource.json for an image: the archive's "
+        "SHA-256 from `sealfeed image measure`, and the order id once the order exists. "
+        "`spctl files upload` adds the storage/encryption blocks.",
+    )
+    p.add_argument("--image-measurement", required=True, help="attest/measurements/<version>.json")
+    p.add_argument("--out", default="resource.json", help="output file (default %(default)s)")
+    p.add_argument("--order-id", type=int, help="Super Protocol order id")
+    p.add_argument("--filename", help="image archive file name as uploaded")
+    add_json_flag(p)
+    p.set_defaults(func=_resource)
+
+    p = sub.add_parser(
+        "check-report",
+        help="verify an order report's certificate chain and workload binding",
+        description="Verify a `spctl orders get-report --save-to` file: the TEE certificate "
+        "chain to the Super Protocol CA, the TDX challenge, the TD measurement signature and "
+        "the workloadInfo hash. Use `sealfeed verify` for the full chain.",
+    )
+    p.add_argument("report", metavar="REPORT")
+    p.add_argument("--sp-ca", required=True, help="Super Protocol root CA (PEM)")
+    p.add_argument("--tee-loader-cert", help="TEE loader certificate (PEM)")
+    p.add_argument("--sp-signatures", help="sp-vm signatures/ directory")
+    p.add_argument("--at", help="verification time (ISO-8601 or epoch seconds; default now)")
+    add_json_flag(p)
+    p.set_defaults(func=_check_report)
+
+
+def _resource(args: argparse.Namespace) -> int:
+    import json
+
+    from sealfeed.fsutil import atomic_write
+    from sealfeed.output import emit
+    from sealfeed.sp.resource import resource_document
+    from sealfeed.verify_cli import read_json_file
+
+    measurement = read_json_file(args.image_measurement, "image measurement")
+    doc = resource_document(measurement, order_id=args.order_id, filename=args.filename)
+    atomic_write(args.out, json.dumps(doc, indent=2) + "\n")
+    emit(
+        args, {"written": args.out, **doc}, f"wrote {args.out}: image sha256 {doc['hash']['hash']}"
+    )
+    return 0
+
+
+def _check_report(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sealfeed.output import emit
+    from sealfeed.sp import orderreport as spr
+    from sealfeed.verify_cli import load_cert, parse_time
+
+    report = spr.load_order_report(args.report)
+    at = parse_time(args.at)
+    checks = [spr.verify_chain(report, load_cert(args.sp_ca, "--sp-ca"), at)]
+    ctype, cid = spr.challenge_of(report.leaf)
+    checks.append(
+        spr.Check("sp-challenge", ctype == "tdx" and bool(cid), f"leaf challenge {ctype}")
+    )
+    if cid and args.tee_loader_cert and args.sp_signatures:
+        path = spr.find_measurement_signature(Path(args.sp_signatures), cid)
+        if path is None:
+            checks.append(
+                spr.Check("sp-td-measurement", False, f"{cid.hex()} not on the allow-list")
+            )
+        else:
+            checks.append(
+                spr.verify_measurement_signature(
+                    cid,
+                    spr.load_signature_doc(path),
+                    load_cert(args.tee_loader_cert, "--tee-loader-cert"),
+                )
+            )
+    checks.append(spr.verify_workload_binding(report))
+    ok = all(c.ok for c in checks)
+    doc = {"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}
+    emit(args, doc, "\n".join(f"[{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in checks))
+    return 0 if ok else 1

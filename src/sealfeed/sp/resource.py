@@ -1,0 +1,42 @@
+"""``resource.json`` for an image, in the shape the reference publishes for verification.
+
+Super-Protocol/chainlink ``verification/resource.json`` carries ``orderId`` and
+``hash {algo, encoding, hash}`` (the SHA-256 of the uploaded image archive), plus the
+``encryption`` and ``resource`` (storage) blocks that ``spctl files upload`` produces. We write
+what the image determines; ``spctl`` adds the storage blocks at upload time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sealfeed.errors import InputError
+
+
+def resource_document(
+    measurement: Mapping[str, Any], *, order_id: int | None = None, filename: str | None = None
+) -> dict[str, Any]:
+    from sealfeed.verification import measured_image_digest
+
+    digest = measured_image_digest(measurement)
+    if digest is None:
+        raise InputError(
+            "the image measurement names no archive sha256 (run `sealfeed image measure`)"
+        )
+    doc: dict[str, Any] = {}
+    if order_id is not None:
+        doc["orderId"] = order_id
+    doc["hash"] = {"algo": "sha256", "encoding": "hex", "hash": digest}
+    image: dict[str, Any] = {}
+    if filename or measurement.get("archive"):
+        image["filepath"] = filename or measurement.get("archive")
+    for key in ("archive_size", "size", "manifest_digest", "config_digest"):
+        if key in measurement:
+            image[key] = measurement[key]
+    if image:
+        doc["image"] = image
+    return doc
+
+
+__all__ = ["resource_document"]
