@@ -1,0 +1,57 @@
+"""Secret files: 0600, atomic, never overwritten silently, permission warnings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from sealfeed.errors import InputError
+from sealfeed.fsutil import atomic_write
+from sealfeed.secret import ensure_secret_file, read_secret_file, write_secret_file
+
+
+def test_write_is_0600_and_refuses_overwrite(tmp_path: Path) -> None:
+    p = tmp_path / "s" / "db.password"
+    write_secret_file(p, "value-1")
+    assert stat.S_IMODE(p.stat().st_mode) == 0o600
+    with pytest.raises(InputError, match="refusing to overwrite"):
+        write_secret_file(p, "value-2")
+    write_secret_file(p, "value-2", overwrite=True)
+    assert read_secret_file(p).reveal() == "value-2"
+
+
+def test_ensure_generates_once(tmp_path: Path) -> None:
+    p = tmp_path / "node.key"
+    first = ensure_secret_file(p)
+    assert ensure_secret_file(p) == first
+    assert len(first.reveal()) >= 32
+
+
+def test_read_warns_when_group_readable(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    p = tmp_path / "x"
+    p.write_text("secret-value\n")
+    os.chmod(p, 0o644)
+    with caplog.at_level(logging.WARNING):
+        assert read_secret_file(p).reveal() == "secret-value"
+    assert "chmod 600" in caplog.text and "secret-value" not in caplog.text
+
+
+def test_missing_and_empty_are_input_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        read_secret_file(tmp_path / "nope")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(InputError, match="empty"):
+        read_secret_file(tmp_path / "empty")
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
+    target = tmp_path / "f"
+    atomic_write(target, "old")
+    with pytest.raises(TypeError):
+        atomic_write(target, 123)  # type: ignore[arg-type]
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["f"]
