@@ -371,7 +371,7 @@ def parse_qe_identity(text: str, source: str = "qe_identity") -> QeIdentity:
         issue_date=o.time("issueDate"),
         next_update=o.time("nextUpdate"),
         tcb_evaluation_data_number=o.int("tcbEvaluationDataNumber", 0),
-        # miscselect hex is the MISCSELECT bytes in report (little-endian) order, as dcap-qvl reads it
+        # the hex is MISCSELECT in report (little-endian) byte order, as dcap-qvl reads it
         miscselect=int.from_bytes(o.hex("miscselect", 4), "little"),
         miscselect_mask=int.from_bytes(o.hex("miscselectMask", 4), "little"),
         attributes=o.hex("attributes", 16),

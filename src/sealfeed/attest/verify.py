@@ -174,7 +174,7 @@ class _Window:
 
     def describe(self, now: datetime) -> str:
         end = "]" if self.hi_inclusive else ")"
-        return f"time {now:%Y-%m-%dT%H:%M:%SZ} outside [{self.lo:%Y-%m-%dT%H:%M:%SZ}, {self.hi:%Y-%m-%dT%H:%M:%SZ}{end}"
+        return f"time {_ts(now)} outside [{_ts(self.lo)}, {_ts(self.hi)}{end}"
 
 
 @dataclass(frozen=True)
@@ -214,6 +214,10 @@ class VerifiedCollateral:
             "root_ca_crl_next_update": _crl_next(self.root_crl).strftime(f),
             "tcb_evaluation_data_number": str(self.tcb_info.tcb_evaluation_data_number),
         }
+
+
+def _ts(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _crl_next(crl: x509.CertificateRevocationList) -> datetime:
@@ -316,7 +320,8 @@ def verify_collateral(
     s.ok(
         4,
         "tcb_info_signature",
-        f"TCB Info {tcb_info.id} v{tcb_info.version} FMSPC {tcb_info.fmspc.hex().upper()} signed, valid until {tcb_info.next_update:%Y-%m-%dT%H:%M:%SZ}",
+        f"TCB Info {tcb_info.id} v{tcb_info.version} FMSPC {tcb_info.fmspc.hex().upper()} "
+        f"signed, valid until {_ts(tcb_info.next_update)}",
     )
 
     # Step 5: QE Identity.
@@ -331,7 +336,8 @@ def verify_collateral(
     s.ok(
         5,
         "qe_identity_signature",
-        f"QE Identity {qe_identity.id} v{qe_identity.version} signed, valid until {qe_identity.next_update:%Y-%m-%dT%H:%M:%SZ}",
+        f"QE Identity {qe_identity.id} v{qe_identity.version} signed, "
+        f"valid until {_ts(qe_identity.next_update)}",
     )
 
     # Step 6: PCK CRL and its issuer (PCK Platform/Processor CA).
@@ -431,7 +437,8 @@ def _match_qe_identity(
         raise s.fail(
             step,
             name,
-            f"QE Identity {ident.id} v{ident.version} does not apply to a {'TDX' if tdx else 'SGX'} quote (expected {want_id})",
+            f"QE Identity {ident.id} v{ident.version} does not apply to a "
+            f"{'TDX' if tdx else 'SGX'} quote (expected {want_id})",
         )
     if qe.mr_signer != ident.mrsigner:
         raise s.fail(step, name, f"QE MRSIGNER {qe.mr_signer.hex()} != {ident.mrsigner.hex()}")
@@ -603,7 +610,8 @@ def verify_quote(
         raise s.fail(
             8,
             "pck_chain",
-            f"PCK CRL of {vc.pck_crl.issuer.rfc4514_string()} does not cover a PCK issued by {leaf.issuer.rfc4514_string()}",
+            f"PCK CRL of {vc.pck_crl.issuer.rfc4514_string()} does not cover a PCK "
+            f"issued by {leaf.issuer.rfc4514_string()}",
         )
     if vc.pck_crl.get_revoked_certificate_by_serial_number(leaf.serial_number) is not None:
         raise s.fail(
