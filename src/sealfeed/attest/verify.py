@@ -432,14 +432,6 @@ def _match_qe_identity(
     s: _Steps, qe: EnclaveReport, ident: QeIdentity, tdx: bool
 ) -> StatusWithAdvisories:
     step, name = 11, "qe_identity"
-    want_id, versions = ("TD_QE", (2, 3)) if tdx else ("QE", (2,))
-    if ident.id != want_id or ident.version not in versions:
-        raise s.fail(
-            step,
-            name,
-            f"QE Identity {ident.id} v{ident.version} does not apply to a "
-            f"{'TDX' if tdx else 'SGX'} quote (expected {want_id})",
-        )
     if qe.mr_signer != ident.mrsigner:
         raise s.fail(step, name, f"QE MRSIGNER {qe.mr_signer.hex()} != {ident.mrsigner.hex()}")
     if qe.isv_prod_id != ident.isv_prod_id:
@@ -575,6 +567,17 @@ def verify_quote(
     if (h.is_tdx and h.version not in (4, 5)) or (not h.is_tdx and h.version != 3):
         raise s.fail(7, "header", f"{q.tee} quote with version {h.version}")
     s.ok(7, "header", f"{q.tee} quote v{h.version}, ECDSA-P256, Intel QE")
+    # The QE Identity must be the one for this TEE (checked before the PCK chain, as
+    # dcap-qvl does, so SGX collateral for a TDX quote is named as such).
+    ident = vc.qe_identity
+    want_id, versions = ("TD_QE", (2, 3)) if h.is_tdx else ("QE", (2,))
+    if ident.id != want_id or ident.version not in versions:
+        raise s.fail(
+            7,
+            "qe_identity",
+            f"QE Identity {ident.id} v{ident.version} does not apply to a {q.tee} quote "
+            f"(expected {want_id})",
+        )
 
     # Step 8: PCK chain from the quote.
     sd = q.signature_data
