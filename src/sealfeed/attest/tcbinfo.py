@@ -283,7 +283,7 @@ def parse_tcb_info(text: str, source: str = "tcb_info") -> TcbInfo:
         p = f"tcbInfo.tcbLevels[{i}]"
         lo = _Obj(lv, p, source)
         tcb = lo.obj("tcb")
-        if version >= 3:
+        if "sgxtcbcomponents" in tcb.d:  # v3 layout (v2 has sgxtcbcompNNsvn keys)
             sgx = _svns(tcb.list("sgxtcbcomponents"), f"{p}.tcb.sgxtcbcomponents", source)
             tdx = (
                 _svns(tcb.list("tdxtcbcomponents"), f"{p}.tcb.tdxtcbcomponents", source)
