@@ -578,6 +578,7 @@ def verify_quote(
             f"QE Identity {ident.id} v{ident.version} does not apply to a {q.tee} quote "
             f"(expected {want_id})",
         )
+    s.ok(7, "qe_identity", f"QE Identity {ident.id} v{ident.version} applies to {q.tee}")
 
     # Step 8: PCK chain from the quote.
     sd = q.signature_data
