@@ -181,7 +181,7 @@ def _collateral_issue_time(coll: Any) -> Any:
     times = []
     for text, key in ((coll.tcb_info, "tcbInfo"), (coll.qe_identity, "enclaveIdentity")):
         try:
-            times.append(_Obj(json.loads(text), key, key).time("issueDate"))
+            times.append(_Obj(json.loads(text), key, key).get_time("issueDate"))
         except ValueError:
             raise InputError(f"{key} is not JSON", location="collateral") from None
     for der in (coll.root_ca_crl, coll.pck_crl):
@@ -343,6 +343,7 @@ def cmd_verify_quote(args: argparse.Namespace) -> int:
     coll, coll_source = _obtain_collateral(args, quote, now or "collateral")
     if at_collateral:
         now = _collateral_issue_time(coll)
+    assert now is not None
     roots = args.root_ca_fingerprint or [INTEL_SGX_ROOT_CA_SHA256]
     doc: dict[str, Any] = {
         "quote": args.quote,
@@ -477,7 +478,7 @@ def cmd_parse(args: argparse.Namespace) -> int:
     raw = read_quote_file(args.quote)
     q = parse_quote(raw)
     h = q.header
-    doc = {
+    doc: dict[str, Any] = {
         "tee": q.tee,
         "version": h.version,
         "size": q.size,

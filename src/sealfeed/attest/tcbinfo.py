@@ -124,20 +124,20 @@ class _Obj:
     def err(self, key: str, msg: str) -> InputError:
         return InputError(f"{self.path}.{key} {msg}", location=self.source)
 
-    def str(self, key: str) -> str:
+    def get_str(self, key: str) -> str:
         v = self._get(key)
         if not isinstance(v, str):
             raise self.err(key, "must be a string")
         return v
 
-    def int(self, key: str, default: int | None = None) -> int:
+    def get_int(self, key: str, default: int | None = None) -> int:
         v = self._get(key, default if default is not None else ...)
         if not isinstance(v, int) or isinstance(v, bool) or v < 0:
             raise self.err(key, "must be a non-negative integer")
         return v
 
-    def hex(self, key: str, size: int) -> bytes:
-        s = self.str(key)
+    def get_hex(self, key: str, size: int) -> bytes:
+        s = self.get_str(key)
         try:
             b = bytes.fromhex(s)
         except ValueError:
@@ -146,8 +146,8 @@ class _Obj:
             raise self.err(key, f"must be {size} bytes, got {len(b)}")
         return b
 
-    def time(self, key: str) -> datetime:
-        s = self.str(key)
+    def get_time(self, key: str) -> datetime:
+        s = self.get_str(key)
         try:
             t = datetime.fromisoformat(s.replace("Z", "+00:00"))
         except ValueError:
@@ -156,27 +156,27 @@ class _Obj:
             raise self.err(key, f"has no time zone: {s!r}")
         return t
 
-    def list(self, key: str, default: Any = ...) -> list[Any]:
+    def get_list(self, key: str, default: Any = ...) -> list[Any]:
         v = self._get(key, default)
         if not isinstance(v, list):
             raise self.err(key, "must be a list")
         return v
 
-    def obj(self, key: str) -> _Obj:
+    def get_obj(self, key: str) -> _Obj:
         return _Obj(self._get(key), f"{self.path}.{key}", self.source)
 
     def opt_obj(self, key: str) -> _Obj | None:
-        return None if self.d.get(key) is None else self.obj(key)
+        return None if self.d.get(key) is None else self.get_obj(key)
 
-    def status(self, key: str) -> TcbStatus:
-        s = self.str(key)
+    def get_status(self, key: str) -> TcbStatus:
+        s = self.get_str(key)
         try:
             return TcbStatus(s)
         except ValueError:
             raise self.err(key, f"is not a known TCB status: {s!r}") from None
 
     def advisories(self) -> tuple[str, ...]:
-        v = self.list("advisoryIDs", [])
+        v = self.get_list("advisoryIDs", [])
         if not all(isinstance(x, str) for x in v):
             raise self.err("advisoryIDs", "must be a list of strings")
         return tuple(v)
@@ -241,7 +241,7 @@ class TcbInfo:
 def _svns(items: Sequence[Any], path: str, source: str) -> tuple[int, ...]:
     out = []
     for i, c in enumerate(items):
-        out.append(_Obj(c, f"{path}[{i}]", source).int("svn"))
+        out.append(_Obj(c, f"{path}[{i}]", source).get_int("svn"))
         if out[-1] > 255:
             raise InputError(f"{path}[{i}].svn must be <= 255", location=source)
     return tuple(out)
@@ -249,21 +249,21 @@ def _svns(items: Sequence[Any], path: str, source: str) -> tuple[int, ...]:
 
 def _module_identity(o: _Obj, with_id: bool) -> TdxModuleIdentity:
     levels = []
-    for i, lv in enumerate(o.list("tcbLevels", [])):
+    for i, lv in enumerate(o.get_list("tcbLevels", [])):
         lo = _Obj(lv, f"{o.path}.tcbLevels[{i}]", o.source)
         levels.append(
             ModuleTcbLevel(
-                lo.obj("tcb").int("isvsvn"),
-                lo.str("tcbDate"),
-                lo.status("tcbStatus"),
+                lo.get_obj("tcb").get_int("isvsvn"),
+                lo.get_str("tcbDate"),
+                lo.get_status("tcbStatus"),
                 lo.advisories(),
             )
         )
     return TdxModuleIdentity(
-        id=o.str("id") if with_id else "",
-        mrsigner=o.hex("mrsigner", 48),
-        attributes=o.hex("attributes", 8),
-        attributes_mask=o.hex("attributesMask", 8),
+        id=o.get_str("id") if with_id else "",
+        mrsigner=o.get_hex("mrsigner", 48),
+        attributes=o.get_hex("attributes", 8),
+        attributes_mask=o.get_hex("attributesMask", 8),
         tcb_levels=tuple(sorted(levels, key=lambda lv: -lv.isv_svn)),
     )
 
@@ -276,30 +276,30 @@ def parse_tcb_info(text: str, source: str = "tcb_info") -> TcbInfo:
     """Parse the ``tcbInfo`` body. Levels are ordered highest first, as Intel's QVL keeps
     them (a ``std::set`` ordered by CPUSVN components, then PCESVN, then TDX components)."""
     o = _Obj(_load(text, source), "tcbInfo", source)
-    ident = o.str("id") if "id" in o.d else "SGX"
-    version = o.int("version")
+    ident = o.get_str("id") if "id" in o.d else "SGX"
+    version = o.get_int("version")
     levels = []
-    for i, lv in enumerate(o.list("tcbLevels")):
+    for i, lv in enumerate(o.get_list("tcbLevels")):
         p = f"tcbInfo.tcbLevels[{i}]"
         lo = _Obj(lv, p, source)
-        tcb = lo.obj("tcb")
+        tcb = lo.get_obj("tcb")
         if "sgxtcbcomponents" in tcb.d:  # v3 layout (v2 has sgxtcbcompNNsvn keys)
-            sgx = _svns(tcb.list("sgxtcbcomponents"), f"{p}.tcb.sgxtcbcomponents", source)
+            sgx = _svns(tcb.get_list("sgxtcbcomponents"), f"{p}.tcb.sgxtcbcomponents", source)
             tdx = (
-                _svns(tcb.list("tdxtcbcomponents"), f"{p}.tcb.tdxtcbcomponents", source)
+                _svns(tcb.get_list("tdxtcbcomponents"), f"{p}.tcb.tdxtcbcomponents", source)
                 if "tdxtcbcomponents" in tcb.d
                 else ()
             )
         else:  # v2: sgxtcbcomp01svn .. sgxtcbcomp16svn
-            sgx = tuple(tcb.int(f"sgxtcbcomp{j:02d}svn") for j in range(1, 17))
+            sgx = tuple(tcb.get_int(f"sgxtcbcomp{j:02d}svn") for j in range(1, 17))
             tdx = ()
         levels.append(
             TcbLevel(
                 sgx_components=sgx,
-                pce_svn=tcb.int("pcesvn"),
+                pce_svn=tcb.get_int("pcesvn"),
                 tdx_components=tdx,
-                tcb_date=lo.str("tcbDate"),
-                status=lo.status("tcbStatus"),
+                tcb_date=lo.get_str("tcbDate"),
+                status=lo.get_status("tcbStatus"),
                 advisory_ids=lo.advisories(),
             )
         )
@@ -307,17 +307,17 @@ def parse_tcb_info(text: str, source: str = "tcb_info") -> TcbInfo:
     module = o.opt_obj("tdxModule")
     identities = tuple(
         _module_identity(_Obj(x, f"tcbInfo.tdxModuleIdentities[{i}]", source), True)
-        for i, x in enumerate(o.list("tdxModuleIdentities", []))
+        for i, x in enumerate(o.get_list("tdxModuleIdentities", []))
     )
     return TcbInfo(
         id=ident,
         version=version,
-        issue_date=o.time("issueDate"),
-        next_update=o.time("nextUpdate"),
-        fmspc=o.hex("fmspc", 6),
-        pce_id=o.hex("pceId", 2),
-        tcb_type=o.int("tcbType", 0),
-        tcb_evaluation_data_number=o.int("tcbEvaluationDataNumber", 0),
+        issue_date=o.get_time("issueDate"),
+        next_update=o.get_time("nextUpdate"),
+        fmspc=o.get_hex("fmspc", 6),
+        pce_id=o.get_hex("pceId", 2),
+        tcb_type=o.get_int("tcbType", 0),
+        tcb_evaluation_data_number=o.get_int("tcbEvaluationDataNumber", 0),
         tcb_levels=tuple(levels),
         tdx_module=_module_identity(module, False) if module is not None else None,
         tdx_module_identities=identities,
@@ -354,30 +354,30 @@ class QeIdentity:
 def parse_qe_identity(text: str, source: str = "qe_identity") -> QeIdentity:
     o = _Obj(_load(text, source), "enclaveIdentity", source)
     levels = []
-    for i, lv in enumerate(o.list("tcbLevels")):
+    for i, lv in enumerate(o.get_list("tcbLevels")):
         lo = _Obj(lv, f"enclaveIdentity.tcbLevels[{i}]", source)
         levels.append(
             QeTcbLevel(
-                lo.obj("tcb").int("isvsvn"),
-                lo.str("tcbDate"),
-                lo.status("tcbStatus"),
+                lo.get_obj("tcb").get_int("isvsvn"),
+                lo.get_str("tcbDate"),
+                lo.get_status("tcbStatus"),
                 lo.advisories(),
             )
         )
     levels.sort(key=lambda lv: -lv.isv_svn)
     return QeIdentity(
-        id=o.str("id"),
-        version=o.int("version"),
-        issue_date=o.time("issueDate"),
-        next_update=o.time("nextUpdate"),
-        tcb_evaluation_data_number=o.int("tcbEvaluationDataNumber", 0),
+        id=o.get_str("id"),
+        version=o.get_int("version"),
+        issue_date=o.get_time("issueDate"),
+        next_update=o.get_time("nextUpdate"),
+        tcb_evaluation_data_number=o.get_int("tcbEvaluationDataNumber", 0),
         # the hex is MISCSELECT in report (little-endian) byte order, as dcap-qvl reads it
-        miscselect=int.from_bytes(o.hex("miscselect", 4), "little"),
-        miscselect_mask=int.from_bytes(o.hex("miscselectMask", 4), "little"),
-        attributes=o.hex("attributes", 16),
-        attributes_mask=o.hex("attributesMask", 16),
-        mrsigner=o.hex("mrsigner", 32),
-        isv_prod_id=o.int("isvprodid"),
+        miscselect=int.from_bytes(o.get_hex("miscselect", 4), "little"),
+        miscselect_mask=int.from_bytes(o.get_hex("miscselectMask", 4), "little"),
+        attributes=o.get_hex("attributes", 16),
+        attributes_mask=o.get_hex("attributesMask", 16),
+        mrsigner=o.get_hex("mrsigner", 32),
+        isv_prod_id=o.get_int("isvprodid"),
         tcb_levels=tuple(levels),
     )
 
