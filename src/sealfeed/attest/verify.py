@@ -194,6 +194,12 @@ class VerifiedCollateral:
     checks: tuple[Check, ...]
     #: DER of intermediates already verified against the root (PCK CA)
     verified_intermediates: frozenset[bytes] = field(repr=False)
+    #: PCK chains (PEM bytes) whose signatures already verified against this collateral's
+    #: root: (leaf, CA, SGX extension, CA subject). Only signatures are cached -- validity
+    #: windows, CRL coverage and revocation are re-checked for every quote.
+    pck_chains: dict[bytes, tuple[x509.Certificate, x509.Certificate, PckExtension, str]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def valid_from(self) -> datetime:
@@ -534,6 +540,32 @@ def _match_module(s: _Steps, td: TdReport10, tcb: TcbInfo) -> StatusWithAdvisori
     raise s.fail(step, name, f"TDX module ISVSVN {module_svn} is below every {ident.id} TCB level")
 
 
+_PCK_CACHE_MAX = 4096
+
+
+def _verify_pck_signatures(
+    s: _Steps, vc: VerifiedCollateral, pem: bytes
+) -> tuple[x509.Certificate, x509.Certificate, PckExtension, str]:
+    """Step 8, signature part: leaf -> PCK CA -> pinned root; parse the SGX extension."""
+    try:
+        chain = x509.load_pem_x509_certificates(pem.rstrip(b"\x00"))
+    except ValueError as exc:
+        raise s.fail(8, "pck_chain", f"PCK chain is not PEM: {exc}") from None
+    if len(chain) < 2:
+        raise s.fail(8, "pck_chain", "PCK chain has fewer than 2 certificates")
+    leaf, ca = chain[0], chain[1]
+    quote_root = chain[-1]
+    if _fingerprint(quote_root) not in vc.trust_roots or quote_root != vc.root:
+        raise s.fail(8, "pck_chain", f"PCK chain ends in unpinned root {_fingerprint(quote_root)}")
+    if ca.public_bytes(Encoding.DER) not in vc.verified_intermediates and not _issued_by(
+        ca, vc.root
+    ):
+        raise s.fail(8, "pck_chain", "PCK CA is not signed by the root CA")
+    if not _issued_by(leaf, ca):
+        raise s.fail(8, "pck_chain", "PCK leaf is not signed by the PCK CA")
+    return leaf, ca, parse_pck_extension(leaf), ca.subject.rfc4514_string()
+
+
 def verify_quote(
     quote: bytes | Quote,
     collateral: Collateral | VerifiedCollateral,
@@ -588,25 +620,18 @@ def verify_quote(
             "pck_chain",
             f"certification data type {sd.qe.certification_data.cert_type} carries no PCK chain",
         )
-    try:
-        chain = x509.load_pem_x509_certificates(sd.pck_chain_pem.rstrip(b"\x00"))
-    except ValueError as exc:
-        raise s.fail(8, "pck_chain", f"PCK chain is not PEM: {exc}") from None
-    if len(chain) < 2:
-        raise s.fail(8, "pck_chain", "PCK chain has fewer than 2 certificates")
-    leaf, ca = chain[0], chain[1]
-    quote_root = chain[-1]
-    if _fingerprint(quote_root) not in vc.trust_roots or quote_root != vc.root:
-        raise s.fail(8, "pck_chain", f"PCK chain ends in unpinned root {_fingerprint(quote_root)}")
+    cached = vc.pck_chains.get(sd.pck_chain_pem)
+    if cached is not None:
+        leaf, ca, pck, ca_name = cached
+    else:
+        leaf, ca, pck, ca_name = _verify_pck_signatures(s, vc, sd.pck_chain_pem)
+        if len(vc.pck_chains) < _PCK_CACHE_MAX:
+            vc.pck_chains[sd.pck_chain_pem] = (leaf, ca, pck, ca_name)
     if ca.public_bytes(Encoding.DER) not in vc.verified_intermediates:
-        if not _issued_by(ca, vc.root):
-            raise s.fail(8, "pck_chain", "PCK CA is not signed by the root CA")
         if not _cert_window(8, "pck_ca_validity", ca).contains(now):
             raise s.fail(8, "pck_chain", "PCK CA is outside its validity period")
         if vc.root_crl.get_revoked_certificate_by_serial_number(ca.serial_number) is not None:
             raise s.fail(8, "pck_chain", "PCK CA is revoked", TcbStatus.REVOKED)
-    if not _issued_by(leaf, ca):
-        raise s.fail(8, "pck_chain", "PCK leaf is not signed by the PCK CA")
     w = _cert_window(8, "pck_leaf_validity", leaf)
     if not w.contains(now):
         raise s.fail(8, "pck_chain", w.describe(now))
@@ -621,12 +646,7 @@ def verify_quote(
         raise s.fail(
             8, "pck_chain", f"PCK certificate {leaf.serial_number:x} is revoked", TcbStatus.REVOKED
         )
-    pck = parse_pck_extension(leaf)
-    s.ok(
-        8,
-        "pck_chain",
-        f"PCK {leaf.serial_number:x} -> {ca.subject.rfc4514_string()} -> pinned root; not revoked",
-    )
+    s.ok(8, "pck_chain", f"PCK {leaf.serial_number:x} -> {ca_name} -> pinned root; not revoked")
 
     # Step 9: QE report signed by the PCK key.
     if not _ec_verify(leaf.public_key(), sd.qe.qe_report_signature, sd.qe.qe_report):
