@@ -70,17 +70,16 @@ def main() -> None:
             theirs.status,
             list(theirs.advisory_ids),
         )
+        fresh = functools.partial(verify_quote, raw, coll, now=now)
+        cached = functools.partial(verify_quote, raw, vc, now=now)
+        oracle = functools.partial(dcap_qvl.verify, raw, dcoll, now)
         rows.append(
             {
                 "sample": name,
                 "status": ours.tcb_status.value,
-                "sealfeed_fresh_qps": round(
-                    rate(lambda: verify_quote(raw, coll, now=now), args.seconds)
-                ),
-                "sealfeed_cached_qps": round(
-                    rate(lambda: verify_quote(raw, vc, now=now), args.seconds)
-                ),
-                "dcap_qvl_qps": round(rate(lambda: dcap_qvl.verify(raw, dcoll, now), args.seconds)),
+                "sealfeed_fresh_qps": round(rate(fresh, args.seconds)),
+                "sealfeed_cached_qps": round(rate(cached, args.seconds)),
+                "dcap_qvl_qps": round(rate(oracle, args.seconds)),
             }
         )
     try:
