@@ -10,6 +10,7 @@ Prints one JSON line, then a human table.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import platform
 import subprocess
@@ -102,7 +103,8 @@ def main() -> None:
     print(f"{'sample':24} {'status':36} {'fresh q/s':>10} {'cached q/s':>11} {'dcap-qvl q/s':>13}")
     for r in rows:
         print(
-            f"{r['sample']:24} {r['status']:36} {r['sealfeed_fresh_qps']:>10} {r['sealfeed_cached_qps']:>11} {r['dcap_qvl_qps']:>13}"
+            f"{r['sample']:24} {r['status']:36} {r['sealfeed_fresh_qps']:>10} "
+            f"{r['sealfeed_cached_qps']:>11} {r['dcap_qvl_qps']:>13}"
         )
 
 
