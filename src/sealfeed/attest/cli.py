@@ -1,0 +1,524 @@
+"""``sealfeed attest ...``: verify-quote (and the same behaviour as ``attest/verify``),
+parse, replay. Heavy imports happen inside the handlers (style-anchors.md §12)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from sealfeed.errors import ExitCode, InputError
+from sealfeed.output import add_json_flag
+
+_STATUSES = (
+    "UpToDate",
+    "SWHardeningNeeded",
+    "ConfigurationNeeded",
+    "ConfigurationAndSWHardeningNeeded",
+    "OutOfDate",
+    "OutOfDateConfigurationNeeded",
+)
+
+
+def add_verify_arguments(p: argparse.ArgumentParser) -> None:
+    """The verify-quote flags (shared with the standalone ``attest/verify``)."""
+    p.add_argument("quote", metavar="QUOTE", help="quote file: raw binary or hex text")
+    src = p.add_argument_group("collateral (one of)")
+    src.add_argument(
+        "--collateral",
+        metavar="FILE|DIR",
+        help="collateral JSON (dcap-qvl QuoteCollateralV3 shape) or a cache directory "
+        "of <tee>-<FMSPC>-<ca>.json files",
+    )
+    src.add_argument(
+        "--pccs",
+        metavar="URL",
+        help="fetch collateral from this Intel PCS/PCCS base URL "
+        "(e.g. https://api.trustedservices.intel.com)",
+    )
+    p.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        help="with --pccs: on-disk collateral cache, reused until the earliest nextUpdate",
+    )
+    p.add_argument(
+        "--root-crl-url",
+        metavar="URL",
+        help="with --pccs: where to get the Intel root CA CRL (default: <pccs>/sgx/"
+        "certification/v4/rootcacrl)",
+    )
+    p.add_argument(
+        "--at",
+        metavar="TIME",
+        help="verification time: ISO-8601 (2025-07-01T00:00:00Z), Unix seconds, or "
+        "'collateral' (the latest issue date inside the collateral; for archived "
+        "samples). Default: now",
+    )
+    p.add_argument(
+        "--root-ca-fingerprint",
+        metavar="SHA256",
+        action="append",
+        help="pinned root CA SHA-256 fingerprint (repeatable; default: Intel SGX Root CA)",
+    )
+    pol = p.add_argument_group("policy (flags override the --policy file field by field)")
+    pol.add_argument("--policy", metavar="FILE", help="policy JSON (attest/policy*.json)")
+    pol.add_argument(
+        "--allow-status",
+        metavar="STATUS",
+        action="append",
+        choices=_STATUSES,
+        help="also accept this TCB status (repeatable; default: UpToDate only)",
+    )
+    pol.add_argument(
+        "--report-data", metavar="HEX", help="expected report_data, 64 bytes; unchecked if unset"
+    )
+    pol.add_argument(
+        "--user-data",
+        metavar="FILE",
+        help="require report_data[0:32] == SHA-256(FILE contents) (Super Protocol binding)",
+    )
+    pol.add_argument(
+        "--mrtd",
+        metavar="HEX",
+        action="append",
+        help="allowed MRTD, 48 bytes (repeatable); unchecked if unset",
+    )
+    pol.add_argument(
+        "--dangerous-allow-debug",
+        action="store_true",
+        help="accept a debug TD/enclave (never for production)",
+    )
+    ev = p.add_argument_group("event log")
+    ev.add_argument(
+        "--event-log",
+        metavar="FILE",
+        help="TCG crypto-agile event log (the CCEL log area); replayed to RTMR0-3 and "
+        "compared with the quote",
+    )
+    ev.add_argument("--ccel", metavar="FILE", help="ACPI CCEL table (checked, shown)")
+    ev.add_argument("--events", action="store_true", help="list every event")
+    add_json_flag(p)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="attest_command", metavar="SUBCOMMAND")
+    v = sub.add_parser(
+        "verify-quote",
+        help="verify a DCAP quote (signatures, chain, CRLs, TCB) and apply a policy",
+        description="Verify an Intel SGX/TDX DCAP quote as Intel's QVL does, then apply "
+        "a policy. Exit 0 accepted, 1 rejected, 2 bad input, 3 collateral unavailable.",
+    )
+    add_verify_arguments(v)
+    v.set_defaults(func=cmd_verify_quote)
+
+    ps = sub.add_parser("parse", help="parse a quote and print its fields (no verification)")
+    ps.add_argument("quote", metavar="QUOTE")
+    add_json_flag(ps)
+    ps.set_defaults(func=cmd_parse)
+
+    rp = sub.add_parser(
+        "replay",
+        help="replay a CCEL event log to RTMR0-3 (optionally compare with a quote)",
+    )
+    rp.add_argument("event_log", metavar="EVENT_LOG")
+    rp.add_argument("--ccel", metavar="FILE", help="ACPI CCEL table")
+    rp.add_argument("--quote", metavar="FILE", help="compare with this quote's RTMRs")
+    rp.add_argument("--events", action="store_true", help="list every event")
+    add_json_flag(rp)
+    rp.set_defaults(func=cmd_replay)
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError:
+        raise InputError(f"{what} file not found", location=path) from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror}", location=path) from None
+
+
+def read_quote_file(path: str) -> bytes:
+    """Raw binary, or hex text (as in near_quote_hex.txt, optional 0x and whitespace)."""
+    data = _read(path, "quote")
+    text = data.strip()
+    if text[:2] in (b"0x", b"0X"):
+        text = text[2:]
+    if text and len(text) % 2 == 0 and all(c in b"0123456789abcdefABCDEF" for c in text):
+        return bytes.fromhex(text.decode())
+    return data
+
+
+def parse_time(value: str | None) -> Any:
+    from datetime import UTC, datetime
+
+    if value is None:
+        return datetime.now(UTC)  # the only clock read in attest: the CLI edge
+    v = value.strip()
+    try:
+        return datetime.fromtimestamp(float(v), UTC)
+    except (ValueError, OverflowError, OSError):
+        pass
+    try:
+        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(
+            f"--at: not ISO-8601, Unix seconds or 'collateral': {value!r}", location="--at"
+        ) from None
+    return t if t.tzinfo else t.replace(tzinfo=UTC)
+
+
+def _collateral_issue_time(coll: Any) -> Any:
+    """Latest issueDate/thisUpdate inside the collateral (``--at collateral``)."""
+    import json
+
+    from cryptography import x509
+
+    from sealfeed.attest.tcbinfo import _Obj
+
+    times = []
+    for text, key in ((coll.tcb_info, "tcbInfo"), (coll.qe_identity, "enclaveIdentity")):
+        try:
+            times.append(_Obj(json.loads(text), key, key).get_time("issueDate"))
+        except ValueError:
+            raise InputError(f"{key} is not JSON", location="collateral") from None
+    for der in (coll.root_ca_crl, coll.pck_crl):
+        try:
+            times.append(x509.load_der_x509_crl(der).last_update_utc)
+        except ValueError:
+            raise InputError("CRL is not DER", location="collateral") from None
+    return max(times)
+
+
+def _obtain_collateral(args: argparse.Namespace, quote: Any, now: Any) -> tuple[Any, str]:
+    import asyncio
+    import os
+
+    from cryptography import x509
+
+    from sealfeed.attest.collateral import CollateralCache, get_collateral, load_collateral
+    from sealfeed.attest.pck import parse_pck_extension
+    from sealfeed.errors import ExternalError
+
+    if args.collateral and args.pccs:
+        raise InputError("use either --collateral or --pccs, not both")
+    if args.collateral and not os.path.isdir(args.collateral):
+        return load_collateral(args.collateral), f"file {args.collateral}"
+    pem = quote.signature_data.pck_chain_pem
+    if pem is None:
+        raise InputError("the quote carries no PCK chain to find its FMSPC", location="quote")
+    try:
+        certs = x509.load_pem_x509_certificates(pem.rstrip(b"\x00"))
+    except ValueError as exc:
+        raise InputError(f"PCK chain in the quote is not PEM: {exc}", location="quote") from None
+    fmspc = parse_pck_extension(certs[0]).fmspc
+    ca = (
+        "processor"
+        if len(certs) > 1 and "Processor" in certs[1].subject.rfc4514_string()
+        else "platform"
+    )
+    if args.collateral:
+        cache = CollateralCache(args.collateral)
+        coll = cache.get(quote.tee, fmspc, ca, now) if not isinstance(now, str) else None
+        path = cache.path(quote.tee, fmspc, ca)
+        if coll is None and path.is_file():
+            coll = load_collateral(path)  # stale is still evidence; verify() will judge it
+        if coll is None:
+            raise ExternalError(
+                f"no collateral for this quote in the directory ({path.name})",
+                location=args.collateral,
+            )
+        return coll, f"directory {path}"
+    if not args.pccs:
+        raise InputError("need --collateral FILE|DIR or --pccs URL")
+    from datetime import UTC, datetime
+
+    fresh_now = now if not isinstance(now, str) else datetime.now(UTC)
+    coll, how = asyncio.run(
+        get_collateral(
+            args.pccs,
+            tee=quote.tee,
+            fmspc=fmspc,
+            ca=ca,
+            now=fresh_now,
+            cache_dir=args.cache_dir,
+            root_crl_url=args.root_crl_url,
+        )
+    )
+    return coll, f"{how} from {args.pccs}"
+
+
+def _policy_from_args(args: argparse.Namespace) -> tuple[Any, str]:
+    import dataclasses
+
+    from sealfeed.attest.policy import Policy, load_policy
+
+    policy = load_policy(args.policy) if args.policy else Policy()
+    source = args.policy or "default (UpToDate only, no debug)"
+    changes: dict[str, Any] = {}
+    if args.allow_status:
+        changes["accepted_tcb_statuses"] = policy.accepted_tcb_statuses | frozenset(
+            args.allow_status
+        )
+    d = {}
+    if args.report_data:
+        d["report_data"] = args.report_data
+    if args.mrtd:
+        d["mr_td"] = args.mrtd
+    if d:
+        parsed = Policy.from_dict(d, "flags")
+        changes.update({k: getattr(parsed, k) for k in d})
+    if args.user_data:
+        changes["report_data_sha256_of"] = _read(args.user_data, "user data")
+    if args.dangerous_allow_debug:
+        changes["dangerous_allow_debug"] = True
+    if changes:
+        policy = dataclasses.replace(policy, **changes)
+        source += " + flags"
+    return policy, source
+
+
+def _replay(args: argparse.Namespace, td: Any) -> dict[str, Any]:
+    from sealfeed.attest.eventlog import (
+        describe_event,
+        parse_ccel_table,
+        parse_event_log,
+        replay_rtmrs,
+    )
+
+    out: dict[str, Any] = {}
+    if args.ccel:
+        t = parse_ccel_table(_read(args.ccel, "CCEL table"))
+        out["ccel"] = {
+            "checksum_ok": t.checksum_ok,
+            "cc_type": t.cc_type,
+            "oem_id": t.oem_id.decode("ascii", "replace"),
+            "log_area_minimum_length": t.log_area_minimum_length,
+            "log_area_start_address": f"0x{t.log_area_start_address:x}",
+        }
+        if not t.checksum_ok:
+            raise InputError("CCEL table checksum is wrong", location=args.ccel)
+    log = parse_event_log(_read(args.event_log, "event log"))
+    regs = replay_rtmrs(log)
+    out["event_count"] = len(log.events)
+    out["replayed"] = {f"rtmr{i}": r.hex() for i, r in enumerate(regs)}
+    if td is not None:
+        out["match"] = {f"rtmr{i}": regs[i] == td.rtmrs[i] for i in range(4)}
+    if args.events:
+        out["events"] = [
+            {
+                "offset": e.offset,
+                "index": e.index,
+                "rtmr": e.rtmr,
+                "type": e.type_name,
+                "sha384": (e.digest() or b"").hex(),
+                "data_size": len(e.data),
+            }
+            for e in log.events
+        ]
+        out["_lines"] = [describe_event(e) for e in log.events]
+    return out
+
+
+# --- handlers ----------------------------------------------------------------------------
+
+
+def cmd_verify_quote(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from sealfeed.attest.policy import PolicyError, evaluate_policy
+    from sealfeed.attest.quote import parse_quote
+    from sealfeed.attest.trust import INTEL_SGX_ROOT_CA_SHA256
+    from sealfeed.attest.verify import QuoteVerificationError, verify_quote
+    from sealfeed.errors import VerificationError
+
+    raw = read_quote_file(args.quote)
+    quote = parse_quote(raw)
+    policy, policy_source = _policy_from_args(args)
+    at_collateral = (args.at or "").strip().lower() == "collateral"
+    now = None if at_collateral else parse_time(args.at)
+    coll, coll_source = _obtain_collateral(args, quote, now or "collateral")
+    if at_collateral:
+        now = _collateral_issue_time(coll)
+    assert now is not None
+    roots = args.root_ca_fingerprint or [INTEL_SGX_ROOT_CA_SHA256]
+    doc: dict[str, Any] = {
+        "quote": args.quote,
+        "quote_version": quote.header.version,
+        "quote_size": quote.size,
+        "padding": len(raw) - quote.size,
+        "collateral_source": coll_source,
+        "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "policy_source": policy_source,
+    }
+    failure: VerificationError | None = None
+    report = None
+    try:
+        report = verify_quote(quote, coll, now=now, trust_roots=roots)
+        doc.update(report.to_json())
+    except QuoteVerificationError as exc:
+        failure = exc
+        doc.update(
+            {
+                "tee": quote.tee,
+                "body": quote.report.fields(),
+                "tcb_status": exc.status.value if exc.status else None,
+                "checks": [c.to_json() for c in exc.checks],
+            }
+        )
+    if report is not None:
+        try:
+            doc["policy_checks"] = evaluate_policy(report, policy)
+        except PolicyError as exc:
+            failure = exc
+            doc["policy_mismatches"] = [
+                {"field": f, "got": g, "expected": e} for f, g, e in exc.mismatches
+            ]
+    if args.event_log:
+        td = quote.td_report
+        if td is None:
+            raise InputError("--event-log applies to TDX quotes only")
+        ev = _replay(args, td)
+        lines = ev.pop("_lines", None)
+        doc["event_log"] = ev
+        if not all(ev["match"].values()) and failure is None:
+            bad = [k for k, ok in ev["match"].items() if not ok]
+            failure = VerificationError(
+                f"event log replay does not match {', '.join(bad)}", location="event_log"
+            )
+        if lines is not None:
+            doc["_event_lines"] = lines
+    elif args.events or args.ccel:
+        raise InputError("--events/--ccel need --event-log FILE")
+    ok = failure is None
+    doc["verdict"] = "accepted" if ok else "rejected"
+    if failure is not None:
+        doc["error"] = {"message": failure.message, "location": failure.location}
+    event_lines = doc.pop("_event_lines", None)
+    if args.json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    else:
+        sys.stdout.write(_human(doc, event_lines))
+    return int(ExitCode.OK if ok else ExitCode.FAILED)
+
+
+def _human(doc: dict[str, Any], event_lines: list[str] | None) -> str:
+    out: list[str] = []
+    body = doc.get("body", {})
+    pad = f" + {doc['padding']} zero padding" if doc.get("padding") else ""
+    ver = f"v{doc['quote_version']} "
+    out.append(
+        f"quote       {doc['quote']} ({doc.get('tee')} quote {ver}{doc['quote_size']} bytes{pad})"
+    )
+    out.append(f"collateral  {doc['collateral_source']}")
+    out.append(f"time        {doc['verified_at']}")
+    if "fmspc" in doc:
+        out.append(f"platform    FMSPC {doc['fmspc']}, PCK CA {doc['pck_ca']}, PPID {doc['ppid']}")
+    if doc.get("tcb_status"):
+        adv = ", ".join(doc.get("advisory_ids") or []) or "none"
+        parts = []
+        for key, label in (
+            ("platform_status", "platform"),
+            ("qe_status", "QE"),
+            ("tdx_module_status", "TDX module"),
+        ):
+            if doc.get(key):
+                parts.append(f"{label} {doc[key]['status']}")
+        extra = f" ({', '.join(parts)})" if parts else ""
+        out.append(f"TCB status  {doc['tcb_status']}{extra}; advisories: {adv}")
+    for k in (
+        "mr_td",
+        "rtmr0",
+        "rtmr1",
+        "rtmr2",
+        "rtmr3",
+        "mr_enclave",
+        "mr_signer",
+        "td_attributes",
+        "report_data",
+    ):
+        if k in body:
+            out.append(f"  {k:13} {body[k]}")
+    out.append("checks")
+    for c in doc.get("checks", []):
+        out.append(f"  [{'ok' if c['ok'] else 'FAIL'}] {c['step']:>2} {c['name']}: {c['detail']}")
+    if "policy_checks" in doc:
+        out.append(f"policy      {doc['policy_source']}: ok ({', '.join(doc['policy_checks'])})")
+    for m in doc.get("policy_mismatches", []):
+        out.append(f"  [FAIL] policy {m['field']}: got {m['got']}, expected {m['expected']}")
+    if "event_log" in doc:
+        ev = doc["event_log"]
+        out.append(f"event log   {ev['event_count']} events replayed with SHA-384")
+        for k, v in ev["replayed"].items():
+            out.append(f"  [{'ok' if ev['match'][k] else 'FAIL'}] {k} {v}")
+        for line in event_lines or []:
+            out.append(f"    {line}")
+    if doc["verdict"] == "accepted":
+        out.append("VERDICT     ACCEPTED")
+    else:
+        err = doc.get("error", {})
+        out.append(f"VERDICT     REJECTED: {err.get('location')}: {err.get('message')}")
+        if any(
+            c.get("name", "").endswith("_validity") and not c["ok"] for c in doc.get("checks", [])
+        ):
+            out.append(
+                "hint        the collateral is not valid at this time; for archived samples "
+                "verify historically with --at collateral (or --at <ISO time>)"
+            )
+    return "\n".join(out) + "\n"
+
+
+def cmd_parse(args: argparse.Namespace) -> int:
+    from sealfeed.attest.quote import parse_quote
+    from sealfeed.output import emit
+
+    raw = read_quote_file(args.quote)
+    q = parse_quote(raw)
+    h = q.header
+    doc: dict[str, Any] = {
+        "tee": q.tee,
+        "version": h.version,
+        "size": q.size,
+        "padding": len(raw) - q.size,
+        "body_type": q.body_type,
+        "body": q.report.fields(),
+    }
+    emit(
+        args,
+        doc,
+        lambda: "\n".join(
+            [f"{q.tee} quote v{h.version}, {q.size} bytes"]
+            + [f"  {k:16} {v}" for k, v in doc["body"].items()]
+        ),
+    )
+    return 0
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from sealfeed.attest.quote import parse_quote
+    from sealfeed.errors import VerificationError
+    from sealfeed.output import emit
+
+    td = None
+    if args.quote:
+        td = parse_quote(read_quote_file(args.quote)).td_report
+        if td is None:
+            raise InputError("not a TDX quote", location=args.quote)
+    doc = _replay(args, td)
+    lines = doc.pop("_lines", None)
+
+    def human() -> str:
+        out = [f"{doc['event_count']} events"]
+        for k, v in doc["replayed"].items():
+            mark = "" if "match" not in doc else ("  == quote" if doc["match"][k] else "  != quote")
+            out.append(f"  {k} {v}{mark}")
+        out.extend(f"    {line}" for line in lines or [])
+        return "\n".join(out)
+
+    emit(args, doc, human)
+    if "match" in doc and not all(doc["match"].values()):
+        raise VerificationError("replayed RTMRs do not match the quote", location="event_log")
+    return 0

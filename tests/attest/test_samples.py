@@ -1,0 +1,180 @@
+"""Every real sample gives the outcome its README states, and the same verdict, status and
+advisories as dcap-qvl (the oracle), including the exact validity-window boundaries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dcap_qvl
+import pytest
+
+from sealfeed.attest import (
+    QuoteVerificationError,
+    TcbStatus,
+    load_collateral,
+    verify_collateral,
+    verify_quote,
+)
+from tests.attest.conftest import Sample
+
+OK_TDX = ("UpToDate", ())
+SGX_STATUS = ("ConfigurationAndSWHardeningNeeded", ("INTEL-SA-00289", "INTEL-SA-00615"))
+REJECT = None
+
+# README section 4.1 / 4.2: (sample, now, expected (status, advisories) or REJECT)
+CASES = [
+    ("tdx_quote", 1751328000, OK_TDX),
+    ("tdx_quote", 1754006400, REJECT),  # TCBInfo expired
+    ("tdx_quote", 1748736000, REJECT),  # TCBInfo issue date in the future
+    ("tdx_quote", 1750329146, REJECT),  # 1 s before QE identity issueDate
+    ("tdx_quote", 1750329147, OK_TDX),  # = QE identity issueDate (inclusive)
+    ("tdx_quote", 1752919234, OK_TDX),
+    ("tdx_quote", 1752919235, REJECT),  # = PCK CRL nextUpdate (exclusive)
+    ("tdx_quote", 1753005635, REJECT),
+    ("tdx_quote", 1795564800, REJECT),  # root CA CRL expired (Nov 2026)
+    ("sgx_quote", 1751328000, SGX_STATUS),
+    ("sgx_quote", 1750330570, REJECT),
+    ("sgx_quote", 1750330571, SGX_STATUS),
+    ("sgx_quote", 1752919278, SGX_STATUS),  # = QE identity nextUpdate (inclusive)
+    ("sgx_quote", 1752919279, REJECT),
+    ("sgx_quote", 1754006400, REJECT),
+    ("tdx_quote_outdated", 1772323200, REJECT),  # no matching TCB level (4.3)
+    ("tdx_quote_outdated", 1771412330, REJECT),
+    ("tdx_quote_outdated", 1771412331, REJECT),
+    ("tdx_quote_outdated", 1774003274, REJECT),
+    ("tdx_quote_outdated", 1774003275, REJECT),
+    ("tdx_quote_outdated", 1775001600, REJECT),
+    ("quote_v5_sample", 1772323200, OK_TDX),
+    ("quote_v5_sample", 1771412331, OK_TDX),
+    ("quote_v5_sample", 1774003274, OK_TDX),
+    ("quote_v5_sample", 1774003275, REJECT),
+    ("quote_v5_sample", 1775001600, REJECT),
+    ("near_quote", 1757894400, OK_TDX),
+    ("near_quote", 1756798918, REJECT),
+    ("near_quote", 1756798919, OK_TDX),
+    ("near_quote", 1759388630, OK_TDX),
+    ("near_quote", 1759388631, REJECT),
+    ("near_quote", 1760486400, REJECT),
+]
+
+
+def ours(quote: bytes, collateral, now: int) -> tuple[str, tuple[str, ...]] | None:
+    try:
+        r = verify_quote(quote, collateral, now=now)
+    except QuoteVerificationError:
+        return None
+    return r.tcb_status.value, r.advisory_ids
+
+
+def oracle(quote: bytes, collateral_path: Path, now: int) -> tuple[str, tuple[str, ...]] | None:
+    coll = dcap_qvl.QuoteCollateralV3.from_json(collateral_path.read_text())
+    try:
+        r = dcap_qvl.verify(quote, coll, now)
+    except ValueError:
+        return None
+    return r.status, tuple(r.advisory_ids)
+
+
+@pytest.mark.parametrize(
+    ("sample", "now", "expected"), CASES, ids=[f"{s}@{t}" for s, t, _ in CASES]
+)
+def test_sample_outcome_matches_readme_and_dcap_qvl(
+    attest_samples: dict[str, Sample], sample: str, now: int, expected
+) -> None:
+    s = attest_samples[sample]
+    assert s.collateral is not None and s.collateral_path is not None
+    got = ours(s.quote, s.collateral, now)
+    assert got == expected
+    assert got == oracle(s.quote, s.collateral_path, now)
+
+
+def test_sample_sub_statuses_match_dcap_qvl(attest_samples: dict[str, Sample]) -> None:
+    for name, now in (
+        ("tdx_quote", 1751328000),
+        ("sgx_quote", 1751328000),
+        ("quote_v5_sample", 1772323200),
+    ):
+        s = attest_samples[name]
+        r = verify_quote(s.quote, s.collateral, now=now)
+        theirs = json.loads(
+            dcap_qvl.verify(
+                s.quote, dcap_qvl.QuoteCollateralV3.from_json(s.collateral_path.read_text()), now
+            ).to_json()
+        )
+        assert r.qe_status.to_json() == theirs["qe_status"]
+        assert r.platform_status.status.value == theirs["platform_status"]["status"]
+        assert r.pck.ppid.hex() == theirs["ppid"]
+
+
+def test_outdated_sample_fails_at_tcb_level_step(attest_samples: dict[str, Sample]) -> None:
+    s = attest_samples["tdx_quote_outdated"]
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(s.quote, s.collateral, now=1772323200)
+    assert ei.value.check == "tcb_level"
+    # everything before TCB matching passed: the quote itself is cryptographically valid
+    assert all(c.ok for c in ei.value.checks[:-1])
+    assert {c.name for c in ei.value.checks} >= {
+        "quote_signature",
+        "qe_report_signature",
+        "pck_chain",
+    }
+
+
+def test_padding_removed_gives_same_result(attest_samples: dict[str, Sample]) -> None:
+    s = attest_samples["tdx_quote"]
+    assert ours(s.quote[:4936], s.collateral, 1751328000) == OK_TDX
+
+
+@pytest.mark.parametrize(
+    ("sample", "collateral", "now", "check"),
+    [
+        ("tdx_quote", "dcap-qvl/tdx_quote_outdated_collateral.json", 1772707803, "tcb_level"),
+        ("tdx_quote", "dcap-qvl/sgx_quote_collateral.json", 1751624191, "qe_identity"),
+        ("cos_113", "dcap-qvl/tdx_quote_collateral.json", 1751328000, "tcb_level"),
+        ("cos_113", "dcap-qvl/sgx_quote_collateral.json", 1751328000, "qe_identity"),
+    ],
+    ids=["fmspc-mismatch", "sgx-collateral-for-tdx", "cos113-fmspc", "cos113-sgx-qe"],
+)
+def test_cross_pairings_rejected(
+    attest_samples: dict[str, Sample],
+    tdx_samples: Path,
+    sample: str,
+    collateral: str,
+    now: int,
+    check: str,
+) -> None:
+    s = attest_samples[sample]
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(s.quote, load_collateral(tdx_samples / collateral), now=now)
+    assert ei.value.check == check
+    assert oracle(s.quote, tdx_samples / collateral, now) is None
+
+
+def test_tampered_tcb_info_rejected_like_dcap_qvl(
+    attest_samples: dict[str, Sample], tmp_path: Path
+) -> None:
+    s = attest_samples["tdx_quote"]
+    doc = json.loads(s.collateral_path.read_text())
+    doc["tcb_info"] = doc["tcb_info"].replace('"UpToDate"', '"OutOfDate"', 1)
+    p = tmp_path / "c.json"
+    p.write_text(json.dumps(doc))
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(s.quote, load_collateral(p), now=1751624191)
+    assert ei.value.check == "tcb_info_signature"
+    assert oracle(s.quote, p, 1751624191) is None
+
+
+def test_verified_collateral_cache_gives_identical_report(
+    attest_samples: dict[str, Sample],
+) -> None:
+    s = attest_samples["sgx_quote"]
+    vc = verify_collateral(s.collateral, now=1751328000)
+    a = verify_quote(s.quote, vc, now=1751328000)
+    b = verify_quote(s.quote, s.collateral, now=1751328000)
+    assert (a.tcb_status, a.advisory_ids, a.checks) == (b.tcb_status, b.advisory_ids, b.checks)
+    assert a.tcb_status is TcbStatus.CONFIGURATION_AND_SW_HARDENING_NEEDED
+    # the cached collateral still enforces its windows
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(s.quote, vc, now=1752919279)
+    assert ei.value.check == "qe_identity_validity"
