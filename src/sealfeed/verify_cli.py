@@ -45,6 +45,12 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--sp-signatures", help="sp-vm signatures/ directory (TD measurement allow-list)"
     )
     parser.add_argument("--at", help="verification time, ISO-8601 or epoch seconds (default now)")
+    parser.add_argument(
+        "--root-ca-fingerprint",
+        action="append",
+        metavar="SHA256",
+        help="pin another quote root CA (test PKIs only; default: the Intel SGX Root CA pin)",
+    )
     parser.add_argument("--secrets-dir", help='resolve {"secretFile"} references here')
     add_json_flag(parser)
     parser.set_defaults(func=_verify)
@@ -123,7 +129,13 @@ def _verify(args: argparse.Namespace) -> int:
         secrets_dir=args.secrets_dir,
     )
     verifier = (
-        make_quote_verifier(collateral=args.collateral, pccs=args.pccs, policy=args.policy, at=at)
+        make_quote_verifier(
+            collateral=args.collateral,
+            pccs=args.pccs,
+            policy=args.policy,
+            at=at,
+            trust_roots=args.root_ca_fingerprint,
+        )
         if quote is not None
         else None
     )

@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (golden hex values are kept on one line to compare with the README)
+
 """Parser: real samples field-for-field (README section 5), byte-exact round trip, and
 bounds-checked errors for truncated / inflated / mutated quotes."""
 

@@ -192,7 +192,7 @@ def _collateral_issue_time(coll: Any) -> Any:
     return max(times)
 
 
-def _obtain_collateral(args: argparse.Namespace, quote: Any, now: Any) -> tuple[Any, str]:
+def obtain_collateral(args: argparse.Namespace, quote: Any, now: Any) -> tuple[Any, str]:
     import asyncio
     import os
 
@@ -340,7 +340,7 @@ def cmd_verify_quote(args: argparse.Namespace) -> int:
     policy, policy_source = _policy_from_args(args)
     at_collateral = (args.at or "").strip().lower() == "collateral"
     now = None if at_collateral else parse_time(args.at)
-    coll, coll_source = _obtain_collateral(args, quote, now or "collateral")
+    coll, coll_source = obtain_collateral(args, quote, now or "collateral")
     if at_collateral:
         now = _collateral_issue_time(coll)
     assert now is not None

@@ -1,0 +1,169 @@
+"""End to end: image archive -> measurement, signed config, synthetic TDX quote binding both;
+`sealfeed verify` accepts the honest chain and rejects each single broken link (issue #12)."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealfeed.config import signing
+from sealfeed.config.objecthash import object_hash
+from sealfeed.verification import expected_report_data
+from tests.fakes.intel_pki import TD_ATTRIBUTES_DEBUG, Scenario
+
+
+def sf(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIGURATION_")}
+    return subprocess.run([sys.executable, "-m", "sealfeed", *args], capture_output=True,
+                          text=True, timeout=120, env=env)  # fmt: skip
+
+
+def docker_archive(path: Path, payload: bytes) -> str:
+    """A minimal docker-save archive (manifest.json, config, one layer); returns its sha256."""
+    layer = io.BytesIO()
+    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
+        info = tarfile.TarInfo("app/payload")
+        info.size, info.mtime = len(payload), 0
+        t.addfile(info, io.BytesIO(payload))
+    layer_bytes = layer.getvalue()
+    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
+    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:01Z",
+                         "config": {"Env": ["A=1"]}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}},
+                        sort_keys=True).encode()  # fmt: skip
+    config_name = hashlib.sha256(config).hexdigest() + ".json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": ["sealfeed:test"],
+                            "Layers": ["layer0/layer.tar"]}]).encode()  # fmt: skip
+    with tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for name, data in (
+            ("layer0/layer.tar", layer_bytes),
+            (config_name, config),
+            ("manifest.json", manifest),
+        ):
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime = len(data), 0
+            t.addfile(info, io.BytesIO(data))
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def measure(archive: Path, out: Path) -> str:
+    """The golden measurement, via `sealfeed image measure` when available."""
+    proc = sf("image", "measure", str(archive), "--json")
+    if proc.returncode == 0:
+        out.write_text(proc.stdout)
+        return hashlib.sha256(archive.read_bytes()).hexdigest()
+    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
+    out.write_text(json.dumps({"archive_sha256": digest}))
+    return digest
+
+
+class World:
+    def __init__(self, root: Path, solution: dict[str, Any]) -> None:
+        self.root = root
+        self.image = measure_image(root, b"the appliance")
+        self.owner = signing.generate_key(signing.Scheme.REFERENCE)
+        (root / "owner.pub").write_bytes(signing.public_key_pem(self.owner.public()))
+        self.config = root / "configuration.json"
+        self.solution = solution
+        self.sign_config(solution, self.owner)
+
+    def sign_config(self, solution: dict[str, Any], key: signing.PrivateKey) -> None:
+        sol = dict(solution)
+        sol["signature"] = signing.sign_reference(sol, key)
+        self.config.write_text(json.dumps({"solution": sol}))
+
+    @property
+    def config_hash(self) -> str:
+        return object_hash(json.loads(self.config.read_text()))
+
+    def quote(self, scenario: Scenario | None = None, report_data: bytes | None = None) -> Any:
+        base = scenario or Scenario()
+        rd = (
+            report_data
+            if report_data is not None
+            else expected_report_data(self.image, self.config_hash)
+        )
+        built = dataclasses.replace(base, report_data=rd).build()
+        (self.root / "quote.bin").write_bytes(built.quote)
+        (self.root / "collateral.json").write_text(built.collateral.to_json())
+        return built
+
+    def verify(self, built: Any) -> tuple[int, dict[str, Any], str]:
+        proc = sf("verify", "--image-measurement", str(self.root / "measurement.json"),
+                  "--config", str(self.config), "--pubkey", str(self.root / "owner.pub"),
+                  "--quote", str(self.root / "quote.bin"),
+                  "--collateral", str(self.root / "collateral.json"),
+                  "--root-ca-fingerprint", built.root_fingerprint,
+                  "--at", built.now.isoformat(), "--json")  # fmt: skip
+        assert "Traceback" not in proc.stderr, proc.stderr
+        return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}, proc.stderr
+
+
+def measure_image(root: Path, payload: bytes) -> str:
+    archive = root / "image.tar"
+    docker_archive(archive, payload)
+    return measure(archive, root / "measurement.json")
+
+
+@pytest.fixture
+def world(tmp_path: Path, solution: dict[str, Any]) -> World:
+    return World(tmp_path, solution)
+
+
+def test_honest_appliance_is_accepted(world: World) -> None:
+    rc, doc, err = world.verify(world.quote())
+    assert rc == 0, (doc, err)
+    assert doc["verdict"] == "accepted"
+    assert [c["name"] for c in doc["checks"]] == [
+        "config-signature", "image-measurement", "quote", "policy", "report-data-binding",
+    ]  # fmt: skip
+
+
+def _other_image(w: World) -> Any:
+    built = w.quote()
+    measure_image(w.root, b"another appliance")  # the auditor's golden image differs
+    return built
+
+
+def _other_config(w: World) -> Any:
+    built = w.quote()
+    w.sign_config({**w.solution, "pgPort": 5433}, w.owner)
+    return built
+
+
+def _config_by_other_key(w: World) -> Any:
+    w.sign_config(w.solution, signing.generate_key(signing.Scheme.REFERENCE))
+    return w.quote()
+
+
+BROKEN: list[tuple[str, Callable[[World], Any], str]] = [
+    ("other image", _other_image, "report-data-binding"),
+    ("other config", _other_config, "report-data-binding"),
+    ("config signed by another key", _config_by_other_key, "config-signature"),
+    ("quote for another report_data", lambda w: w.quote(report_data=b"\x07" * 64), "report-data-binding"),
+    ("debug TD", lambda w: w.quote(Scenario(td_attributes=TD_ATTRIBUTES_DEBUG)), "policy"),
+    ("revoked PCK", lambda w: w.quote(Scenario(revoke_pck=True)), "quote"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("what", "break_it", "link"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_each_broken_link_is_rejected(
+    world: World, what: str, break_it: Callable[[World], Any], link: str
+) -> None:
+    built = break_it(world)
+    rc, doc, err = world.verify(built)
+    assert rc == 1, (what, doc, err)
+    assert doc["verdict"] == "rejected"
+    assert doc["failing_link"] == link or link in [
+        c["name"] for c in doc["checks"] if not c["ok"]
+    ], doc
