@@ -172,7 +172,7 @@
               pkgs.s6
               pkgs.execline
               pkgs.postgresql_17
-              pkgs.nixfmt-rfc-style
+              pkgs.nixfmt
             ];
             env = {
               UV_NO_SYNC = "1";
@@ -187,6 +187,6 @@
         }
       );
 
-      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt-rfc-style);
+      formatter = forAllSystems (system: nixpkgs.legacyPackages.${system}.nixfmt);
     };
 }

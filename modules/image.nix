@@ -1,6 +1,11 @@
 # Core options every other module contributes to: users, directories, environment, contents,
 # and the build-time layout handed to `sealfeed s6 render`.
-{ lib, config, ... }:
+{
+  lib,
+  config,
+  pkgs,
+  ...
+}:
 let
   inherit (lib) mkOption types;
   cfg = config.sealfeed;
@@ -120,6 +125,16 @@ in
   };
 
   config.sealfeed = {
+    # s6 tools on PATH for the rendered service scripts (s6-setuidgid, s6-log, s6-svwait, ...);
+    # /init itself uses store paths (pkgs/init).
+    image.contents = with pkgs; [
+      s6
+      s6-rc
+      execline
+      s6-portable-utils
+      coreutils
+    ];
+
     image.users.sealfeed = {
       uid = 900;
       group = "sealfeed";

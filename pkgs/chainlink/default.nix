@@ -1,7 +1,6 @@
 # Chainlink node 2.27.0 from the pinned upstream tag, built the way upstream builds it:
 # `go build` of the root package with the version/commit ldflags (core/chainlink.Dockerfile,
-# GNUmakefile `install-chainlink`), CGO on (go-ethereum's secp256k1 and the SQLite/wasm bits
-# need it), and the operator UI assets that operator_ui/install.sh downloads unpacked into
+# GNUmakefile `install-chainlink`), CGO on (go-ethereum's secp256k1 needs it), and the operator UI assets that operator_ui/install.sh downloads unpacked into
 # core/web/assets before the build embeds them.
 #
 # Hashes: this tree cannot reach GitHub, so `hash`, `vendorHash` and the operator UI hash are
@@ -47,9 +46,8 @@ buildGoModule {
   # libsecp256k1); the proxy form of the module cache keeps them.
   proxyVendor = true;
 
-  env.CGO_ENABLED = "1";
+  # CGO stays on (buildGoModule's default on Linux): go-ethereum's secp256k1 needs it.
   subPackages = [ "." ];
-  tags = [ ];
 
   ldflags = [
     "-s"
@@ -73,8 +71,9 @@ buildGoModule {
   # Upstream's test suite needs PostgreSQL and network; the appliance tests run the binary.
   doCheck = false;
 
+  # `go build` names the binary after the module path without its /v2 suffix: chainlink.
   postInstall = ''
-    [ -x $out/bin/chainlink ] || mv $out/bin/* $out/bin/chainlink
+    test -x $out/bin/chainlink
   '';
 
   passthru = { inherit operatorUi; };

@@ -31,9 +31,12 @@ runCommand "sealfeed-init"
   }
   ''
     mkdir -p $out/bin
-    substitute ${./init.sh} $out/bin/sealfeed-init \
-      --subst-var-by shell ${bash}/bin/sh --subst-var-by path ${path}
-    substitute ${./halt.sh} $out/bin/sealfeed-halt \
-      --subst-var-by shell ${bash}/bin/sh --subst-var-by path ${path}
+    for f in init halt; do
+      substitute ${./.}/$f.sh $out/bin/sealfeed-$f \
+        --subst-var-by shell ${bash}/bin/sh \
+        --subst-var-by path "$out/bin:${path}" \
+        --subst-var-by run /run \
+        --subst-var-by tree /etc/s6-overlay/s6-rc.d
+    done
     chmod 0555 $out/bin/sealfeed-init $out/bin/sealfeed-halt
   ''
