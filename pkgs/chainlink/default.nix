@@ -1,7 +1,9 @@
 # Chainlink node 2.27.0 from the pinned upstream tag, built the way upstream builds it:
 # `go build` of the root package with the version/commit ldflags (core/chainlink.Dockerfile,
-# GNUmakefile `install-chainlink`), CGO on (go-ethereum's secp256k1 needs it), and the operator UI assets that operator_ui/install.sh downloads unpacked into
-# core/web/assets before the build embeds them.
+# GNUmakefile `install-chainlink`), CGO on (go-ethereum's secp256k1 needs it), and the operator
+# UI assets that operator_ui/install.sh downloads, unpacked into core/web/assets before the
+# build embeds them. Upstream release builds also ship `libs/` for optional cgo plugins via
+# -r=$ORIGIN/libs; the data-feeds appliance runs OCR2 median in-process and needs none.
 #
 # Hashes: this tree cannot reach GitHub, so `hash`, `vendorHash` and the operator UI hash are
 # lib.fakeHash. The image workflow (.github/workflows/image.yml, job "hashes") builds this
@@ -49,6 +51,8 @@ buildGoModule {
   # CGO stays on (buildGoModule's default on Linux): go-ethereum's secp256k1 needs it.
   subPackages = [ "." ];
 
+  # Same -X variables as upstream's goreleaser config; Sha carries the tag name because the
+  # tag's commit hash cannot be resolved here (the version string is what operators read).
   ldflags = [
     "-s"
     "-w"
