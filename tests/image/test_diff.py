@@ -186,3 +186,15 @@ def test_json_diff_key_order_and_length() -> None:
     assert same == [
         ("", "key-order", ["a", "b"], ["b", "a"], "same keys, different serialization order")
     ]
+
+
+def test_same_image_docker_vs_oci(image_file) -> None:
+    """Two packagings of one image: same config and diff_ids, different wrapper and blobs."""
+    a = read_archive(image_file(Spec(), "docker"))
+    b = read_archive(image_file(Spec(gzip_layers=True), "oci"))
+    report = diff_archives(a, b)
+    assert not report.identical
+    assert Difference("archive", "format", "docker-archive", "oci-layout") in report.differences
+    assert _scope(report, "config") == []  # the image ID is the same
+    compression = [d for d in _scope(report, "layer") if d.field == "compression"]
+    assert [(d.layer, d.a, d.b) for d in compression] == [(0, "none", "gzip"), (1, "none", "gzip")]

@@ -166,3 +166,108 @@ def test_fuzz_malformed_archives(tmp_path: Path, base: str, cut: int, flips) -> 
         read_archive(path)
     except InputError as err:
         assert err.message and err.location
+
+
+def _layer_names(members: dict[str, bytes]) -> list[str]:
+    return list(json.loads(members["manifest.json"])[0]["Layers"])
+
+
+@settings(
+    max_examples=80,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    layer=st.integers(0, 1),
+    gzip_layer=st.booleans(),
+    cut=st.integers(0, 4096),
+    flips=st.lists(st.tuples(st.integers(min_value=0), st.integers(1, 255)), max_size=4),
+)
+def test_fuzz_corrupt_layer_inside_valid_archive(
+    tmp_path: Path, layer: int, gzip_layer: bool, cut: int, flips
+) -> None:
+    """The outer tar is intact; only one layer blob is damaged (gzip or plain)."""
+    members = _members(docker_archive(Spec(gzip_layers=gzip_layer)))
+    name = _layer_names(members)[layer]
+    blob = bytearray(members[name])
+    blob = blob[: max(0, len(blob) - cut)]
+    for pos, xor in flips:
+        if blob:
+            blob[pos % len(blob)] ^= xor
+    members[name] = bytes(blob)
+    path = tmp_path / f"layer-{sha(bytes(blob))[:12]}.tar"
+    path.write_bytes(_tar(members))
+    try:
+        read_archive(path)
+    except InputError as err:
+        assert err.location and str(tmp_path) in err.location
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "Config",
+                    "Layers",
+                    "RepoTags",
+                    "manifests",
+                    "digest",
+                    "mediaType",
+                    "size",
+                    "config",
+                    "layers",
+                    "rootfs",
+                    "diff_ids",
+                    "imageLayoutVersion",
+                    "platform",
+                ]
+            ),
+            children,
+            max_size=4,
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(which=st.sampled_from(["manifest.json", "index.json", "oci-layout"]), doc=JSON_VALUES)
+def test_fuzz_structured_json_documents(tmp_path: Path, which: str, doc) -> None:
+    """Any JSON value in place of manifest.json / index.json / oci-layout: InputError or ok."""
+    base = docker_archive(Spec()) if which == "manifest.json" else oci_layout(Spec())
+    members = _members(base)
+    members[which] = json.dumps(doc).encode()
+    path = tmp_path / f"json-{sha(members[which])[:12]}.tar"
+    path.write_bytes(_tar(members))
+    try:
+        read_archive(path)
+    except InputError as err:
+        assert err.message
+
+
+def test_symlinked_layer_member_is_followed(tmp_path: Path) -> None:
+    """Older `docker save` links a repeated layer to its first copy (`../<id>/layer.tar`)."""
+    members = _members(docker_archive(Spec()))
+    manifest = json.loads(members["manifest.json"])
+    second = manifest[0]["Layers"][1]
+    manifest[0]["Layers"][1] = "linked/layer.tar"
+    members["manifest.json"] = json.dumps(manifest).encode()
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tf:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tf.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("linked/layer.tar")
+        link.type, link.linkname = tarfile.SYMTYPE, "../" + second
+        tf.addfile(link)
+    archive = read_archive(_write(tmp_path, buf.getvalue()))
+    assert archive.layers[1].member == "linked/layer.tar"
+    assert archive.layers[1].file_count == 5

@@ -28,6 +28,7 @@ import gzip
 import hashlib
 import io
 import json
+import posixpath
 import shutil
 import tarfile
 import tempfile
@@ -378,7 +379,9 @@ class _Outer:
         if (info.islnk() or info.issym()) and depth < 8:
             target = info.linkname
             if info.issym():  # symlinks are relative to the link's directory
-                target = str(Path(normalize_path(info.name)).parent / target)
+                target = posixpath.normpath(
+                    posixpath.join(posixpath.dirname(normalize_path(info.name)), target)
+                )
             return self._resolve(target, depth + 1)
         if not info.isreg():
             raise InputError("member is not a regular file", location=self.where(name))
