@@ -72,7 +72,17 @@ in
     nodes.specs = map spec indices;
     image.contents = [ cfg.package ];
     image.groups.${cfg.osUserPrefix} = cfg.baseUid;
-    image.users = lib.listToAttrs (
+    # `chainlink` owns nothing per node; it is the group's namesake and the user for one-off
+    # tooling (`chainlink admin ...` against a node's API); nodes run as chainlink-N.
+    image.users = {
+      ${cfg.osUserPrefix} = {
+        uid = cfg.baseUid;
+        group = cfg.osUserPrefix;
+        home = cfg.workdirRoot;
+        description = "Chainlink tooling";
+      };
+    }
+    // lib.listToAttrs (
       map (
         s:
         lib.nameValuePair s.os_user {

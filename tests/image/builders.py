@@ -197,7 +197,8 @@ def docker_archive(spec: Spec) -> bytes:
     return _finish(spec, _tar(members, spec.member_mtime))
 
 
-def oci_layout(spec: Spec) -> bytes:
+def oci_layout(spec: Spec, docker_manifest: bool = False, wrong_config: bool = False) -> bytes:
+    """OCI layout; ``docker_manifest`` adds the ``manifest.json`` Docker 25+ writes beside it."""
     blobs = spec.layer_blobs()
     diff_ids = ["sha256:" + sha(raw) for raw, _ in blobs]
     config = spec.config(diff_ids)
@@ -247,6 +248,16 @@ def oci_layout(spec: Spec) -> bytes:
             seen.add(name)
             members.append((name, blob))
     members.append(("index.json", index))
+    if docker_manifest:
+        config_ref = manifest if wrong_config else config
+        docker = [
+            {
+                "Config": f"blobs/sha256/{sha(config_ref)}",
+                "RepoTags": [spec.tag],
+                "Layers": [f"blobs/sha256/{sha(s)}" for _, s in blobs],
+            }
+        ]
+        members.append(("manifest.json", json.dumps(docker).encode()))
     members.append(("oci-layout", b'{"imageLayoutVersion":"1.0.0"}'))
     return _finish(spec, _tar(members, spec.member_mtime))
 

@@ -129,3 +129,21 @@ def test_fixture_measurement_is_current(tmp_path: Path) -> None:
     path = tmp_path / "fixture-docker-archive.tar"
     path.write_bytes(docker_archive(Spec()))
     assert golden.read_text() == render_json(measurement(read_archive(path)))
+
+
+def test_docker_25_save_layout_both_views(tmp_path: Path) -> None:
+    """`docker save` since Docker 25: OCI layout plus manifest.json over the same blobs."""
+    from sealfeed.errors import InputError
+
+    spec = Spec(gzip_layers=True)
+    path = tmp_path / "docker25.tar"
+    path.write_bytes(oci_layout(spec, docker_manifest=True))
+    doc = measurement(read_archive(path))
+    assert doc["format"] == "oci-layout"
+    assert doc["manifest_digest"] is not None
+    assert doc["diff_ids"] == ["sha256:" + sha(layer_tar(e)) for e in spec.layers]
+    bad = tmp_path / "docker25-bad.tar"
+    bad.write_bytes(oci_layout(spec, docker_manifest=True, wrong_config=True))
+    with pytest.raises(InputError) as err:
+        read_archive(bad)
+    assert "manifest.json" in str(err.value)

@@ -613,6 +613,33 @@ def _oci(outer: _Outer) -> dict[str, Any]:
     }
 
 
+def _check_docker_view(outer: _Outer, oci: Mapping[str, Any]) -> None:
+    """Docker 25+ ``docker save`` writes an OCI layout *and* a ``manifest.json`` over the same
+    blobs. ``docker load`` reads the latter, so both views must name the same members (compared
+    by resolved member, so the layers are not read twice)."""
+    loc = outer.where("manifest.json")
+    manifest = _json(outer.read_small("manifest.json"), loc)
+    if not isinstance(manifest, list) or not manifest:
+        raise InputError("manifest.json must be a non-empty list", location=loc)
+    entry = _obj(manifest[0], f"{loc}[0]")
+    config_name = _str(entry, "Config", f"{loc}[0]")
+    layer_names = entry.get("Layers")
+    if not isinstance(layer_names, list) or not all(isinstance(n, str) for n in layer_names):
+        raise InputError("Layers must be a list of member names", location=f"{loc}[0].Layers")
+
+    def resolved(name: str) -> str:
+        return normalize_path(outer._resolve(name).name)
+
+    if resolved(config_name) != resolved(oci["config_member"]):
+        raise InputError(
+            "manifest.json names a different config than index.json", location=f"{loc}[0].Config"
+        )
+    if [resolved(n) for n in layer_names] != [resolved(la.member) for la in oci["layers"]]:
+        raise InputError(
+            "manifest.json lists different layers than index.json", location=f"{loc}[0].Layers"
+        )
+
+
 def parse_tar(tar_fp: IO[bytes], source: str) -> dict[str, Any]:
     """Parse an uncompressed, seekable outer tar; returns the fields of :class:`ImageArchive`."""
     try:
@@ -624,6 +651,8 @@ def parse_tar(tar_fp: IO[bytes], source: str) -> dict[str, Any]:
             outer = _Outer(tf, source)
             if outer.has("oci-layout") and outer.has("index.json"):
                 fields = _oci(outer)
+                if outer.has("manifest.json"):
+                    _check_docker_view(outer, fields)
             elif outer.has("manifest.json"):
                 fields = _docker(outer)
             else:
