@@ -1,0 +1,207 @@
+# Core options every other module contributes to: users, directories, environment, contents,
+# and the build-time layout handed to `sealfeed s6 render`.
+{
+  lib,
+  config,
+  pkgs,
+  ...
+}:
+let
+  inherit (lib) mkOption types;
+  cfg = config.sealfeed;
+
+  userType = types.submodule {
+    options = {
+      uid = mkOption { type = types.ints.between 1 65533; };
+      group = mkOption { type = types.str; };
+      home = mkOption {
+        type = types.str;
+        default = "/var/empty";
+      };
+      description = mkOption {
+        type = types.str;
+        default = "";
+      };
+    };
+  };
+
+  directoryType = types.submodule {
+    options = {
+      path = mkOption { type = types.strMatching "/[^[:space:]]*"; };
+      owner = mkOption {
+        type = types.str;
+        default = "root";
+      };
+      group = mkOption {
+        type = types.str;
+        default = "root";
+      };
+      mode = mkOption {
+        type = types.strMatching "[0-7]{4}";
+        default = "0755";
+      };
+    };
+  };
+in
+{
+  options.sealfeed = {
+    version = mkOption {
+      type = types.str;
+      description = "Appliance version (pyproject.toml); the default image tag.";
+    };
+
+    configurationPublicKey = mkOption {
+      type = types.strMatching "[A-Za-z0-9+/]+={0,2}";
+      description = ''
+        Base64 SPKI DER of the key the configuration must be signed by. Baked into the image
+        as CONFIGURATION_PUBLIC_KEY and /etc/sealfeed/configuration-public-key.b64, so the
+        image digest binds it (ADR 0082).
+      '';
+    };
+
+    assertions = mkOption {
+      type = types.listOf (
+        types.submodule {
+          options.assertion = mkOption { type = types.bool; };
+          options.message = mkOption { type = types.str; };
+        }
+      );
+      default = [ ];
+      internal = true;
+    };
+
+    image = {
+      name = mkOption {
+        type = types.str;
+        default = "sealfeed";
+      };
+      tag = mkOption {
+        type = types.str;
+        default = cfg.version;
+        description = "Always explicit: a null tag would be the derivation hash.";
+      };
+      created = mkOption {
+        type = types.str;
+        # dockerTools' default; "now" would make every build's config digest differ.
+        default = "1970-01-01T00:00:01Z";
+      };
+      contents = mkOption {
+        type = types.listOf types.package;
+        default = [ ];
+      };
+      users = mkOption {
+        type = types.attrsOf userType;
+        default = { };
+      };
+      groups = mkOption {
+        type = types.attrsOf (types.ints.between 1 65533);
+        default = { };
+      };
+      directories = mkOption {
+        type = types.listOf directoryType;
+        default = [ ];
+      };
+      env = mkOption {
+        type = types.attrsOf types.str;
+        default = { };
+        description = "Image Env; rendered sorted by name, so its order is stable.";
+      };
+      exposedPorts = mkOption {
+        type = types.listOf types.port;
+        default = [ ];
+        description = "Everything binds 127.0.0.1 by default; nothing is exposed unless listed.";
+      };
+      layout = mkOption {
+        type = types.attrsOf types.anything;
+        default = { };
+        description = "Build-time layout (nodes, ports, users, dirs) for `sealfeed s6 render`.";
+      };
+      s6RenderArgs = mkOption {
+        type = types.listOf types.str;
+        default = [ ];
+        description = "Extra arguments for `sealfeed s6 render` at build time.";
+      };
+    };
+  };
+
+  config.sealfeed = {
+    # s6 tools on PATH for the rendered service scripts (s6-setuidgid, s6-log, s6-svwait, ...);
+    # /init itself uses store paths (pkgs/init).
+    image.contents = with pkgs; [
+      s6
+      s6-rc
+      execline
+      s6-portable-utils
+      coreutils
+    ];
+
+    image.users.sealfeed = {
+      uid = 900;
+      group = "sealfeed";
+      description = "sealfeed services (aggregator, exporter)";
+    };
+    image.groups.sealfeed = 900;
+
+    image.directories = [
+      { path = "/sp"; }
+      { path = "/sp/configurations"; }
+      {
+        path = "/sp/secrets";
+        group = "sealfeed";
+        mode = "0750";
+      }
+      { path = "/run"; }
+      {
+        path = "/tmp";
+        mode = "1777";
+      }
+      {
+        path = "/var/log/sealfeed";
+        owner = "sealfeed";
+        group = "sealfeed";
+        mode = "0750";
+      }
+    ];
+
+    image.env = {
+      PATH = "/bin:/usr/bin";
+      LANG = "C.UTF-8";
+      TZ = "UTC";
+      SSL_CERT_FILE = "/etc/ssl/certs/ca-bundle.crt";
+      CONFIGURATION_PUBLIC_KEY = cfg.configurationPublicKey;
+      CONFIGURATION_PATH = "/sp/configurations/configuration.json";
+      SP_SECRETS_DIR = "/sp/secrets";
+      # no .pyc written at run time next to read-only store paths
+      PYTHONDONTWRITEBYTECODE = "1";
+    };
+
+    image.layout = {
+      version = cfg.version;
+      users = lib.mapAttrs (_: u: { inherit (u) uid group; }) cfg.image.users;
+      log_dir = "/var/log/sealfeed";
+      secrets_dir = "/sp/secrets";
+    };
+
+    assertions =
+      let
+        uids = lib.mapAttrsToList (_: u: u.uid) cfg.image.users;
+        paths = map (d: d.path) cfg.image.directories;
+      in
+      [
+        {
+          assertion = lib.length uids == lib.length (lib.unique uids);
+          message = "two image users share a uid";
+        }
+        {
+          assertion = lib.length paths == lib.length (lib.unique paths);
+          message = "a directory is declared twice in sealfeed.image.directories";
+        }
+        {
+          assertion = lib.all (
+            d: (d.owner == "root" || cfg.image.users ? ${d.owner}) && (d.group == "root" || cfg.image.groups ? ${d.group})
+          ) cfg.image.directories;
+          message = "a directory is owned by an undeclared user or group";
+        }
+      ];
+  };
+}

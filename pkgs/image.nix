@@ -1,0 +1,103 @@
+# The appliance image: dockerTools.buildLayeredImage over the evaluated modules.
+#
+# Determinism (docs/reproducibility.md): fixed `created`, explicit tag, Env sorted by name,
+# every file from the Nix store (mtime 1, uid/gid 0 in store layers), ownership of the few
+# writable directories set by fakeRootCommands under fakechroot, and the final tarball
+# compressed by dockerTools with `pigz -nTR` (no name, no timestamp). `nix build --rebuild`
+# checks that a second build is bit-identical.
+{
+  lib,
+  dockerTools,
+  runCommand,
+  writeText,
+  sealfeedPkgs,
+  appliance,
+}:
+let
+  cfg = appliance;
+  img = cfg.image;
+
+  layoutFile = writeText "sealfeed-layout.json" (builtins.toJSON img.layout);
+
+  # The s6-rc source tree, rendered at build time from the build-time layout by the same code
+  # `sealfeed up` uses, then checked (types, dependencies, loggers) before it can ship.
+  s6Tree =
+    runCommand "sealfeed-s6-rc-tree"
+      {
+        nativeBuildInputs = [ sealfeedPkgs.sealfeed ];
+        # sealfeed writes no timestamps; pinning the epoch covers any library that would.
+        SOURCE_DATE_EPOCH = "1";
+      }
+      ''
+        mkdir -p $out/etc/s6-overlay
+        sealfeed s6 render --out $out/etc/s6-overlay/s6-rc.d --layout ${layoutFile} \
+          ${lib.escapeShellArgs img.s6RenderArgs}
+        sealfeed s6 check $out/etc/s6-overlay/s6-rc.d
+      '';
+
+  passwdLines = lib.mapAttrsToList (
+    name: u:
+    "${name}:x:${toString u.uid}:${toString img.groups.${u.group}}:${u.description}:${u.home}:/bin/false"
+  ) img.users;
+  groupLines = lib.mapAttrsToList (name: gid: "${name}:x:${toString gid}:") img.groups;
+
+  # fakeNss supplies root and nobody; our users are appended in sorted (attrset) order.
+  nss = dockerTools.fakeNss.override {
+    extraPasswdLines = passwdLines;
+    extraGroupLines = groupLines;
+  };
+
+  rootfs = runCommand "sealfeed-rootfs" { } ''
+    mkdir -p $out/etc/sealfeed
+    cp ${layoutFile} $out/etc/sealfeed/layout.json
+    printf '%s\n' ${lib.escapeShellArg cfg.configurationPublicKey} \
+      > $out/etc/sealfeed/configuration-public-key.b64
+    ln -s ${sealfeedPkgs.init}/bin/sealfeed-init $out/init
+  '';
+
+  uidOf = name: if name == "root" then "0" else toString img.users.${name}.uid;
+  gidOf = name: if name == "root" then "0" else toString img.groups.${name};
+
+  mkDirs = lib.concatMapStrings (d: ''
+    mkdir -p ${lib.escapeShellArg d.path}
+    chown ${uidOf d.owner}:${gidOf d.group} ${lib.escapeShellArg d.path}
+    chmod ${d.mode} ${lib.escapeShellArg d.path}
+  '') img.directories;
+in
+dockerTools.buildLayeredImage {
+  inherit (img) name tag created;
+
+  contents = [
+    nss
+    dockerTools.caCertificates
+    dockerTools.binSh
+    dockerTools.usrBinEnv
+    sealfeedPkgs.sealfeed
+    sealfeedPkgs.init
+    s6Tree
+    rootfs
+  ] ++ img.contents;
+
+  # Runs under fakeroot + fakechroot in the final layer: ownership without a real root.
+  enableFakechroot = true;
+  fakeRootCommands = mkDirs;
+
+  config = {
+    Entrypoint = [ "/init" ];
+    Env = lib.mapAttrsToList (name: value: "${name}=${value}") img.env;
+    # PID 1 (s6-svscan) needs root to start each service under its own user with
+    # s6-setuidgid; no service runs as root (the s6 tree drops privileges).
+    User = "0:0";
+    WorkingDir = "/";
+    StopSignal = "SIGTERM";
+    Labels = {
+      "org.opencontainers.image.title" = "sealfeed";
+      "org.opencontainers.image.version" = cfg.version;
+    };
+  }
+  // lib.optionalAttrs (img.exposedPorts != [ ]) {
+    ExposedPorts = lib.listToAttrs (map (p: lib.nameValuePair "${toString p}/tcp" { }) img.exposedPorts);
+  };
+
+  passthru = { inherit layoutFile s6Tree; };
+}
