@@ -198,7 +198,7 @@ def bootstrap(
     reset = False
 
     if state.kind == "cluster":
-        cdata = control.controldata(bins, user, data)
+        cdata = control.controldata(bins, data)
         checksums = cdata.get("Data page checksum version", "0") not in ("0", "")
         if user.switch and data.stat().st_uid != user.uid:
             _log.warning(

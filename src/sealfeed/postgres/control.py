@@ -223,13 +223,21 @@ def initdb(
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def controldata(bins: PgBinaries, user: OsUser, data_dir: Path) -> Mapping[str, str]:
-    """``pg_controldata`` as a dict; a CRC mismatch (corrupt pg_control) is an error."""
+def controldata(bins: PgBinaries, data_dir: Path) -> Mapping[str, str]:
+    """``pg_controldata`` as a dict; a CRC mismatch (corrupt pg_control) is an error.
+
+    Runs as the calling user (it only reads, and root may run it), so a cluster whose owner
+    is wrong can still be checked before anything is changed.
+    """
+    me = pwd.getpwuid(os.geteuid())
     proc = run_as(
-        user, [bins.path("pg_controldata"), str(data_dir)], check=False, what=str(data_dir)
+        OsUser(me.pw_name, me.pw_uid, me.pw_gid, switch=False),
+        [bins.path("pg_controldata"), str(data_dir)],
+        check=False,
+        what=str(data_dir),
     )
     text = proc.stdout + proc.stderr
-    if proc.returncode != 0 or "calculated CRC checksum does not match" in text:
+    if proc.returncode != 0 or "crc checksum does not match" in text.lower():
         lines = [ln for ln in text.strip().splitlines() if ln][:3]
         raise InputError(
             "pg_control is unreadable or corrupt (" + " | ".join(lines) + "); refusing to "
