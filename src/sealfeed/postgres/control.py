@@ -140,11 +140,8 @@ def run_as(
     what: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     """Run a PostgreSQL binary as ``user``; a failure is an :class:`ExternalError`."""
-    kwargs: dict[str, object] = {}
-    if user.switch:
-        kwargs = {"user": user.uid, "group": user.gid, "extra_groups": []}
     try:
-        proc = subprocess.run(
+        proc: subprocess.CompletedProcess[str] = subprocess.run(
             list(cmd),
             input=input,
             capture_output=True,
@@ -152,7 +149,9 @@ def run_as(
             timeout=timeout,
             env=_child_env(),
             cwd=cwd or "/",
-            **kwargs,  # type: ignore[call-overload]
+            user=user.uid if user.switch else None,
+            group=user.gid if user.switch else None,
+            extra_groups=[] if user.switch else None,
         )
     except (OSError, subprocess.SubprocessError) as exc:
         raise ExternalError(f"cannot run {cmd[0]}: {exc}", location=what or cmd[0]) from None
