@@ -157,6 +157,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     _add_common(p)
     p.add_argument("--pg-bin", default=None, help="PostgreSQL bin directory")
+    p.add_argument(
+        "--notify-fd",
+        type=int,
+        default=None,
+        metavar="FD",
+        help="write a newline to FD once the server accepts connections (s6 notification-fd)",
+    )
     p.set_defaults(func=_serve)
 
 
@@ -404,7 +411,7 @@ def _serve(args: argparse.Namespace) -> int:
     data = Path(inp.pg.data_dir)
     if inspect_data_dir(data).kind != "cluster":
         raise InputError("no cluster here; run `sealfeed pg bootstrap` first", location=str(data))
-    exec_server(find_binaries(args.pg_bin), server_user(), data)
+    exec_server(find_binaries(args.pg_bin), server_user(), data, notify_fd=args.notify_fd)
     return int(ExitCode.BUG)  # pragma: no cover - exec does not return
 
 

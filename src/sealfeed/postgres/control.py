@@ -17,6 +17,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -334,8 +335,58 @@ def postmaster_running(data_dir: Path) -> int | None:
     return pid
 
 
-def exec_server(bins: PgBinaries, user: OsUser, data_dir: Path) -> None:
-    """Replace this process with ``postgres -D data_dir`` as the server user (s6 run)."""
+#: postmaster.pid line 8 holds the postmaster status; "ready" once it accepts connections
+#: (PostgreSQL ``src/include/utils/pidfile.h``: LOCK_FILE_LINE_PM_STATUS, PM_STATUS_READY).
+_PM_STATUS_LINE = 8
+
+
+def postmaster_status(data_dir: Path) -> str | None:
+    try:
+        lines = (data_dir / "postmaster.pid").read_text().splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(lines) < _PM_STATUS_LINE:
+        return None
+    return lines[_PM_STATUS_LINE - 1].strip()
+
+
+def _readiness_watcher(data_dir: Path, server_pid: int, notify_fd: int) -> None:
+    """In a detached grandchild: write a newline to ``notify_fd`` once the server is ready."""
+    try:
+        while True:
+            try:
+                os.kill(server_pid, 0)
+            except ProcessLookupError:
+                return  # the server died before it was ready: s6 sees no readiness
+            except PermissionError:
+                pass
+            if postmaster_status(data_dir) == "ready":
+                os.write(notify_fd, b"\n")
+                return
+            time.sleep(0.05)
+    finally:
+        os._exit(0)
+
+
+def exec_server(
+    bins: PgBinaries, user: OsUser, data_dir: Path, *, notify_fd: int | None = None
+) -> None:
+    """Replace this process with ``postgres -D data_dir`` as the server user (s6 run).
+
+    With ``notify_fd`` (s6 ``notification-fd``), a double-forked watcher -- reparented to
+    the supervisor, never a child of the postmaster, which treats unknown children as
+    crashed backends -- writes a newline there once postmaster.pid says "ready".
+    """
+    if notify_fd is not None:
+        os.fstat(notify_fd)  # fail here, not silently in the watcher, if it is not open
+        server_pid = os.getpid()
+        child = os.fork()
+        if child == 0:
+            if os.fork() == 0:
+                _readiness_watcher(data_dir, server_pid, notify_fd)
+            os._exit(0)
+        os.waitpid(child, 0)
+        os.close(notify_fd)
     if user.switch:
         os.setgroups([])
         os.setgid(user.gid)
@@ -358,6 +409,7 @@ __all__ = [
     "pg_ctl_start",
     "pg_ctl_stop",
     "postmaster_running",
+    "postmaster_status",
     "run_as",
     "server_user",
     "set_password_single_user",
