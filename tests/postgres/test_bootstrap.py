@@ -196,3 +196,12 @@ def test_tcp_when_configured(pg_server_factory: Callable[..., PgServer]) -> None
         server.connect("chainlink_node_2", user=n1.db_role, password=pw1, tcp=True)
     with pytest.raises(psycopg.OperationalError, match=r"pg_hba\.conf rejects connection"):
         server.connect(tcp=True)  # the superuser: local socket only
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="ownership repair needs root")
+def test_kept_cluster_with_wrong_owner_is_chowned(cluster_copy: Path, pristine: PgServer) -> None:
+    subprocess.run(["chown", "-R", "root:root", str(cluster_copy)], check=True)
+    report = run_bootstrap(pristine, cluster_copy)
+    assert report.action == "kept"  # type: ignore[attr-defined]
+    uid = server_user().uid
+    assert all(p.stat().st_uid == uid for p in [cluster_copy, *cluster_copy.rglob("*")])

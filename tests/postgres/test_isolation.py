@@ -30,6 +30,13 @@ def test_node_uses_its_own_database(pg_provisioned: Provisioned) -> None:
         conn.execute("INSERT INTO mine VALUES (1)")
         assert conn.execute("SELECT count(*) FROM mine").fetchone()[0] >= 1
         conn.execute("CREATE SCHEMA IF NOT EXISTS evm")  # Chainlink migrations do this
+        # trusted extensions (PG 13+) need only the database owner, not a superuser
+        available = {
+            r[0] for r in conn.execute("SELECT name FROM pg_available_extensions").fetchall()
+        }
+        for ext in ("pgcrypto", "pg_trgm", "uuid-ossp"):
+            if ext in available:
+                conn.execute(f'CREATE EXTENSION IF NOT EXISTS "{ext}"')
 
 
 @pytest.mark.parametrize("dbname", ["chainlink_node_3", "postgres", "template1"])
