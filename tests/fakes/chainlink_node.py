@@ -94,7 +94,7 @@ class FakeChainlinkNode:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                status, headers, doc = node.dispatch(method, self.path, dict(self.headers), body)
+                status, headers, doc = node.dispatch(method, self.path, self.headers, body)
                 raw = json.dumps(doc).encode() if doc is not None else b""
                 self.send_response(status)
                 for k, v in headers:
@@ -119,7 +119,9 @@ class FakeChainlinkNode:
                 self._handle("PATCH")
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self.url
 
@@ -148,7 +150,7 @@ class FakeChainlinkNode:
         ]
 
     def dispatch(
-        self, method: str, target: str, headers: dict[str, str], body: bytes
+        self, method: str, target: str, headers: Any, body: bytes
     ) -> tuple[int, list[tuple[str, str]], Any]:
         parts = urlsplit(target)
         path, query = parts.path, parse_qs(parts.query)
@@ -161,13 +163,15 @@ class FakeChainlinkNode:
                 return self._route(method, path, query, headers, body)
             except ApiError as err:
                 return err.status, [], {"errors": [{"detail": err.detail}]}
+            except Exception as exc:  # a bug in the fake must not look like a network fault
+                return 500, [], {"errors": [{"detail": f"fake node bug: {exc!r}"}]}
 
     def _route(
         self,
         method: str,
         path: str,
         query: dict[str, list[str]],
-        headers: dict[str, str],
+        headers: Any,  # case-insensitive (email.message.Message), as HTTP headers are
         body: bytes,
     ) -> tuple[int, list[tuple[str, str]], Any]:
         if path == "/sessions" and method == "POST":
@@ -249,7 +253,7 @@ class FakeChainlinkNode:
         }
         if job.type == "bootstrap":
             attrs["bootstrapSpec"] = {"contractID": job.spec["contractID"]}
-        else:
+        elif job.type == "offchainreporting2":
             attrs["offChainReporting2OracleSpec"] = {
                 "contractID": job.spec["contractID"],
                 "ocrKeyBundleID": job.spec["ocrKeyBundleID"],

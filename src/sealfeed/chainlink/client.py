@@ -289,10 +289,10 @@ class NodeClient:
         out = []
         for item in data:
             if isinstance(item, Mapping):
-                attrs = (
-                    item.get("attributes") if isinstance(item.get("attributes"), Mapping) else {}
-                )
-                out.append({"id": str(item.get("id", "")), **attrs})
+                attrs = item.get("attributes")
+                row: dict[str, Any] = dict(attrs) if isinstance(attrs, Mapping) else {}
+                row["id"] = str(item.get("id", ""))
+                out.append(row)
         return out
 
     def import_key(

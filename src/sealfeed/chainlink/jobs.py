@@ -119,17 +119,18 @@ def observation_source(feed: FeedConfig, base_url: str) -> str:
     lines: list[str] = []
     for i, src in enumerate(feed.sources, start=1):
         url = f"{base_url}/quote/{src}/{feed.base}/{feed.quote}"
-        lines.append(f'ds{i} [type="http" method=GET url="{url}"];')
-        lines.append(f'ds{i}_parse [type="jsonparse" path="price"];')
-        lines.append(f'ds{i}_multiply [type="multiply" times={times}];')
-    lines.append('answer [type="median"];')
+        lines.append(f'ds{i} [type=http method=GET url="{url}"];')
+        lines.append(f"ds{i}_parse [type=jsonparse path=price];")
+        lines.append(f"ds{i}_multiply [type=multiply times={times}];")
+    lines.append("answer [type=median];")
     for i in range(1, len(feed.sources) + 1):
         lines.append(f"ds{i} -> ds{i}_parse -> ds{i}_multiply -> answer;")
-    return "\n" + "\n".join(f"    {line}" for line in lines) + "\n"
+    # DOT: bare identifiers need no quotes, so only URLs are quoted (keeps the TOML readable)
+    return "\n".join(f"    {line}" for line in lines) + "\n"
 
 
 #: Fees are not paid in LINK on this deployment; the median plugin still requires a source.
-JUELS_PER_FEE_COIN_SOURCE = '\n    juels [type="memo" value="0"];\n'
+JUELS_PER_FEE_COIN_SOURCE = "    juels [type=memo value=0];\n"
 
 
 def _finish(node: int, feed: FeedConfig, body: dict[str, Any]) -> JobSpec:
