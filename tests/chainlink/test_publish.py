@@ -81,7 +81,9 @@ def test_publish_twice_is_a_noop(fleet: Fleet, cl_keys: dict[int, NodePublicKeys
     first = publish(fleet.cfg, fleet.client_for)
     assert not first.failed_nodes
     assert _actions(first) == {"create": 10}  # 2 bootstrap jobs + 4 oracles x 2 feeds
-    assert _actions(first, "key") == {"import": 1 + 4 * 3}
+    assert _actions(first, "key") == {"import": 1 + 4 * 3, "delete": 5}
+    # the P2P key each node auto-created is replaced by ours: those nodes must restart
+    assert first.restart_required == [1, 2, 3, 4, 5]
     node1, node2 = fleet.nodes[1], fleet.nodes[2]
     assert {j.type for j in node1.jobs.values()} == {"bootstrap"}
     assert {j.type for j in node2.jobs.values()} == {"offchainreporting2"}
@@ -92,7 +94,7 @@ def test_publish_twice_is_a_noop(fleet: Fleet, cl_keys: dict[int, NodePublicKeys
     before = fleet.mutations()
     second = publish(fleet.cfg, fleet.client_for)
     assert fleet.mutations() == before, "second publish changed something"
-    assert not second.changed
+    assert not second.changed and second.restart_required == []
     assert _actions(second) == {"keep": 10}
     assert "summary: keep 23" in second.table()
 

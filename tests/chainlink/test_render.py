@@ -44,7 +44,6 @@ def _render_all(
         files = render_node_files(
             cfg,
             node,
-            peer_id=keys[node.index].peer_id,
             default_bootstrappers=peers,
             database_url=url,
         )
@@ -76,7 +75,7 @@ def test_round_trip_and_schema(
         assert config["WebServer"]["ListenIP"] == "127.0.0.1"
         assert config["WebServer"]["SecureCookies"] is False
         assert config["P2P"]["V2"]["ListenAddresses"] == [f"0.0.0.0:{9900 + index}"]
-        assert config["P2P"]["PeerID"] == cl_keys[index].peer_id
+        assert "PeerID" not in config["P2P"]  # ADR 0071
         assert config["OCR2"]["Enabled"] is True
         assert config["EVM"][0]["ChainID"] == "5611"
         assert config["EVM"][0]["Nodes"][0]["HTTPURL"] == cl_config.chain.rpc_http_url
@@ -105,7 +104,7 @@ def test_schema_rejects_unknown_keys() -> None:
 def test_sendonly_nodes_have_no_ws(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     cfg = replace(cfg, nodes=NodesConfig(total=5, primary=(1, 2, 3)))
-    doc = render_config(cfg, cfg.nodes.node(5), peer_id="x", default_bootstrappers=[])
+    doc = render_config(cfg, cfg.nodes.node(5), default_bootstrappers=[])
     node = doc["EVM"][0]["Nodes"][0]
     assert node["SendOnly"] is True and "WSURL" not in node and node["Name"].endswith("sendonly")
 
@@ -123,7 +122,7 @@ def test_password_policy(tmp_path: Path, field: str, value: object, location: st
     cfg = make_config(tmp_path, **{field: value})
     with pytest.raises(InputError) as exc:
         render_node_files(
-            cfg, cfg.nodes.node(2), peer_id="p", default_bootstrappers=[], database_url=Secret("u")
+            cfg, cfg.nodes.node(2), default_bootstrappers=[], database_url=Secret("u")
         )
     assert exc.value.location == location
 
@@ -135,7 +134,6 @@ def test_write_modes_and_owner(
     files = render_node_files(
         cl_config,
         cl_config.nodes.node(2),
-        peer_id=cl_keys[2].peer_id,
         default_bootstrappers=peers,
         database_url=DB_URL,
     )

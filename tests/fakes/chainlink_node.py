@@ -77,12 +77,23 @@ class FakeChainlinkNode:
     requests: list[tuple[str, str]] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     csrf_token: str = field(default_factory=lambda: secrets.token_hex(16))
+    #: like a real node's first boot (P2P EnsureKey): one random P2P key already exists
+    auto_p2p_key: bool = True
     _next_id: int = 1
     _server: http.server.ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- lifecycle ---------------------------------------------------------------------
+
+    def __post_init__(self) -> None:
+        if self.auto_p2p_key:
+            pub = (
+                ed25519.Ed25519PrivateKey.generate()
+                .public_key()
+                .public_bytes(Encoding.Raw, PublicFormat.Raw)
+            )
+            self.p2p_keys[_b58(bytes([0x00, 0x24, 0x08, 0x01, 0x12, 0x20]) + pub)] = pub.hex()
 
     def start(self, port: int = 0) -> str:
         node = self
@@ -224,6 +235,12 @@ class FakeChainlinkNode:
                 raise ApiError(404, "JobSpec not found")
             del self.jobs[job_id]
             return 204, [], None
+        if path.startswith("/v2/keys/p2p/") and method == "DELETE":
+            peer = path.rsplit("/", 1)[1].removeprefix("p2p_")
+            if peer not in self.p2p_keys:
+                raise ApiError(404, f"P2P key {peer} not found")
+            del self.p2p_keys[peer]
+            return 200, [], {"data": {"type": "encryptedP2PKeys", "id": peer}}
         for kind in ("evm", "p2p", "ocr2"):
             if path == f"/v2/keys/{kind}" and method == "GET":
                 return 200, [], {"data": self._keys(kind)}

@@ -87,7 +87,6 @@ def cmd_render(args: argparse.Namespace) -> int:
         files = render_node_files(
             cfg,
             node,
-            peer_id=keys[node.index][0].peer_id,
             default_bootstrappers=peers,
             database_url=_node_database_url(cfg, node),
         )

@@ -295,6 +295,11 @@ class NodeClient:
                 out.append(row)
         return out
 
+    def delete_key(self, kind: str, key_id: str) -> None:
+        self.request(
+            "DELETE", f"/v2/keys/{kind}/{urllib.parse.quote(key_id, safe='')}", ok=(200, 204)
+        )
+
     def import_key(
         self, kind: str, export: Mapping[str, Any], password: Secret, *, chain_id: int | None = None
     ) -> None:

@@ -48,6 +48,8 @@ class Row:
 class PublishReport:
     rows: list[Row] = field(default_factory=list)
     failed_nodes: list[int] = field(default_factory=list)
+    #: nodes whose P2P key changed: their P2P layer picks up the new key only after a restart
+    restart_required: list[int] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -65,6 +67,7 @@ class PublishReport:
             "changed": self.changed,
             "counts": self.counts(),
             "failed_nodes": self.failed_nodes,
+            "restart_required": self.restart_required,
             "rows": [asdict(r) for r in self.rows],
         }
 
@@ -80,6 +83,9 @@ class PublishReport:
             lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
         summary = ", ".join(f"{k} {v}" for k, v in sorted(self.counts().items())) or "nothing to do"
         lines.append(f"summary: {summary}")
+        if self.restart_required:
+            nodes = ", ".join(str(n) for n in self.restart_required)
+            lines.append(f"restart required (P2P key changed): node {nodes}")
         return "\n".join(lines)
 
 
@@ -149,7 +155,7 @@ def _import_keys(
 ) -> None:
     password = cfg.chainlink.keystore_password
     present_p2p = {
-        str(k.get("peerId") or k.get("id") or "").removeprefix("p2p_")
+        str(k.get("peerId") or k.get("id") or "").removeprefix("p2p_"): str(k.get("id") or "")
         for k in client.list_keys("p2p")
     }
     if keys.peer_id in present_p2p:
@@ -157,6 +163,18 @@ def _import_keys(
     else:
         client.import_key("p2p", exports.p2p, password)
         report.rows.append(Row(node.index, "key", f"p2p {keys.peer_id}", "import"))
+        report.restart_required.append(node.index)
+    # The node auto-creates a P2P key on first boot and, without P2P.PeerID in its config,
+    # uses its only key; any other P2P key must go (ADR 0071). Ours is imported first, so the
+    # node never has zero keys.
+    for peer, key_id in present_p2p.items():
+        if peer and peer != keys.peer_id:
+            client.delete_key("p2p", key_id or peer)
+            report.rows.append(
+                Row(node.index, "key", f"p2p {peer}", "delete", "", "not ours (node-created)")
+            )
+            if node.index not in report.restart_required:
+                report.restart_required.append(node.index)
     if exports.evm is not None:
         present = {
             str(k.get("address") or k.get("id") or "").lower() for k in client.list_keys("evm")

@@ -56,7 +56,6 @@ CONFIG_SCHEMA: Mapping[str, type | tuple[type, ...]] = {
     "JobPipeline.ReaperThreshold": str,
     "OCR.Enabled": bool,
     "OCR2.Enabled": bool,
-    "P2P.PeerID": str,
     "P2P.V2.Enabled": bool,
     "P2P.V2.AnnounceAddresses": list,
     "P2P.V2.DefaultBootstrappers": list,
@@ -130,9 +129,15 @@ def bootstrappers(cfg: ApplianceConfig, peer_ids: Mapping[int, str]) -> list[str
 
 
 def render_config(
-    cfg: ApplianceConfig, node: NodeSpec, *, peer_id: str, default_bootstrappers: Sequence[str]
+    cfg: ApplianceConfig, node: NodeSpec, *, default_bootstrappers: Sequence[str]
 ) -> dict[str, Any]:
-    """The node's ``config.toml`` as a TOML document (a dict)."""
+    """The node's ``config.toml`` as a TOML document (a dict).
+
+    ``P2P.PeerID`` is deliberately absent: a configured peer id whose key is not (yet) in the
+    node's keystore makes the node fail at start-up, and the key can only be imported through
+    the running node's API. With exactly one P2P key the node uses it; ``publish`` imports ours
+    and deletes the one the node auto-created on first boot (ADR 0071).
+    """
     primary = not cfg.nodes.primary or node.index in cfg.nodes.primary
     evm_node: dict[str, Any] = {
         "Name": f"{cfg.chain.node_name}-{node.index}-{'primary' if primary else 'sendonly'}",
@@ -174,7 +179,6 @@ def render_config(
         "OCR": {"Enabled": False},
         "OCR2": {"Enabled": True},
         "P2P": {
-            "PeerID": peer_id,
             "V2": {
                 "Enabled": True,
                 "AnnounceAddresses": [f"{P2P_HOST}:{node.p2p_port}"],
@@ -225,14 +229,13 @@ def render_node_files(
     cfg: ApplianceConfig,
     node: NodeSpec,
     *,
-    peer_id: str,
     default_bootstrappers: Sequence[str],
     database_url: Secret,
 ) -> list[RenderedFile]:
     ch = cfg.chainlink
     check_password(ch.keystore_password, location="chainlink.keystore_password")
     check_password(ch.password, location="chainlink.password", max_len=MAX_API_PASSWORD_LEN)
-    config = render_config(cfg, node, peer_id=peer_id, default_bootstrappers=default_bootstrappers)
+    config = render_config(cfg, node, default_bootstrappers=default_bootstrappers)
     check_schema(config, CONFIG_SCHEMA)
     secrets = render_secrets(database_url, ch.keystore_password)
     check_schema(secrets, SECRETS_SCHEMA)
