@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -163,28 +164,29 @@ def ensure_node_keys(
             "generated chainlink key",
             extra={"event": "chainlink_key_generated", "node": node, "kind": kind},
         )
-    if verify:
-        verify_node_keys(secrets_dir, node, password)
+    if verify:  # files written just now need no proof; existing ones prove the password
+        verify_node_keys(
+            secrets_dir, node, password, kinds=[k for k in KEY_FILES if k not in created]
+        )
     return load_public_keys(secrets_dir, node), created
 
 
-def verify_node_keys(secrets_dir: str | os.PathLike[str], node: int, password: Secret) -> None:
-    """Decrypt all three files: proves the password and that public parts match the keys."""
-    EvmKey.from_export(
-        read_export(secrets_dir, node, "evm"),
-        password,
-        where=str(key_path(secrets_dir, node, "evm")),
-    )
-    P2PKey.from_export(
-        read_export(secrets_dir, node, "p2p"),
-        password,
-        where=str(key_path(secrets_dir, node, "p2p")),
-    )
-    OCR2KeyBundle.from_export(
-        read_export(secrets_dir, node, "ocr2"),
-        password,
-        where=str(key_path(secrets_dir, node, "ocr2")),
-    )
+def verify_node_keys(
+    secrets_dir: str | os.PathLike[str],
+    node: int,
+    password: Secret,
+    *,
+    kinds: Sequence[KeyKind] = ("evm", "p2p", "ocr2"),
+) -> None:
+    """Decrypt the files: proves the password and that public parts match the keys."""
+    loaders = {
+        "evm": EvmKey.from_export,
+        "p2p": P2PKey.from_export,
+        "ocr2": OCR2KeyBundle.from_export,
+    }
+    for kind in kinds:
+        doc = read_export(secrets_dir, node, kind)
+        loaders[kind](doc, password, where=str(key_path(secrets_dir, node, kind)))
 
 
 __all__ = [
