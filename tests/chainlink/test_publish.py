@@ -271,3 +271,21 @@ def test_plan_is_pure(tmp_path: Path) -> None:
     plan = plan_node([spec], [dup], prune=True)
     assert [p.action for p in plan] == ["replace"]
     assert make_keys  # imported for other tests
+
+
+def test_no_secret_in_logs_or_report(
+    cl_config: ApplianceConfig, cl_keys: dict[int, NodePublicKeys], caplog: pytest.LogCaptureFixture
+) -> None:
+    fleet = Fleet(cl_config, fail_first=2)
+    fleet.nodes[5].fail_first = 10_000
+    fleet.retry = replace(FAST_RETRY, deadline_s=0.2)
+    try:
+        with caplog.at_level("DEBUG"):
+            report = publish(cl_config, fleet.client_for)
+    finally:
+        fleet.stop()
+    text = caplog.text + report.table() + str(report.to_dict())
+    assert "chainlink_api_retry" in str([r.__dict__ for r in caplog.records])
+    for secret in (cl_config.chainlink.keystore_password, cl_config.chainlink.password):
+        assert secret.reveal() not in text
+    assert "oldpassword" not in text
