@@ -127,6 +127,20 @@ def test_password_policy(tmp_path: Path, field: str, value: object, location: st
     assert exc.value.location == location
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("rpc_http_url", "wss://x"), ("rpc_ws_url", "https://x"), ("rpc_ws_url", ""), ("chain_id", 0)],
+)
+def test_chain_checks(tmp_path: Path, field: str, value: object) -> None:
+    cfg = make_config(tmp_path)
+    cfg = replace(cfg, chain=replace(cfg.chain, **{field: value}))
+    with pytest.raises(InputError) as exc:
+        render_node_files(
+            cfg, cfg.nodes.node(2), default_bootstrappers=[], database_url=Secret("u")
+        )
+    assert exc.value.location == f"chain.{field}"
+
+
 def test_write_modes_and_owner(
     cl_config: ApplianceConfig, cl_keys: dict[int, NodePublicKeys], tmp_path: Path
 ) -> None:

@@ -117,6 +117,25 @@ def check_password(value: Secret, *, location: str, max_len: int | None = None) 
         raise InputError("must not start or end with whitespace", location=location)
 
 
+def check_chain(cfg: ApplianceConfig) -> None:
+    """Chainlink needs an http(s) RPC URL and, on primary nodes, a ws(s) one."""
+    from urllib.parse import urlsplit
+
+    for field, schemes in (("rpc_http_url", ("http", "https")), ("rpc_ws_url", ("ws", "wss"))):
+        url = getattr(cfg.chain, field)
+        parts = urlsplit(url) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in schemes or not parts.hostname:
+            raise InputError(
+                f"must be a {'/'.join(s + '://' for s in schemes)} URL", location=f"chain.{field}"
+            )
+    if (
+        isinstance(cfg.chain.chain_id, bool)
+        or not isinstance(cfg.chain.chain_id, int)
+        or cfg.chain.chain_id <= 0
+    ):
+        raise InputError("must be a positive integer", location="chain.chain_id")
+
+
 def bootstrappers(cfg: ApplianceConfig, peer_ids: Mapping[int, str]) -> list[str]:
     """``<peer id>@<host>:<p2p port>`` of every bootstrap node (Chainlink DefaultBootstrappers)."""
     out = []
@@ -233,6 +252,7 @@ def render_node_files(
     database_url: Secret,
 ) -> list[RenderedFile]:
     ch = cfg.chainlink
+    check_chain(cfg)
     check_password(ch.keystore_password, location="chainlink.keystore_password")
     check_password(ch.password, location="chainlink.password", max_len=MAX_API_PASSWORD_LEN)
     config = render_config(cfg, node, default_bootstrappers=default_bootstrappers)
@@ -281,6 +301,7 @@ __all__ = [
     "SECRETS_SCHEMA",
     "RenderedFile",
     "bootstrappers",
+    "check_chain",
     "check_schema",
     "flatten",
     "render_api_credentials",
