@@ -1,0 +1,254 @@
+"""``sealfeed chainlink render | keys | publish | oracle-set``.
+
+Each subcommand loads the verified configuration and calls one library function; work is
+imported inside the handlers (style-anchors §12).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from sealfeed.errors import ExitCode, InputError
+from sealfeed.output import add_json_flag, emit
+
+
+def _load_config(args: argparse.Namespace) -> Any:
+    from sealfeed.config.args import config_from_args
+
+    return config_from_args(args)
+
+
+def _node_database_url(cfg: Any, node: Any) -> Any:
+    # TODO(lead): use sealfeed.postgres.node_database_url
+    from pathlib import Path
+    from urllib.parse import quote
+
+    from sealfeed.secret import Secret, read_secret_file
+
+    pw = read_secret_file(
+        Path(cfg.secrets_dir) / "postgres" / f"{node.db_role}.password", what="postgres password"
+    )
+    pg = cfg.postgres
+    return Secret(
+        f"postgresql://{node.db_role}:{quote(pw.reveal(), safe='')}@/{node.database}"
+        f"?host={pg.socket_dir}&port={pg.port}&sslmode=disable"
+    )
+
+
+def _scrypt_params(args: argparse.Namespace) -> Any:
+    from sealfeed.chainlink.keystore import STANDARD_SCRYPT_N, ScryptParams
+
+    n = args.scrypt_n or STANDARD_SCRYPT_N
+    if n < 2 or n & (n - 1):
+        raise InputError("must be a power of two >= 2", location="--scrypt-n")
+    return ScryptParams(n=n)
+
+
+def _selected(cfg: Any, wanted: list[int] | None) -> list[Any]:
+    specs = list(cfg.nodes.specs())
+    if not wanted:
+        return specs
+    unknown = set(wanted) - {s.index for s in specs}
+    if unknown:
+        raise InputError(f"no such node(s): {sorted(unknown)}", location="--node")
+    return [s for s in specs if s.index in wanted]
+
+
+def _ensure_keys(
+    cfg: Any, nodes: list[Any], args: argparse.Namespace, *, verify: bool
+) -> dict[int, Any]:
+    """Generate/verify per node in parallel: scrypt at N=2^18 costs ~2 s per key file and
+    OpenSSL's scrypt releases the GIL, so threads use every core (ADR 0072)."""
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sealfeed.chainlink.keys import ensure_node_keys
+
+    params = _scrypt_params(args)
+
+    def one(node: Any) -> Any:
+        return ensure_node_keys(
+            cfg.secrets_dir,
+            node.index,
+            cfg.chainlink.keystore_password,
+            params=params,
+            verify=verify,
+        )
+
+    with ThreadPoolExecutor(max_workers=max(1, min(len(nodes), os.cpu_count() or 1))) as pool:
+        return dict(zip([n.index for n in nodes], pool.map(one, nodes), strict=True))
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sealfeed.chainlink.render import bootstrappers, render_node_files, write_node_files
+
+    cfg = _load_config(args)
+    nodes = _selected(cfg, args.node)
+    keys = _ensure_keys(cfg, list(cfg.nodes.specs()), args, verify=False)
+    peers = bootstrappers(cfg, {i: k.peer_id for i, (k, _) in keys.items()})
+    results = []
+    for node in nodes:
+        files = render_node_files(
+            cfg,
+            node,
+            default_bootstrappers=peers,
+            database_url=_node_database_url(cfg, node),
+        )
+        directory = Path(args.out) / f"node-{node.index}" if args.out else Path(node.workdir)
+        written = write_node_files(files, directory, owner=None if args.no_chown else node.os_user)
+        results.append(
+            {
+                "node": node.index,
+                "role": node.role,
+                "dir": str(directory),
+                "files": [p.name for p in written],
+                "keys_created": keys[node.index][1],
+            }
+        )
+    doc = {"ok": True, "nodes": results}
+    emit(
+        args,
+        doc,
+        lambda: "\n".join(
+            f"node {r['node']} ({r['role']}): {r['dir']} <- {', '.join(r['files'])}"
+            + (f"; new keys: {', '.join(r['keys_created'])}" if r["keys_created"] else "")
+            for r in results
+        ),
+    )
+    return int(ExitCode.OK)
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    cfg = _load_config(args)
+    nodes = _selected(cfg, args.node)
+    keys = _ensure_keys(cfg, nodes, args, verify=not args.no_verify)
+    rows = []
+    for node in nodes:
+        pub, created = keys[node.index]
+        rows.append({**pub.to_dict(), "role": node.role, "created": created})
+
+    def human() -> str:
+        lines = []
+        for r in rows:
+            lines.append(
+                f"node {r['node']} ({r['role']})"
+                + (f" [new: {', '.join(r['created'])}]" if r["created"] else "")
+            )
+            lines.append(f"  evm address          {r['evm_address']}")
+            lines.append(f"  p2p peer id          {r['peer_id']}")
+            lines.append(f"  ocr2 bundle id       {r['ocr2_bundle_id']}")
+            lines.append(f"  ocr2 on-chain signer {r['ocr2_onchain_address']}")
+            lines.append(f"  ocr2 off-chain key   {r['ocr2_offchain_public_key']}")
+            lines.append(f"  ocr2 config key      {r['ocr2_config_public_key']}")
+        return "\n".join(lines)
+
+    emit(args, {"ok": True, "nodes": rows}, human)
+    return int(ExitCode.OK)
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    from sealfeed.chainlink.client import RetryPolicy
+    from sealfeed.chainlink.publish import default_client_factory, publish
+
+    cfg = _load_config(args)
+    if args.max_wait <= 0:
+        raise InputError("must be positive", location="--max-wait")
+    factory = default_client_factory(cfg, retry=RetryPolicy(deadline_s=args.max_wait))
+    report = publish(cfg, factory, prune=args.prune, only_nodes=args.node or ())
+    emit(args, report.to_dict(), report.table)
+    return int(ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK)
+
+
+def cmd_oracle_set(args: argparse.Namespace) -> int:
+    from sealfeed.chainlink.keys import load_public_keys
+    from sealfeed.chainlink.oracle_set import oracle_set
+
+    cfg = _load_config(args)
+    keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
+    doc = oracle_set(cfg, keys)
+    # The document *is* the result: JSON with or without --json.
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+    return int(ExitCode.OK)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    from sealfeed.config.args import add_config_arguments
+
+    sub = parser.add_subparsers(dest="chainlink_command", metavar="SUBCOMMAND")
+
+    def common(p: argparse.ArgumentParser, *, node: bool = True) -> None:
+        add_config_arguments(p)
+        add_json_flag(p)
+        if node:
+            p.add_argument(
+                "--node", type=int, action="append", metavar="N", help="only node N (repeatable)"
+            )
+
+    def scrypt(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--scrypt-n",
+            type=int,
+            default=None,
+            help="scrypt N for newly generated key files (default 262144, go-ethereum "
+            "StandardScryptN; lower values are for tests only)",
+        )
+
+    p = sub.add_parser(
+        "render",
+        help="write each node's config.toml, secrets.toml (0600) and API credentials",
+        description="Render Chainlink 2.x config.toml/secrets.toml/apicredentials per node from "
+        "the verified configuration; generates missing node keys first.",
+    )
+    common(p)
+    scrypt(p)
+    p.add_argument("--out", default=None, help="write to DIR/node-N (default: each node's workdir)")
+    p.add_argument("--no-chown", action="store_true", help="do not chown files to the node user")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser(
+        "keys",
+        help="generate missing node keys, reuse existing ones; print public parts only",
+        description="Ensure every node has EVM, P2P and OCR2 keys in the secrets directory "
+        "(encrypted with the keystore password) and print only public parts.",
+    )
+    common(p)
+    scrypt(p)
+    p.add_argument(
+        "--no-verify", action="store_true", help="skip decrypting existing key files (faster)"
+    )
+    p.set_defaults(func=cmd_keys)
+
+    p = sub.add_parser(
+        "publish",
+        help="import keys and create/replace OCR2 jobs on every node (idempotent)",
+        description="Log in to each node's API, import its keys, and make its jobs match the "
+        "configuration: identical jobs kept, changed ones replaced, others reported "
+        "(deleted with --prune). Exit 3 if a node could not be reached.",
+    )
+    common(p)
+    p.add_argument("--prune", action="store_true", help="delete jobs that are not in the config")
+    p.add_argument(
+        "--max-wait",
+        type=float,
+        default=180.0,
+        metavar="SECONDS",
+        help="keep retrying a starting node (connection refused / 5xx) this long (default 180)",
+    )
+    p.set_defaults(func=cmd_publish)
+
+    p = sub.add_parser(
+        "oracle-set",
+        help="print signers/transmitters/peer ids/OCR keys for setConfig (JSON)",
+        description="Print the OCR2 oracle set (signers, transmitters, f, peer ids, off-chain "
+        "and config public keys) in setConfig order, as JSON.",
+    )
+    common(p, node=False)
+    p.set_defaults(func=cmd_oracle_set)
+
+
+__all__ = ["register"]
