@@ -22,20 +22,12 @@ def _load_config(args: argparse.Namespace) -> Any:
 
 
 def _node_database_url(cfg: Any, node: Any) -> Any:
-    # TODO(lead): use sealfeed.postgres.node_database_url
-    from pathlib import Path
-    from urllib.parse import quote
+    """The node's own DB role over the unix socket, password from its 0600 secret file."""
+    from sealfeed.postgres import node_database_url, node_password_path
+    from sealfeed.secret import read_secret_file
 
-    from sealfeed.secret import Secret, read_secret_file
-
-    pw = read_secret_file(
-        Path(cfg.secrets_dir) / "postgres" / f"{node.db_role}.password", what="postgres password"
-    )
-    pg = cfg.postgres
-    return Secret(
-        f"postgresql://{node.db_role}:{quote(pw.reveal(), safe='')}@/{node.database}"
-        f"?host={pg.socket_dir}&port={pg.port}&sslmode=disable"
-    )
+    pw = read_secret_file(node_password_path(cfg.secrets_dir, node), what="postgres password")
+    return node_database_url(cfg.postgres, node, pw)
 
 
 def _scrypt_params(args: argparse.Namespace) -> Any:
