@@ -281,3 +281,20 @@ def test_standalone_entry_point_same_as_cli(tdx_samples: Path, capsys, at: str) 
     doc_sa = json.loads(proc.stdout)
     assert proc.returncode == rc_cli
     assert doc_sa == doc_cli
+
+
+def test_policy_flags_override_file(tdx_samples: Path, capsys) -> None:
+    args = samples(tdx_samples, "dcap-qvl/tdx_quote", "dcap-qvl/tdx_quote_collateral.json")
+    pol = str(ROOT / "attest" / "policy-measurements.example.json")
+    assert main(["attest", "verify-quote", *args, "--at", "collateral", "--policy", pol]) == 0
+    capsys.readouterr()
+    bad = ["--rtmr1", "11" * 48, "--xfam", "00" * 8, "--td-attributes", "00" * 8]
+    assert (
+        main(
+            ["attest", "verify-quote", *args, "--at", "collateral", "--policy", pol, *bad, "--json"]
+        )
+        == 1
+    )
+    doc = json.loads(capsys.readouterr().out)
+    assert [m["field"] for m in doc["policy_mismatches"]] == ["td_attributes", "rtmr1", "xfam"]
+    assert main(["attest", "verify-quote", *args, "--at", "collateral", "--mr-owner", "zz"]) == 2

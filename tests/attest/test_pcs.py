@@ -120,3 +120,23 @@ def test_cli_pccs_unreachable_exit_3(tdx_samples: Path, free_port, capsys) -> No
     q = str(tdx_samples / "dcap-qvl" / "tdx_quote")
     assert main(["attest", "verify-quote", q, "--pccs", f"http://127.0.0.1:{free_port()}"]) == 3
     assert "cannot reach PCS" in capsys.readouterr().err
+
+
+def test_sgx_processor_ca_from_synthetic_pki(tmp_path: Path) -> None:
+    from tests.fakes.intel_pki import Scenario
+
+    b = Scenario(tee="SGX", quote_version=3, pck_ca_name="Intel SGX PCK Processor CA").build()
+    with serve_fake_pcs() as fake:
+        fake.add("sgx", "B0C06F000000", "processor", b.collateral)
+        coll, how = asyncio.run(
+            get_collateral(
+                fake.url, tee="SGX", fmspc=FMSPC, ca="processor", now=b.now, cache_dir=tmp_path
+            )
+        )
+        assert fake.requests[:2] == [
+            "/sgx/certification/v4/pckcrl?ca=processor&encoding=der",
+            "/sgx/certification/v4/tcb?fmspc=B0C06F000000",
+        ]
+    assert how == "fetched" and coll == b.collateral
+    r = verify_quote(b.quote, coll, now=b.now, trust_roots=[b.root_fingerprint])
+    assert r.pck_ca == "processor" and r.tcb_status.value == "UpToDate"

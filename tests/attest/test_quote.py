@@ -164,3 +164,36 @@ def test_v5_body_size_and_type_checked(attest_samples: dict[str, Sample]) -> Non
 def test_not_bytes_is_input_error() -> None:
     with pytest.raises(InputError):
         parse_quote("not bytes")  # type: ignore[arg-type]
+
+
+def _golden_doc(q) -> dict:
+    import hashlib
+
+    h = q.header
+    return {
+        "header": {
+            "version": h.version,
+            "attestation_key_type": h.attestation_key_type,
+            "tee_type": h.tee_type,
+            "qe_svn": h.qe_svn,
+            "pce_svn": h.pce_svn,
+            "qe_vendor_id": h.qe_vendor_id.hex(),
+            "user_data": h.user_data.hex(),
+        },
+        "body_type": q.body_type,
+        "size": q.size,
+        "body": q.report.fields(),
+        "qe_report": q.signature_data.qe.qe_report_body.fields(),
+        "attestation_key": q.signature_data.attestation_key.hex(),
+        "qe_auth_data": q.signature_data.qe.qe_auth_data.hex(),
+        "pck_chain_sha256": hashlib.sha256(q.signature_data.pck_chain_pem).hexdigest(),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN))
+def test_golden_json_of_parsed_sample(attest_samples: dict[str, Sample], name: str) -> None:
+    import json
+    from pathlib import Path
+
+    golden = json.loads((Path(__file__).parent / "golden" / f"{name}.json").read_text())
+    assert _golden_doc(parse_quote(attest_samples[name].quote)) == golden

@@ -286,3 +286,12 @@ def test_qvl_status_convergence(platform: str, qe: str, expected: str) -> None:
     )
     assert got.status.value == expected
     assert got.advisory_ids == ("A", "B")
+
+
+def test_verified_collateral_not_reused_under_other_pins() -> None:
+    b = BASE.build()
+    vc = verify_collateral(b.collateral, now=b.now, trust_roots=[b.root_fingerprint, "ab" * 32])
+    verify_quote(b.quote, vc, now=b.now, trust_roots=[b.root_fingerprint])
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(b.quote, vc, now=b.now, trust_roots=["ab" * 32])
+    assert ei.value.check == "root_ca"

@@ -178,3 +178,26 @@ def test_verified_collateral_cache_gives_identical_report(
     with pytest.raises(QuoteVerificationError) as ei:
         verify_quote(s.quote, vc, now=1752919279)
     assert ei.value.check == "qe_identity_validity"
+
+
+def test_cos113_signatures_verify_without_its_collateral(
+    attest_samples: dict[str, Sample], tdx_samples: Path
+) -> None:
+    """README 5/5.5: no collateral exists for FMSPC 00806F050000, but the quote's own
+    signatures, QE binding and PCK chain to the Intel root all verify (steps 7-12)."""
+    s = attest_samples["cos_113"]
+    with pytest.raises(QuoteVerificationError) as ei:
+        verify_quote(
+            s.quote,
+            load_collateral(tdx_samples / "dcap-qvl/tdx_quote_collateral.json"),
+            now=1751328000,
+        )
+    passed = {c.name for c in ei.value.checks if c.ok}
+    assert {
+        "header",
+        "pck_chain",
+        "qe_report_signature",
+        "qe_report_data",
+        "quote_signature",
+    } <= passed
+    assert ei.value.check == "tcb_level" and "FMSPC" in ei.value.message

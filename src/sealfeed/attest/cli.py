@@ -19,6 +19,27 @@ _STATUSES = (
 )
 
 
+#: (flag, byte length, allow-list?, what) -> Policy field named after the flag
+_POLICY_FLAGS = (
+    ("--mrtd", 48, True, "MRTD"),
+    ("--rtmr0", 48, True, "RTMR0"),
+    ("--rtmr1", 48, True, "RTMR1"),
+    ("--rtmr2", 48, True, "RTMR2"),
+    ("--rtmr3", 48, True, "RTMR3"),
+    ("--mr-seam", 48, True, "MRSEAM (TDX module)"),
+    ("--xfam", 8, True, "XFAM"),
+    ("--td-attributes", 8, False, "TD attributes"),
+    ("--mr-config-id", 48, False, "MRCONFIGID"),
+    ("--mr-owner", 48, False, "MROWNER"),
+    ("--mr-owner-config", 48, False, "MROWNERCONFIG"),
+    ("--sp-measurement", 32, True, "Super Protocol measurement SHA-256(attrs||mrtd||rtmr0..3)"),
+)
+
+
+def _flag_field(flag: str) -> str:
+    return "mr_td" if flag == "--mrtd" else flag[2:].replace("-", "_")
+
+
 def add_verify_arguments(p: argparse.ArgumentParser) -> None:
     """The verify-quote flags (shared with the standalone ``attest/verify``)."""
     p.add_argument("quote", metavar="QUOTE", help="quote file: raw binary or hex text")
@@ -76,12 +97,14 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="require report_data[0:32] == SHA-256(FILE contents) (Super Protocol binding)",
     )
-    pol.add_argument(
-        "--mrtd",
-        metavar="HEX",
-        action="append",
-        help="allowed MRTD, 48 bytes (repeatable); unchecked if unset",
-    )
+    for flag, size, many, what in _POLICY_FLAGS:
+        pol.add_argument(
+            flag,
+            metavar="HEX",
+            action="append" if many else "store",
+            help=f"{'allowed' if many else 'expected'} {what}, {size} bytes"
+            f"{' (repeatable)' if many else ''}; unchecked if unset",
+        )
     pol.add_argument(
         "--dangerous-allow-debug",
         action="store_true",
@@ -262,11 +285,13 @@ def _policy_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         changes["accepted_tcb_statuses"] = policy.accepted_tcb_statuses | frozenset(
             args.allow_status
         )
-    d = {}
+    d: dict[str, Any] = {}
     if args.report_data:
         d["report_data"] = args.report_data
-    if args.mrtd:
-        d["mr_td"] = args.mrtd
+    for flag, _size, _many, _what in _POLICY_FLAGS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value:
+            d[_flag_field(flag)] = value
     if d:
         parsed = Policy.from_dict(d, "flags")
         changes.update({k: getattr(parsed, k) for k in d})

@@ -191,6 +191,9 @@ class CollateralCache:
 # --- fetching ----------------------------------------------------------------------------
 
 INTEL_PCS_URL = "https://api.trustedservices.intel.com"
+#: CRL distribution point of the Intel SGX Root CA certificate (Intel PCS has no
+#: rootcacrl endpoint; PCCS does)
+INTEL_ROOT_CA_CRL_URL = "https://certificates.trustedservices.intel.com/IntelSGXRootCA.der"
 
 
 @dataclass(frozen=True)
@@ -314,6 +317,8 @@ async def fetch_collateral(
         qe_identity, qe_sig = _signed_member(
             body.decode("utf-8", "replace"), "enclaveIdentity", ep.qe_identity
         )
+        if root_crl_url is None and base_url.rstrip("/") == INTEL_PCS_URL:
+            root_crl_url = INTEL_ROOT_CA_CRL_URL
         url = root_crl_url or ep.rootcacrl
         body, _ = await get(session, url)
         try:

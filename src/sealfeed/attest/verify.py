@@ -253,6 +253,19 @@ def verify_collateral(
     trust_roots: Iterable[str] = (INTEL_SGX_ROOT_CA_SHA256,),
 ) -> VerifiedCollateral:
     """Steps 1-6: verify the collateral itself (independent of any quote)."""
+    try:
+        return _verify_collateral(collateral, now=now, trust_roots=trust_roots)
+    except (ValueError, TypeError) as exc:
+        # cryptography parses certificate/CRL fields lazily: malformed DER surfaces here
+        raise InputError(f"malformed collateral: {exc}", location="collateral") from None
+
+
+def _verify_collateral(
+    collateral: Collateral,
+    *,
+    now: datetime | int | float,
+    trust_roots: Iterable[str],
+) -> VerifiedCollateral:
     now = _utc(now)
     roots = frozenset(normalize_fingerprint(f) for f in trust_roots)
     s = _Steps()
@@ -577,11 +590,26 @@ def verify_quote(
 
     Pass a :class:`VerifiedCollateral` (from :func:`verify_collateral`) to skip steps
     1-6 signature work; its time windows are still re-checked against ``now``."""
+    try:
+        return _verify_quote(quote, collateral, now=now, trust_roots=trust_roots)
+    except (ValueError, TypeError) as exc:
+        # lazily parsed certificate fields inside the quote's PCK chain
+        raise InputError(f"malformed certificate data: {exc}", location="quote") from None
+
+
+def _verify_quote(
+    quote: bytes | Quote,
+    collateral: Collateral | VerifiedCollateral,
+    *,
+    now: datetime | int | float,
+    trust_roots: Iterable[str],
+) -> VerifiedReport:
     now = _utc(now)
     q = parse_quote(quote) if isinstance(quote, (bytes, bytearray, memoryview)) else quote
     if isinstance(collateral, VerifiedCollateral):
         roots = frozenset(normalize_fingerprint(f) for f in trust_roots)
-        if not roots <= collateral.trust_roots and roots != collateral.trust_roots:
+        if _fingerprint(collateral.root) not in roots:
+            # verified under other pins: verify again under these (fails at step 1)
             vc = verify_collateral(collateral.collateral, now=now, trust_roots=roots)
         else:
             vc = collateral
