@@ -62,7 +62,7 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
-    def __reduce__(self) -> object:  # never pickle a secret by accident
+    def __reduce__(self) -> str | tuple[object, ...]:  # never pickle a secret by accident
         raise TypeError("Secret values cannot be pickled")
 
 

@@ -34,6 +34,7 @@ def make_quote_verifier(
     )
     from sealfeed.attest.cli import obtain_collateral
     from sealfeed.attest.policy import sp_measurement
+    from sealfeed.attest.quote import EnclaveReport
     from sealfeed.attest.trust import INTEL_SGX_ROOT_CA_SHA256
 
     roots = trust_roots or [INTEL_SGX_ROOT_CA_SHA256]
@@ -44,7 +45,12 @@ def make_quote_verifier(
         quote = parse_quote(raw)
         coll, how = obtain_collateral(source, quote, at)
         td = quote.td_report
-        report_data = quote.report.report_data
+        body = quote.report
+        report_data = (
+            td.report_data
+            if td is not None
+            else (body.report_data if isinstance(body, EnclaveReport) else None)
+        )
         measurement = sp_measurement(td.td_attributes, td.mr_td, td.rtmrs) if td else None
         try:
             report = verify_quote(quote, coll, now=at, trust_roots=roots)

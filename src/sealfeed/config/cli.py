@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from sealfeed.output import add_json_flag
+from sealfeed.secret import Secret
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -171,9 +172,7 @@ def _sign(args: argparse.Namespace) -> int:
     return 0
 
 
-def _placeholder_secret() -> object:
-    from sealfeed.secret import Secret
-
+def _placeholder_secret() -> Secret:
     return Secret("<secret file resolved at load time>")
 
 

@@ -194,7 +194,7 @@ class _Hasher:
         # holding the old list no longer sees what this hasher appends from now on.
         self.context = self.context + additions
         entries.sort(key=_utf16_key)
-        self._array(entries, unordered=False)  # type: ignore[arg-type]
+        self._array(list(entries), unordered=False)
 
 
 def serialize(value: Any) -> str:

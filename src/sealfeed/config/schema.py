@@ -10,7 +10,7 @@ accepted with the reference's types and bounds, so existing signed files load un
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Literal
 
 from sealfeed.config import model as m
 from sealfeed.config.spec import Node, Problem, SecretRef, b, i, n, obj, s, secret, validate
@@ -398,7 +398,7 @@ def _push(
     ref: Mapping[str, Any], extra: Mapping[str, Any], resolve: SecretResolver, path: str
 ) -> m.MetricsPushConfig:
     url = ref.get("url")
-    kind = extra.get("kind") or (
+    kind: Literal["pushgateway", "victoriametrics"] = extra.get("kind") or (
         "victoriametrics" if url and "/api/v1/import" in url else "pushgateway"
     )
     auth = ref.get("basicAuth")

@@ -125,7 +125,7 @@ def parse_order_report(doc: Any, *, location: str = "order report") -> OrderRepo
         raise InputError(
             f"bad PEM certificate: {exc}", location=f"{location}: certificate"
         ) from None
-    return OrderReport(order_leaf_first(certs), wi)
+    return OrderReport(tuple(order_leaf_first(certs)), wi)
 
 
 def load_order_report(path: str | Path) -> OrderReport:
