@@ -38,6 +38,9 @@ uv sync --locked --quiet
 say "ruff check"
 uv run --no-sync ruff check src tests bench attest
 
+say "mypy (strict)"
+uv run --no-sync mypy
+
 say "pytest"
 set +e
 uv run --no-sync pytest "$@"
