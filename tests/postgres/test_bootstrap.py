@@ -108,7 +108,7 @@ def test_kept_cluster_is_a_no_op(pg_server: PgServer) -> None:
     assert report.action == "kept"
     assert (report.conf_changed, report.hba_changed) == (False, False)
     assert not report.superuser_password_generated and not report.superuser_password_reset
-    assert report.checksums
+    assert report.checksums and report.server_running
     assert (pg_server.data_dir / "postgresql.conf").read_text() == conf
     assert tree_digest(pg_server.data_dir / "global").keys() == before.keys()
 

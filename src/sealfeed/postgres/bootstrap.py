@@ -90,6 +90,8 @@ class BootstrapReport:
     superuser_password_generated: bool
     superuser_password_reset: bool
     tune: TuneResult = field(repr=False)
+    #: the server was running: a changed postgresql.conf/pg_hba.conf needs a reload/restart
+    server_running: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -103,6 +105,7 @@ class BootstrapReport:
             "superuser_password_file": self.superuser_password_file,
             "superuser_password_generated": self.superuser_password_generated,
             "superuser_password_reset": self.superuser_password_reset,
+            "server_running": self.server_running,
             "settings": {s.name: s.value for s in self.tune.settings},
             "skipped_settings": [s.name for s in self.tune.skipped],
         }
@@ -250,6 +253,7 @@ def bootstrap(
         superuser_password_generated=generated,
         superuser_password_reset=reset,
         tune=result,
+        server_running=control.postmaster_running(data) is not None,
     )
     _log.info(
         "postgres bootstrap done",

@@ -271,6 +271,11 @@ def _bootstrap(args: argparse.Namespace) -> int:
             f"superuser password file {report.superuser_password_file}"
             + (" (generated)" if report.superuser_password_generated else "")
             + (" (password reset)" if report.superuser_password_reset else "")
+            + (
+                "\nthe server is running: restart it for the new configuration"
+                if report.server_running and (report.conf_changed or report.hba_changed)
+                else ""
+            )
         )
 
     emit(args, doc, human)
