@@ -55,9 +55,14 @@ def inspect_data_dir(path: Path) -> DataDirState:
         return DataDirState("empty")
     if "PG_VERSION" not in entries:
         shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        hint = (
+            " (a filesystem root: use a subdirectory of it as the data directory)"
+            if entries == ["lost+found"]
+            else ""
+        )
         raise InputError(
             f"not empty and not a PostgreSQL cluster (no PG_VERSION; found {shown}); "
-            "refusing to initialise over it",
+            f"refusing to initialise over it{hint}",
             location=str(path),
         )
     try:

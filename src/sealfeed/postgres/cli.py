@@ -22,6 +22,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     # None = not given: with --nodes, no configuration file is read unless --config is given
     p.set_defaults(config=None)
+    for action in p._actions:  # argparse keeps no public handle on an added argument
+        if action.dest == "config":
+            action.help = (
+                "signed configuration.json (default: env CONFIGURATION_PATH, else "
+                "/sp/configurations/configuration.json unless --nodes is given)"
+            )
     g = p.add_argument_group("explicit inputs (override the configuration)")
     g.add_argument(
         "--nodes",
