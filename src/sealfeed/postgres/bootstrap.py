@@ -178,8 +178,13 @@ def bootstrap(
     limits: Limits,
     bins: control.PgBinaries | None = None,
     user: control.OsUser | None = None,
+    reset_superuser_password: bool = False,
 ) -> BootstrapReport:
-    """initdb if needed, keep an existing cluster, (re)write postgresql.conf + pg_hba.conf."""
+    """initdb if needed, keep an existing cluster, (re)write postgresql.conf + pg_hba.conf.
+
+    ``reset_superuser_password`` sets the superuser's password of a kept (stopped) cluster
+    from its secret file, e.g. after the secrets directory was restored from elsewhere.
+    """
     bins = bins or control.find_binaries()
     user = user or control.server_user()
     su = check_name(pg.superuser, where="postgres.superuser")
@@ -200,13 +205,15 @@ def bootstrap(
     conf_text = render_postgresql_conf(result)
     hba_text = render_pg_hba(pg, nodes)
 
+    cdata = control.controldata(bins, data) if state.kind == "cluster" else {}
+    # the secret file only after the cluster passed its checks: a refused directory leaves
+    # the secrets directory untouched too
     pw_path = superuser_password_path(secrets_dir)
     generated = not pw_path.exists()
     password = ensure_secret(pw_path)
     reset = False
 
     if state.kind == "cluster":
-        cdata = control.controldata(bins, data)
         checksums = cdata.get("Data page checksum version", "0") not in ("0", "")
         if user.switch and data.stat().st_uid != user.uid:
             _log.warning(
@@ -214,12 +221,12 @@ def bootstrap(
                 extra={"event": "pg_chown", "data_dir": str(data), "user": user.name},
             )
             _chown_tree(data, user)
-        if generated:
-            # a kept cluster whose superuser password file is gone: set the new one
+        if generated or reset_superuser_password:
+            # a kept cluster whose superuser password file is new (or asked for): set it
             if control.postmaster_running(data) is not None:
                 raise ExternalError(
-                    "superuser password file was missing for an existing cluster and the "
-                    "server is running; stop it and re-run bootstrap to reset the password",
+                    "cannot set the superuser password of an existing cluster while the "
+                    "server is running; stop it and re-run bootstrap",
                     location=str(pw_path),
                 )
             control.set_password_single_user(

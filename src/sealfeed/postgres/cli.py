@@ -93,6 +93,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     _add_common(p)
     _add_machine(p)
+    p.add_argument(
+        "--reset-superuser-password",
+        action="store_true",
+        help="set the superuser password of an existing (stopped) cluster from its secret file",
+    )
     add_json_flag(p)
     p.set_defaults(func=_bootstrap)
 
@@ -265,6 +270,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         secrets_dir=inp.secrets_dir,
         limits=_limits(args),
         bins=find_binaries(args.pg_bin),
+        reset_superuser_password=args.reset_superuser_password,
     )
     doc = report.as_dict()
 
