@@ -150,3 +150,16 @@ def test_ready_wait_gives_up_after_the_deadline(pg_server: PgServer, tmp_path: P
     assert proc.returncode == 1
     assert time.monotonic() - t0 >= 1
     assert json.loads(proc.stdout)["ok"] is False
+
+
+def test_tune_without_a_server_emits_everything(tmp_path: Path) -> None:
+    proc = sealfeed("pg", "tune", "--nodes", "1", "--memory-mb", "1024", "--json",
+                    env={"SEALFEED_PG_BIN": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["inputs"]["server_major"] is None and doc["skipped"] == []
+    assert "scram_iterations" in {s["name"] for s in doc["settings"]}
+    assert "no PostgreSQL server found" in proc.stderr
+    explicit = sealfeed("pg", "tune", "--nodes", "1", "--pg-bin", str(tmp_path))
+    assert explicit.returncode == 3
+    assert "PostgreSQL binaries (postgres, initdb) not found" in explicit.stderr
