@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -108,7 +110,7 @@ def test_kept_cluster_is_a_no_op(pg_server: PgServer) -> None:
     assert report.action == "kept"
     assert (report.conf_changed, report.hba_changed) == (False, False)
     assert not report.superuser_password_generated and not report.superuser_password_reset
-    assert report.checksums
+    assert report.checksums and report.server_running
     assert (pg_server.data_dir / "postgresql.conf").read_text() == conf
     assert tree_digest(pg_server.data_dir / "global").keys() == before.keys()
 
@@ -205,3 +207,36 @@ def test_kept_cluster_with_wrong_owner_is_chowned(cluster_copy: Path, pristine: 
     assert report.action == "kept"  # type: ignore[attr-defined]
     uid = server_user().uid
     assert all(p.stat().st_uid == uid for p in [cluster_copy, *cluster_copy.rglob("*")])
+
+
+def test_refused_directory_creates_no_secret(pristine: PgServer, tmp_path: Path) -> None:
+    d = pristine.base / "foreign2"
+    d.mkdir()
+    (d / "x").write_text("x")
+    secrets = tmp_path / "secrets"
+    with pytest.raises(InputError):
+        bootstrap(
+            PostgresConfig(data_dir=str(d)), NodesConfig(total=1).specs(),
+            secrets_dir=secrets, limits=FIXTURE_LIMITS, bins=pristine.bins,
+        )  # fmt: skip
+    assert not secrets.exists()
+
+
+def test_reset_superuser_password_on_request(pg_server_factory: Callable[..., PgServer]) -> None:
+    from sealfeed.secret import Secret, write_secret_file
+
+    server = pg_server_factory(nodes=1, start=False)
+    write_secret_file(server.superuser_password_file, Secret("brand-new-superuser-pw"),
+                      overwrite=True)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "sealfeed", "pg", "bootstrap", *server.cli_args(),
+         "--reset-superuser-password", "--json"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["action"] == "kept" and doc["superuser_password_reset"] is True
+    assert "brand-new-superuser-pw" not in proc.stdout + proc.stderr
+    server.start()
+    with server.connect(password="brand-new-superuser-pw") as conn:
+        assert conn.execute("SELECT 1").fetchone() == (1,)

@@ -138,3 +138,28 @@ def test_bootstrap_refusal_via_cli(tmp_path: Path) -> None:
     assert f"sealfeed: {d}: not empty and not a PostgreSQL cluster" in proc.stderr
     assert (d / "keep-me").read_text() == "x"
     assert sorted(p.name for p in d.iterdir()) == ["keep-me"]
+
+
+def test_ready_wait_gives_up_after_the_deadline(pg_server: PgServer, tmp_path: Path) -> None:
+    import time
+
+    args = pg_server.cli_args()
+    args[args.index("--secrets-dir") + 1] = str(tmp_path)
+    t0 = time.monotonic()
+    proc = sealfeed("pg", "ready", *args, "--wait", "1", "--json")
+    assert proc.returncode == 1
+    assert time.monotonic() - t0 >= 1
+    assert json.loads(proc.stdout)["ok"] is False
+
+
+def test_tune_without_a_server_emits_everything(tmp_path: Path) -> None:
+    proc = sealfeed("pg", "tune", "--nodes", "1", "--memory-mb", "1024", "--json",
+                    env={"SEALFEED_PG_BIN": str(tmp_path)})  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert doc["inputs"]["server_major"] is None and doc["skipped"] == []
+    assert "scram_iterations" in {s["name"] for s in doc["settings"]}
+    assert "no PostgreSQL server found" in proc.stderr
+    explicit = sealfeed("pg", "tune", "--nodes", "1", "--pg-bin", str(tmp_path))
+    assert explicit.returncode == 3
+    assert "PostgreSQL binaries (postgres, initdb) not found" in explicit.stderr

@@ -113,3 +113,18 @@ def test_ready_with_a_missing_password_file(pg_provisioned: Provisioned, tmp_pat
     report = probe_nodes(s.config, s.nodes(2), secrets_dir=tmp_path)
     assert not report.ok
     assert all("does not exist" in p.detail for p in report.probes)
+
+
+def test_unusable_password_file_is_named(pg_provisioned: Provisioned, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sealfeed.errors import InputError
+    from sealfeed.postgres import provision
+
+    s = pg_provisioned.server
+    node = s.nodes(1)[0]
+    bad = node_password_path(tmp_path, node)
+    bad.parent.mkdir(parents=True)
+    write_secret_file(bad, "has a space")
+    with pytest.raises(InputError) as err:
+        provision(s.config, s.nodes(1), secrets_dir=tmp_path,
+                  superuser_password=s.superuser_password)  # fmt: skip
+    assert err.value.location == str(bad)

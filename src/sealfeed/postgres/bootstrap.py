@@ -55,9 +55,14 @@ def inspect_data_dir(path: Path) -> DataDirState:
         return DataDirState("empty")
     if "PG_VERSION" not in entries:
         shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+        hint = (
+            " (a filesystem root: use a subdirectory of it as the data directory)"
+            if entries == ["lost+found"]
+            else ""
+        )
         raise InputError(
             f"not empty and not a PostgreSQL cluster (no PG_VERSION; found {shown}); "
-            "refusing to initialise over it",
+            f"refusing to initialise over it{hint}",
             location=str(path),
         )
     try:
@@ -90,6 +95,8 @@ class BootstrapReport:
     superuser_password_generated: bool
     superuser_password_reset: bool
     tune: TuneResult = field(repr=False)
+    #: the server was running: a changed postgresql.conf/pg_hba.conf needs a reload/restart
+    server_running: bool = False
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -103,6 +110,7 @@ class BootstrapReport:
             "superuser_password_file": self.superuser_password_file,
             "superuser_password_generated": self.superuser_password_generated,
             "superuser_password_reset": self.superuser_password_reset,
+            "server_running": self.server_running,
             "settings": {s.name: s.value for s in self.tune.settings},
             "skipped_settings": [s.name for s in self.tune.skipped],
         }
@@ -170,8 +178,13 @@ def bootstrap(
     limits: Limits,
     bins: control.PgBinaries | None = None,
     user: control.OsUser | None = None,
+    reset_superuser_password: bool = False,
 ) -> BootstrapReport:
-    """initdb if needed, keep an existing cluster, (re)write postgresql.conf + pg_hba.conf."""
+    """initdb if needed, keep an existing cluster, (re)write postgresql.conf + pg_hba.conf.
+
+    ``reset_superuser_password`` sets the superuser's password of a kept (stopped) cluster
+    from its secret file, e.g. after the secrets directory was restored from elsewhere.
+    """
     bins = bins or control.find_binaries()
     user = user or control.server_user()
     su = check_name(pg.superuser, where="postgres.superuser")
@@ -192,13 +205,15 @@ def bootstrap(
     conf_text = render_postgresql_conf(result)
     hba_text = render_pg_hba(pg, nodes)
 
+    cdata = control.controldata(bins, data) if state.kind == "cluster" else {}
+    # the secret file only after the cluster passed its checks: a refused directory leaves
+    # the secrets directory untouched too
     pw_path = superuser_password_path(secrets_dir)
     generated = not pw_path.exists()
     password = ensure_secret(pw_path)
     reset = False
 
     if state.kind == "cluster":
-        cdata = control.controldata(bins, data)
         checksums = cdata.get("Data page checksum version", "0") not in ("0", "")
         if user.switch and data.stat().st_uid != user.uid:
             _log.warning(
@@ -206,12 +221,12 @@ def bootstrap(
                 extra={"event": "pg_chown", "data_dir": str(data), "user": user.name},
             )
             _chown_tree(data, user)
-        if generated:
-            # a kept cluster whose superuser password file is gone: set the new one
+        if generated or reset_superuser_password:
+            # a kept cluster whose superuser password file is new (or asked for): set it
             if control.postmaster_running(data) is not None:
                 raise ExternalError(
-                    "superuser password file was missing for an existing cluster and the "
-                    "server is running; stop it and re-run bootstrap to reset the password",
+                    "cannot set the superuser password of an existing cluster while the "
+                    "server is running; stop it and re-run bootstrap",
                     location=str(pw_path),
                 )
             control.set_password_single_user(
@@ -250,6 +265,7 @@ def bootstrap(
         superuser_password_generated=generated,
         superuser_password_reset=reset,
         tune=result,
+        server_running=control.postmaster_running(data) is not None,
     )
     _log.info(
         "postgres bootstrap done",

@@ -22,6 +22,12 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     add_config_arguments(p)
     # None = not given: with --nodes, no configuration file is read unless --config is given
     p.set_defaults(config=None)
+    for action in p._actions:  # argparse keeps no public handle on an added argument
+        if action.dest == "config":
+            action.help = (
+                "signed configuration.json (default: env CONFIGURATION_PATH, else "
+                "/sp/configurations/configuration.json unless --nodes is given)"
+            )
     g = p.add_argument_group("explicit inputs (override the configuration)")
     g.add_argument(
         "--nodes",
@@ -87,6 +93,11 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     _add_common(p)
     _add_machine(p)
+    p.add_argument(
+        "--reset-superuser-password",
+        action="store_true",
+        help="set the superuser password of an existing (stopped) cluster from its secret file",
+    )
     add_json_flag(p)
     p.set_defaults(func=_bootstrap)
 
@@ -259,6 +270,7 @@ def _bootstrap(args: argparse.Namespace) -> int:
         secrets_dir=inp.secrets_dir,
         limits=_limits(args),
         bins=find_binaries(args.pg_bin),
+        reset_superuser_password=args.reset_superuser_password,
     )
     doc = report.as_dict()
 
@@ -271,6 +283,11 @@ def _bootstrap(args: argparse.Namespace) -> int:
             f"superuser password file {report.superuser_password_file}"
             + (" (generated)" if report.superuser_password_generated else "")
             + (" (password reset)" if report.superuser_password_reset else "")
+            + (
+                "\nthe server is running: restart it for the new configuration"
+                if report.server_running and (report.conf_changed or report.hba_changed)
+                else ""
+            )
         )
 
     emit(args, doc, human)

@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 
 from sealfeed.config.model import NodeSpec
+from sealfeed.errors import InputError
 from sealfeed.secret import Secret, ensure_secret_file
 
 SUBDIR = "postgres"
@@ -26,9 +27,18 @@ def node_password_path(secrets_dir: str | os.PathLike[str], node: NodeSpec) -> P
 
 
 def ensure_secret(path: Path) -> Secret:
-    """The secret in ``path``, generated (0600, in a 0700 directory) on first use."""
+    """The secret in ``path``, generated (0600, in a 0700 directory) on first use.
+
+    Database passwords must be printable ASCII without spaces (see
+    :mod:`sealfeed.postgres.scram`); a file holding anything else is rejected here, naming it.
+    """
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    return ensure_secret_file(path)
+    secret = ensure_secret_file(path)
+    if not all(0x21 <= ord(c) <= 0x7E for c in secret.reveal()):
+        raise InputError(
+            "database password must be printable ASCII without spaces", location=str(path)
+        )
+    return secret
 
 
 def ensure_node_password(secrets_dir: str | os.PathLike[str], node: NodeSpec) -> Secret:
