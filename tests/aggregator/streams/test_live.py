@@ -300,3 +300,42 @@ def test_unknown_and_disabled_sources_are_ignored() -> None:
         await m.stop()
 
     run(scenario())
+
+
+def test_kraken_legacy_and_v2_codes_share_one_subscription() -> None:
+    async def scenario() -> None:
+        async with rig("kraken") as r:
+            r.manager.set_pairs("kraken", {("XBT", "USD"), ("BTC", "USD")})
+            await r.subscribed("BTC/USD")
+            await r.quote_flows("64003.2")
+            got = {(q[1], q[2]) for q in r.sink.quotes if q[3] == "64003.2"}
+            assert got == {("XBT", "USD"), ("BTC", "USD")}
+            assert r.fake.subscribed() == {"BTC/USD"}
+            assert r.status()["subscribed_pairs"] == 2
+
+    run(scenario())
+
+
+def test_failing_sink_does_not_stop_the_stream() -> None:
+    async def scenario() -> None:
+        async with rig("coinbase") as r:
+            calls = []
+
+            def boom(*args: object) -> None:
+                calls.append(args)
+                if len(calls) == 1:
+                    raise RuntimeError("sink bug")
+
+            r.sink.on_stream_quote = boom  # type: ignore[method-assign]
+            r.manager.set_pairs("coinbase", {r.pair})
+            await r.subscribed()
+            for _ in range(200):
+                if len(calls) >= 2:
+                    break
+                await r.fake.publish(r.ident, "8.5")
+                await asyncio.sleep(0.02)
+            assert len(calls) >= 2
+            assert r.status()["reconnects"] == 0
+            assert r.metric("sealfeed_aggregator_stream_errors_total", kind="sink") == 1.0
+
+    run(scenario())
