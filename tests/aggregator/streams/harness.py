@@ -105,8 +105,9 @@ class Rig:
 
 
 class rig:  # used as ``async with rig(...) as r``
-    def __init__(self, name: str, **stream_kw: Any) -> None:
+    def __init__(self, name: str, *, ttl_ms: int = 300_000, **stream_kw: Any) -> None:
         self.name = name
+        self.ttl_ms = ttl_ms
         self.stream_kw = stream_kw
 
     async def __aenter__(self) -> Rig:
@@ -114,6 +115,7 @@ class rig:  # used as ``async with rig(...) as r``
         url = await fake.start()
         cfg = SourceConfig(
             name=self.name,
+            ttl_ms=self.ttl_ms,
             api_key=Secret(API_KEY),
             stream=stream_config(url, **self.stream_kw),
         )

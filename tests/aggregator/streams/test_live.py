@@ -339,3 +339,18 @@ def test_failing_sink_does_not_stop_the_stream() -> None:
             assert r.metric("sealfeed_aggregator_stream_errors_total", kind="sink") == 1.0
 
     run(scenario())
+
+
+def test_pair_without_fresh_quote_within_ttl_is_not_live() -> None:
+    async def scenario() -> None:
+        async with rig("binance", ttl_ms=300, heartbeat_interval_ms=100) as r:
+            r.manager.set_pairs("binance", {r.pair})
+            await r.quote_flows("9.5")
+            assert r.manager.is_live("binance", *r.pair)
+            await asyncio.sleep(0.4)  # connection healthy (pongs) but the pair went quiet
+            assert r.status()["connected"] and r.status()["reconnects"] == 0
+            assert not r.manager.is_live("binance", *r.pair)
+            await r.quote_flows("9.75")
+            assert r.manager.is_live("binance", *r.pair)
+
+    run(scenario())

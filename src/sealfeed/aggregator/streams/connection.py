@@ -89,7 +89,7 @@ class Connection:
         if not self.connected or identifier not in self.subscribed:
             return False
         seen = self.last_quote.get(identifier)
-        return seen is not None and now - seen < self.stream.settings.unresponsive_s
+        return seen is not None and now - seen < self.stream.live_window_s
 
     # -- the loop -----------------------------------------------------------------------
 

@@ -77,6 +77,9 @@ class SourceStream:
         self.sink = sink
         self.clock = clock
         self.settings: Settings = settings_for(exchange, stream_cfg)
+        # a pair is "live" (REST may skip it) only while the stream refreshed it within both
+        # the unresponsive window and the source's TTL, so skipping REST never lets it expire
+        self.live_window_s = min(self.settings.unresponsive_s, max(1, cfg.ttl_ms) / 1000)
         self.api_key = _reveal(cfg.api_key)
         self.url = exchange.url(stream_cfg.ws_url, self.api_key)
         self.url_redacted = redact_url(self.url)
