@@ -354,3 +354,38 @@ def test_pair_without_fresh_quote_within_ttl_is_not_live() -> None:
             assert r.manager.is_live("binance", *r.pair)
 
     run(scenario())
+
+
+@pytest.mark.parametrize("name", ["okx", "kraken"])
+def test_no_pairs_no_socket(name: str) -> None:
+    async def scenario() -> None:
+        async with rig(name) as r:
+            await asyncio.sleep(0.1)
+            assert r.fake.attempts == 0
+            st = r.status()
+            assert st["idle"] and not st["connected"]
+            assert r.metric("sealfeed_aggregator_stream_desired_pairs") == 0.0
+            r.manager.set_pairs(name, {r.pair})
+            await r.quote_flows("10.5")
+            assert r.metric("sealfeed_aggregator_stream_desired_pairs") == 1.0
+            r.manager.set_pairs(name, set())
+            await wait_until(lambda: not r.fake.conns, 2.0, "idle socket closed")
+            assert r.ident in {
+                i for f in r.fake.frames(lambda d: isinstance(d, dict)) for i in _unsub_ids(f)
+            }
+            st = r.status()
+            assert st["idle"] and st["reconnects"] == 0
+            r.manager.set_pairs(name, {r.pair})
+            await r.quote_flows("11.5")
+            assert r.fake.connects == 2
+
+    run(scenario())
+
+
+def _unsub_ids(frame: dict[str, object]) -> list[str]:
+    """Identifiers an OKX or Kraken unsubscribe frame names."""
+    if frame.get("op") == "unsubscribe":
+        return [a["instId"] for a in frame["args"]]  # type: ignore[index,union-attr]
+    if frame.get("method") == "unsubscribe":
+        return list(frame["params"]["symbol"])  # type: ignore[index,call-overload]
+    return []

@@ -38,6 +38,10 @@ class _Down(Exception):
     """The current session must end (reason in the message)."""
 
 
+class _Idle(Exception):
+    """Every pair of this connection was removed: close the socket until pairs return."""
+
+
 class Connection:
     """One socket of a source, carrying at most ``exchange.max_subscriptions`` identifiers."""
 
@@ -97,11 +101,27 @@ class Connection:
         st = self.stream.settings
         attempt = 0
         while True:
+            # no pairs, no socket: some exchanges (OKX) drop connections without a
+            # subscription, which would read as an endless reconnect loop
+            while not self.desired:
+                self._wake.clear()
+                await self._wake.wait()
             self._got_quote = False
             try:
                 await self._session(session)
             except asyncio.CancelledError:
                 raise
+            except _Idle:
+                self._set_down()
+                log.info(
+                    "stream idle",
+                    extra={
+                        "event": "stream_idle",
+                        "source": self.stream.name,
+                        "connection": self.index,
+                    },
+                )
+                continue
             except _Down as exc:
                 self._record_error("disconnect", str(exc))
             except Exception as exc:
@@ -322,6 +342,8 @@ class Connection:
             await ws.send_str(opening)
         last_send = float("-inf")
         while True:
+            if not self.desired and not self.subscribed:
+                raise _Idle()
             now = time.monotonic()
             idle = now - self._last_rx
             if idle >= st.unresponsive_s:

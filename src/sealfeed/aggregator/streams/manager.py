@@ -189,6 +189,8 @@ class SourceStream:
         errors = [c.last_error for c in conns if c.last_error]
         return {
             "connected": all(c.connected for c in conns),
+            # no pairs to stream: no socket is opened (connected is false, and that is fine)
+            "idle": not self.pairs_by_id,
             "connections": len(conns),
             "reconnects": sum(c.reconnects for c in conns),
             "last_message_age_s": round(max(0.0, now - max(seen)), 3) if seen else None,
@@ -252,6 +254,11 @@ class _StateCollector(Collector):
             "Pairs currently subscribed on the source's streams",
             labels=["source"],
         )
+        desired = GaugeMetricFamily(
+            "sealfeed_aggregator_stream_desired_pairs",
+            "Pairs the aggregator tracks for the source (0: idle, no socket)",
+            labels=["source"],
+        )
         backoff = GaugeMetricFamily(
             "sealfeed_aggregator_stream_backoff_seconds",
             "Current reconnect backoff (0 while connected)",
@@ -262,8 +269,9 @@ class _StateCollector(Collector):
             if st["last_message_age_s"] is not None:
                 age.add_metric([name], float(st["last_message_age_s"]))
             subscribed.add_metric([name], float(st["subscribed_pairs"]))
+            desired.add_metric([name], float(st["desired_pairs"]))
             backoff.add_metric([name], float(st["backoff_s"]))
-        return [connected, age, subscribed, backoff]
+        return [connected, age, subscribed, desired, backoff]
 
 
 class StreamManager:
