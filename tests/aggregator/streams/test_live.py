@@ -389,3 +389,39 @@ def _unsub_ids(frame: dict[str, object]) -> list[str]:
     if frame.get("method") == "unsubscribe":
         return list(frame["params"]["symbol"])  # type: ignore[index,call-overload]
     return []
+
+
+def test_set_pairs_before_start_and_restart() -> None:
+    from sealfeed.aggregator.streams.okx import Okx
+
+    async def scenario() -> None:
+        from prometheus_client import CollectorRegistry
+
+        from sealfeed.aggregator.streams import StreamManager
+        from sealfeed.config.model import SourceConfig
+        from tests.fakes.ws_exchanges import FakeOkx
+
+        from .harness import RecordingSink, stream_config
+
+        fake = FakeOkx()
+        url = await fake.start()
+        cfg = SourceConfig(name="okx", stream=stream_config(url))
+        m = StreamManager({"okx": cfg}, RecordingSink(), registry=CollectorRegistry())
+        pairs = {(f"P{i}", "USDT") for i in range(5)}
+        m.set_pairs("okx", pairs)  # before start: remembered
+        try:
+            for _ in range(2):  # start, stop, start again
+                await m.start()
+                await wait_until(lambda: len(fake.subscribed()) == 5, 3.0, "subscribed")
+                await m.stop()
+                await wait_until(lambda: not fake.conns, 2.0, "closed")
+        finally:
+            await m.stop()
+            await fake.close()
+
+    old = Okx.max_subscriptions
+    Okx.max_subscriptions = 2  # three sockets, set up before the loop runs
+    try:
+        run(scenario())
+    finally:
+        Okx.max_subscriptions = old

@@ -77,6 +77,10 @@ class Connection:
     def wake(self) -> None:
         self._wake.set()
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None
+
     def start(self, session: aiohttp.ClientSession) -> None:
         if self._task is None:
             name = f"stream-{self.stream.name}-{self.index}"

@@ -165,7 +165,7 @@ class SourceStream:
             self.owner[ident] = conn
         # extra connections left without pairs are closed; the first one always stays
         for conn in self.connections[1:]:
-            if not conn.desired:
+            if not conn.desired and conn.running:
                 task = asyncio.ensure_future(conn.stop())
                 self._retiring.add(task)
                 task.add_done_callback(self._retiring.discard)
