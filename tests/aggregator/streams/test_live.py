@@ -425,3 +425,23 @@ def test_set_pairs_before_start_and_restart() -> None:
         run(scenario())
     finally:
         Okx.max_subscriptions = old
+
+
+def test_old_event_time_is_delivered_but_not_live() -> None:
+    async def scenario() -> None:
+        async with rig("okx", ttl_ms=10_000) as r:
+            r.manager.set_pairs("okx", {r.pair})
+            await r.subscribed()
+            old = int(time.time() * 1000) - 60_000  # a quote from a minute ago
+            await r.fake.publish(r.ident, "12.5", old)
+            await wait_until(lambda: r.sink.quotes, what="quote")
+            assert r.sink.quotes[-1][3:] == ("12.5", old)
+            assert not r.manager.is_live("okx", *r.pair)  # older than the 10 s TTL
+            await r.fake.publish(r.ident, "12.75")
+            await wait_until(lambda: r.manager.is_live("okx", *r.pair), what="fresh")
+            future = int(time.time() * 1000) + 3_600_000
+            await r.fake.publish(r.ident, "13", future)
+            await wait_until(lambda: r.sink.quotes[-1][3] == "13", what="future quote")
+            assert r.sink.quotes[-1][4] <= int(time.time() * 1000)  # clamped to now
+
+    run(scenario())

@@ -286,11 +286,13 @@ class Connection:
         pairs = self.stream.pairs_by_id.get(ev.identifier)
         if not pairs or ev.identifier not in self.subscribed:
             return  # a late update for something we just unsubscribed
-        self.last_quote[ev.identifier] = self._last_rx
         self._got_quote = True
         # the exchange's event time, but never in the future: a fast exchange clock must not
         # stretch a quote's TTL
         at = now_ms if ev.event_ms is None or ev.event_ms > now_ms else ev.event_ms
+        # freshness is the quote's age, not its arrival: a snapshot of a trade from an hour
+        # ago (Kraken, CryptoCompare LASTUPDATE) must not make the pair "live"
+        self.last_quote[ev.identifier] = self._last_rx - (now_ms - at) / 1000
         stream = self.stream
         stream.metrics_quote()
         for base, quote in pairs:
