@@ -445,3 +445,38 @@ def test_old_event_time_is_delivered_but_not_live() -> None:
             assert r.sink.quotes[-1][4] <= int(time.time() * 1000)  # clamped to now
 
     run(scenario())
+
+
+def test_handshake_that_never_answers_times_out() -> None:
+    async def scenario() -> None:
+        from prometheus_client import CollectorRegistry
+
+        from sealfeed.aggregator.streams import StreamManager
+        from sealfeed.config.model import SourceConfig
+
+        from .harness import RecordingSink, stream_config
+
+        held: list[asyncio.StreamWriter] = []
+
+        async def accept_and_ignore(_r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+            held.append(w)  # accept TCP, never answer the HTTP upgrade
+
+        server = await asyncio.start_server(accept_and_ignore, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        cfg = SourceConfig(
+            name="binance",
+            stream=stream_config(f"ws://127.0.0.1:{port}/ws", unresponsive_timeout_ms=500),
+        )
+        m = StreamManager({"binance": cfg}, RecordingSink(), registry=CollectorRegistry())
+        await m.start()
+        try:
+            m.set_pairs("binance", {("BTC", "USDT")})
+            await wait_until(lambda: m.status()["binance"]["reconnects"] >= 2, 5.0, "timeouts")
+            assert "handshake timeout" in m.status()["binance"]["last_error"]
+        finally:
+            await m.stop()
+            for w in held:
+                w.close()
+            server.close()
+
+    run(scenario())

@@ -32,6 +32,7 @@ log = logging.getLogger("sealfeed.aggregator.streams")
 
 _MAX_PENDING = 256  # request ids remembered for matching acks/rejects
 _MAX_TICK_S = 0.5  # the control loop re-checks deadlines at least this often
+_HANDSHAKE_TIMEOUT_S = 10.0  # TCP + TLS + HTTP upgrade of one connection attempt
 
 
 class _Down(Exception):
@@ -155,13 +156,22 @@ class Connection:
 
     async def _session(self, session: aiohttp.ClientSession) -> None:
         stream = self.stream
-        ws = await session.ws_connect(
-            stream.url,
-            proxy=stream.proxy,
-            # pings are answered and sent by this loop so that pong timeouts are ours to see
-            autoping=False,
-            timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
-        )
+        # the session's timeouts bound the TCP connect only; a peer that accepts and never
+        # answers the HTTP upgrade must not hold the loop forever
+        handshake_s = min(_HANDSHAKE_TIMEOUT_S, max(1.0, stream.settings.unresponsive_s))
+        try:
+            ws = await asyncio.wait_for(
+                session.ws_connect(
+                    stream.url,
+                    proxy=stream.proxy,
+                    # pings are answered and sent by this loop: pong timeouts are ours to see
+                    autoping=False,
+                    timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=2.0),
+                ),
+                handshake_s,
+            )
+        except TimeoutError:
+            raise _Down(f"handshake timeout after {handshake_s:.1f} s") from None
         self.connected = True
         self.backoff_s = 0.0
         self._last_rx = time.monotonic()
