@@ -28,7 +28,6 @@ __all__ = [
     "Pong",
     "Quote",
     "Reject",
-    "Reply",
     "StreamProtocolError",
     "decimal_text",
     "loads",
@@ -80,14 +79,7 @@ class Pong:
     """Answer to our application-level ping (liveness only)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """A frame the client must send back (e.g. an application-level pong)."""
-
-    text: str
-
-
-Event = Quote | Ack | Reject | ExchangeError | Pong | Reply
+Event = Quote | Ack | Reject | ExchangeError | Pong
 
 
 class Exchange(ABC):

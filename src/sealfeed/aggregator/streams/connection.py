@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from .base import Ack, ExchangeError, Quote, Reject, Reply, StreamProtocolError
+from .base import Ack, ExchangeError, Quote, Reject, StreamProtocolError
 from .policy import backoff_delay, scrub
 
 if TYPE_CHECKING:
@@ -68,7 +68,6 @@ class Connection:
         #: culprit instead of parking the innocent ones with it
         self._solo: set[str] = set()
         self._req_id = 0
-        self._outbox: list[str] = []
         self._got_quote = False
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -208,7 +207,6 @@ class Connection:
         self.subscribed.clear()
         self.last_quote.clear()
         self._ping_sent = None
-        self._outbox.clear()
 
     def _record_error(self, kind: str, text: str) -> None:
         self.last_error = scrub(text, self.stream.api_key)[:300]
@@ -288,9 +286,6 @@ class Connection:
                         "error": self.last_error,
                     },
                 )
-            elif isinstance(ev, Reply):
-                self._outbox.append(ev.text)
-                self._wake.set()
 
     def _on_quote(self, ev: Quote, now_ms: int) -> None:
         pairs = self.stream.pairs_by_id.get(ev.identifier)
@@ -310,10 +305,17 @@ class Connection:
                 stream.sink.on_stream_quote(stream.name, base, quote, ev.price, at)
             except Exception as exc:  # the sink is not ours; keep streaming
                 stream.metrics_error("sink")
-                log.exception(
-                    "stream sink failed",
-                    extra={"event": "stream_sink_error", "source": stream.name, "error": str(exc)},
-                )
+                n = stream.sink_errors = stream.sink_errors + 1
+                if n == 1 or n % 1000 == 0:  # a broken sink must not flood the log
+                    log.exception(
+                        "stream sink failed",
+                        extra={
+                            "event": "stream_sink_error",
+                            "source": stream.name,
+                            "count": n,
+                            "error": str(exc),
+                        },
+                    )
 
     def _on_reject(self, ev: Reject) -> None:
         ids = ev.identifiers
@@ -373,8 +375,6 @@ class Connection:
                 else:
                     await ws.send_str(ping)
                 self._ping_sent = now
-            while self._outbox:
-                await ws.send_str(self._outbox.pop(0))
 
             wait = _MAX_TICK_S
             batch_kind, batch = self._next_batch(now)

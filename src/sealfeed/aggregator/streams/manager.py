@@ -92,6 +92,7 @@ class SourceStream:
         self.unassigned: set[str] = set()
         self.connections: list[Connection] = [Connection(self, 0)]
         self.malformed_count = 0
+        self.sink_errors = 0
         self.config_error: str | None = None
         if exchange.needs_api_key and not self.api_key:
             self.config_error = f"sources.{name}.api_key is required for streaming"
