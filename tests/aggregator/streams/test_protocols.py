@@ -238,11 +238,21 @@ def test_finnhub() -> None:
 # -- shared -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "text", ["0.10000000000000000555", "64003.2", "1e-8", "100", " 7 ".strip()]
-)
+@pytest.mark.parametrize("text", ["0.10000000000000000555", "64003.2", "100", "0.00000001"])
 def test_decimal_text_keeps_digits(text: str) -> None:
     assert decimal_text(text) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "plain"), [("1e-8", "0.00000001"), ("1.83e-5", "0.0000183"), ("6.4003E4", "64003")]
+)
+def test_decimal_text_plain_notation(text: str, plain: str) -> None:
+    assert decimal_text(text) == plain
+
+
+def test_kraken_exponent_price_is_plain() -> None:
+    frame = '{"channel":"ticker","type":"update","data":[{"symbol":"SHIB/USD","last":1.83e-5}]}'
+    assert Kraken().parse(frame) == [Quote("SHIB/USD", "0.0000183", None)]
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity", "", "1,5", None, True, 1.5, []])

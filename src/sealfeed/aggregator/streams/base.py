@@ -144,7 +144,11 @@ def loads(text: str) -> Any:
 
 
 def decimal_text(value: object, *, what: str = "price") -> str:
-    """``value`` as a positive finite decimal string, exactly as the exchange wrote it."""
+    """``value`` as a positive finite decimal string with the exchange's digits.
+
+    The text is kept as written; only exponent notation is rewritten to plain notation
+    (exactly, through :class:`~decimal.Decimal`).
+    """
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise StreamProtocolError(f"{what} is not a decimal: {value!r:.40}")
     text = str(value).strip()
@@ -154,6 +158,10 @@ def decimal_text(value: object, *, what: str = "price") -> str:
         raise StreamProtocolError(f"{what} is not a decimal: {text!r:.40}") from None
     if not number.is_finite() or number <= 0:
         raise StreamProtocolError(f"{what} is not a positive finite decimal: {text!r:.40}")
+    if "e" in text or "E" in text:
+        # JSON serializers print small floats in exponent form (serde/ryu: ``1.83e-5``);
+        # the cache wants plain notation, and Decimal converts exactly
+        return format(number, "f")
     return text
 
 
