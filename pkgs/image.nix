@@ -30,8 +30,8 @@ let
       }
       ''
         mkdir -p $out/etc/s6-overlay
-        sealfeed s6 render --out $out/etc/s6-overlay/s6-rc.d --layout ${layoutFile} \
-          ${lib.escapeShellArgs img.s6RenderArgs}
+        sealfeed s6 render ${lib.escapeShellArgs img.s6RenderArgs} \
+          --layout ${layoutFile} --out $out/etc/s6-overlay/s6-rc.d
         sealfeed s6 check $out/etc/s6-overlay/s6-rc.d
       '';
 
@@ -58,11 +58,12 @@ let
   uidOf = name: if name == "root" then "0" else toString img.users.${name}.uid;
   gidOf = name: if name == "root" then "0" else toString img.groups.${name};
 
+  # Sorted by path: parents before children, and independent of module order.
   mkDirs = lib.concatMapStrings (d: ''
     mkdir -p ${lib.escapeShellArg d.path}
     chown ${uidOf d.owner}:${gidOf d.group} ${lib.escapeShellArg d.path}
     chmod ${d.mode} ${lib.escapeShellArg d.path}
-  '') img.directories;
+  '') (lib.sort (a: b: a.path < b.path) img.directories);
 in
 dockerTools.buildLayeredImage {
   inherit (img) name tag created;

@@ -111,3 +111,125 @@ def test_flake_lock_shape() -> None:
         assert nodes[name]["locked"]["narHash"].startswith("sha256-")
         for follows in nodes[name]["inputs"].values():
             assert isinstance(follows, list) and follows[0] in root
+
+
+# --- evaluation with a real nixpkgs lib (no package set needed) -----------------------------
+
+EVAL_HARNESS = ROOT / "tests" / "image" / "nix" / "eval-appliance.nix"
+
+
+def _nixpkgs_lib() -> str | None:
+    """A nixpkgs `lib` tree: $SEALFEED_NIXPKGS_LIB, or <nixpkgs/lib> on NIX_PATH."""
+    env = os.environ.get("SEALFEED_NIXPKGS_LIB")
+    if env and (Path(env) / "default.nix").is_file():
+        return env
+    if NIX_INSTANTIATE is None:
+        return None
+    proc = subprocess.run(
+        [NIX_INSTANTIATE, "--find-file", "nixpkgs/lib"], capture_output=True, text=True
+    )
+    path = proc.stdout.strip()
+    return path if proc.returncode == 0 and (Path(path) / "default.nix").is_file() else None
+
+
+NIXPKGS_LIB = _nixpkgs_lib()
+
+needs_lib = pytest.mark.skipif(
+    NIX_INSTANTIATE is None or NIXPKGS_LIB is None,
+    reason="SKIPPED LOUDLY: no nixpkgs lib (set SEALFEED_NIXPKGS_LIB=/path/to/nixpkgs/lib); "
+    "modules/ and pkgs/image.nix were NOT evaluated here (the image workflow's "
+    "`nix flake check` evaluates them)",
+)
+
+
+def _eval(modules: list[object]) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
+    return subprocess.run(
+        [
+            NIX_INSTANTIATE or "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            str(EVAL_HARNESS),
+            "--arg",
+            "lib",
+            f"import {NIXPKGS_LIB}",
+            "--argstr",
+            "modulesJSON",
+            json.dumps(modules),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@needs_lib
+def test_appliance_evaluates_with_defaults() -> None:
+    proc = _eval([])
+    assert proc.returncode == 0, proc.stderr
+    image = json.loads(proc.stdout)
+    assert image["tag"] == "0.1.0" and image["created"] == "1970-01-01T00:00:01Z"
+    env = image["config"]["Env"]
+    assert env == sorted(env)  # Env order is stable
+    assert any(e.startswith("CONFIGURATION_PUBLIC_KEY=") for e in env)
+    assert image["config"]["Entrypoint"] == ["/init"]
+    assert "ExposedPorts" not in image["config"]
+    passwd = image["nss"]["extraPasswdLines"]
+    names = [line.split(":")[0] for line in passwd]
+    assert {"postgres", "sealfeed", "chainlink", "chainlink-1", "chainlink-5"} <= set(names)
+    assert "chainlink-6" not in names
+    cmds = image["fakeRootCommands"]
+    assert "chown 70:70 /sp/postgresql/data\nchmod 0700 /sp/postgresql/data" in cmds
+    assert "chown 1003:1000 /chainlink/node-3" in cmds
+    assert cmds.index("mkdir -p /sp\n") < cmds.index("mkdir -p /sp/postgresql\n")
+    nodes = image["layout"]["nodes"]["specs"]
+    assert [(n["api_port"], n["p2p_port"], n["role"]) for n in nodes[:2]] == [
+        (6601, 9901, "bootstrap"),
+        (6602, 9902, "oracle"),
+    ]
+    assert "sealfeed s6 render" in image["s6Render"] and "sealfeed s6 check" in image["s6Render"]
+
+
+@needs_lib
+def test_appliance_options_flow_into_the_image() -> None:
+    proc = _eval(
+        [
+            {
+                "sealfeed": {
+                    "nodes": {"count": 7, "bootstrap": [1, 2]},
+                    "image": {"exposedPorts": [9901]},
+                    "postgres": {"port": 5433},
+                }
+            }
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    image = json.loads(proc.stdout)
+    layout = image["layout"]
+    assert layout["nodes"]["total"] == 7
+    assert [n["role"] for n in layout["nodes"]["specs"]][:3] == ["bootstrap", "bootstrap", "oracle"]
+    assert layout["postgres"]["port"] == 5433
+    assert image["config"]["ExposedPorts"] == {"9901/tcp": {}}
+
+
+@needs_lib
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ({"sealfeed": {"nodes": {"bootstrap": [9]}}}, "bootstrap must name existing nodes"),
+        ({"sealfeed": {"nodes": {"p2pBasePort": 6602}}}, "port ranges overlap"),
+        ({"sealfeed": {"aggregator": {"port": 3003}}}, "aggregator and exporter ports collide"),
+        ({"sealfeed": {"postgres": {"uid": 900}}}, "share a uid"),
+        ({"sealfeed": {"nodes": {"count": 0}}}, "sealfeed.nodes.count"),
+        (
+            {"sealfeed": {"configurationPublicKey": "not base64!"}},
+            "is not of type `string matching the pattern",
+        ),
+    ],
+)
+def test_appliance_rejects_bad_options(module: dict[str, object], message: str) -> None:
+    proc = _eval([module])
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
