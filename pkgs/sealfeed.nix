@@ -38,7 +38,11 @@ let
 
   util = pkgs.callPackages pyproject-nix.build.util { };
 
-  venv = pythonSet.mkVirtualEnv "sealfeed-env" workspace.deps.default;
+  # Not workspace.deps.default: uv2nix honours `[tool.uv] default-groups = ["dev"]`, so that
+  # evaluates to { sealfeed = [ "dev" ]; } and would ship pytest, mypy and ruff in the image
+  # (checked by evaluating uv2nix's loadWorkspace against this uv.lock). The app takes the
+  # project's runtime dependencies only.
+  venv = pythonSet.mkVirtualEnv "sealfeed-env" { sealfeed = [ ]; };
 
   app = util.mkApplication {
     inherit venv;
