@@ -86,6 +86,8 @@ let
         pkgs.execline
         pkgs.nix
       ];
+      # lets tests/test_nix_parse.py evaluate modules/ and pkgs/image.nix with the real lib
+      SEALFEED_NIXPKGS_LIB = "${pkgs.path}/lib";
     } ''
       cp -r ${testSrc} src-tree && chmod -R u+w src-tree && cd src-tree
       export HOME=$TMPDIR
