@@ -189,7 +189,11 @@ def test_appliance_evaluates_with_defaults() -> None:
         (6601, 9901, "bootstrap"),
         (6602, 9902, "oracle"),
     ]
-    assert "sealfeed s6 render" in image["s6Render"] and "sealfeed s6 check" in image["s6Render"]
+    assert image["s6Render"] is None  # rendered at boot from the verified config (ADR 0085)
+    assert (
+        image["keyFile"].strip()
+        == (ROOT / "modules/keys/configuration-public-key.b64").read_text().strip()
+    )
 
 
 @needs_lib
@@ -212,6 +216,16 @@ def test_appliance_options_flow_into_the_image() -> None:
     assert [n["role"] for n in layout["nodes"]["specs"]][:3] == ["bootstrap", "bootstrap", "oracle"]
     assert layout["postgres"]["port"] == 5433
     assert image["config"]["ExposedPorts"] == {"9901/tcp": {}}
+
+
+@needs_lib
+def test_build_time_tree_is_rendered_from_the_given_config() -> None:
+    proc = _eval([{"sealfeed": {"image": {"s6BuildConfig": "/srv/signed/configuration.json"}}}])
+    assert proc.returncode == 0, proc.stderr
+    script = json.loads(proc.stdout)["s6Render"]
+    assert "sealfeed s6 render" in script and "--config /srv/signed/configuration.json" in script
+    assert "--out $out/etc/s6-overlay --tree-root /etc/s6-overlay" in script
+    assert "sealfeed s6 check $out/etc/s6-overlay" in script
 
 
 @needs_lib

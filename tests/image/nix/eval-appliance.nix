@@ -67,5 +67,6 @@ in
   contents = map (p: p.name) image.contents;
   nss = (builtins.elemAt image.contents 0).fakeNss;
   layout = builtins.fromJSON image.passthru.layoutFile.text;
-  s6Render = image.passthru.s6Tree.script;
+  keyFile = image.passthru.keyFile.text;
+  s6Render = if image.passthru.s6Tree == null then null else image.passthru.s6Tree.script;
 }
