@@ -232,7 +232,7 @@ def test_build_time_tree_is_rendered_from_the_given_config() -> None:
 @pytest.mark.parametrize(
     ("module", "message"),
     [
-        ({"sealfeed": {"nodes": {"bootstrap": [9]}}}, "bootstrap must name existing nodes"),
+        ({"sealfeed": {"nodes": {"bootstrap": [17]}}}, "bootstrap must name existing nodes"),
         ({"sealfeed": {"nodes": {"p2pBasePort": 6602}}}, "port ranges overlap"),
         ({"sealfeed": {"aggregator": {"port": 3003}}}, "aggregator and exporter ports collide"),
         ({"sealfeed": {"postgres": {"uid": 900}}}, "share a uid"),
