@@ -151,6 +151,13 @@ in
       description = "sealfeed services (aggregator, exporter)";
     };
     image.groups.sealfeed = 900;
+    # s6-log consumers run as their own user (s6 component: LOG_USER in sealfeed.s6.graph)
+    image.users.sealfeed-log = {
+      uid = 901;
+      group = "sealfeed-log";
+      description = "s6-log consumers";
+    };
+    image.groups.sealfeed-log = 901;
 
     image.directories = [
       { path = "/sp"; }
@@ -165,12 +172,9 @@ in
         path = "/tmp";
         mode = "1777";
       }
-      {
-        path = "/var/log/sealfeed";
-        owner = "sealfeed";
-        group = "sealfeed";
-        mode = "0750";
-      }
+      # the redacting log pipeline creates one subdirectory per service as root and hands
+      # it to sealfeed-log; the root stays traversable for that user
+      { path = "/var/log/sealfeed"; }
     ];
 
     image.env = {

@@ -178,7 +178,14 @@ def test_appliance_evaluates_with_defaults() -> None:
     assert "ExposedPorts" not in image["config"]
     passwd = image["nss"]["extraPasswdLines"]
     names = [line.split(":")[0] for line in passwd]
-    assert {"postgres", "sealfeed", "chainlink", "chainlink-1", "chainlink-16"} <= set(names)
+    assert {
+        "postgres",
+        "sealfeed",
+        "sealfeed-log",
+        "chainlink",
+        "chainlink-1",
+        "chainlink-16",
+    } <= set(names)
     assert "chainlink-17" not in names
     cmds = image["fakeRootCommands"]
     assert "chown 70:70 /sp/postgresql/data\nchmod 0700 /sp/postgresql/data" in cmds
