@@ -254,3 +254,57 @@ def test_appliance_rejects_bad_options(module: dict[str, object], message: str) 
     proc = _eval([module])
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr
+
+
+FLAKE_HARNESS = ROOT / "tests" / "image" / "nix" / "eval-flake.nix"
+
+
+@needs_lib
+def test_flake_outputs_evaluate_with_stand_in_inputs() -> None:
+    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
+    proc = subprocess.run(
+        [
+            NIX_INSTANTIATE or "nix-instantiate",
+            "--eval",
+            "--strict",
+            "--json",
+            str(FLAKE_HARNESS),
+            "--arg",
+            "lib",
+            f"import {NIXPKGS_LIB}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # the uv2nix template shape: four inputs, the last three following nixpkgs
+    assert out["inputs"] == ["nixpkgs", "pyproject-build-systems", "pyproject-nix", "uv2nix"]
+    assert out["follows"]["uv2nix"] == {
+        "nixpkgs": {"follows": "nixpkgs"},
+        "pyproject-nix": {"follows": "pyproject-nix"},
+    }
+    assert set(out["packages"]) == {"default", "sealfeed", "verifier", "chainlink", "image"}
+    assert set(out["checks"]) == {"pytest", "ruff", "modules-eval"}
+    assert out["apps"]["verify"].endswith("/bin/sealfeed-verify")
+    # the shipped venv is the runtime closure only (deps.default would add the dev group)
+    assert out["appVenvDeps"] == {"sealfeed": []}
+    assert out["imageTag"] == "0.1.0"
+    for needed in (
+        "fake-nss",
+        "ca-certificates",
+        "sealfeed-app",
+        "sealfeed-init",
+        "chainlink-2.27.0",
+        "postgresql_17",
+        "s6",
+        "s6-rc",
+        "execline",
+    ):
+        assert needed in out["imageContents"]
+    assert out["chainlink"]["src"] == "v2.27.0" and out["chainlink"]["proxyVendor"] is True
+    assert out["devShellEnv"]["UV_NO_SYNC"] == "1"
+    assert "--subst-var-by pubkey /etc/sealfeed/configuration-public-key" in out["initScript"]
+    assert [layout["nodes"]["total"] for layout in json.loads(out["modulesEval"])] == [1, 16, 64]
