@@ -54,7 +54,7 @@ needs_nix = pytest.mark.skipif(
 def _parse(path: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
     return subprocess.run(
-        [NIX_INSTANTIATE or "nix-instantiate", "--parse", str(path)],
+        [NIX_INSTANTIATE or "nix-instantiate", "--readonly-mode", "--parse", str(path)],
         capture_output=True,
         text=True,
         env=env,
@@ -147,6 +147,7 @@ def _eval(modules: list[object]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [
             NIX_INSTANTIATE or "nix-instantiate",
+            "--readonly-mode",  # compute store paths, never write the store (Nix sandbox)
             "--eval",
             "--strict",
             "--json",
@@ -265,6 +266,7 @@ def test_flake_outputs_evaluate_with_stand_in_inputs() -> None:
     proc = subprocess.run(
         [
             NIX_INSTANTIATE or "nix-instantiate",
+            "--readonly-mode",  # compute store paths, never write the store (Nix sandbox)
             "--eval",
             "--strict",
             "--json",
