@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ def _tracked(pattern: str) -> list[str]:
 
 NIX_FILES = _tracked("*.nix")
 
+# A private state and store location: parsing and --readonly-mode evaluation never need the
+# real store, and inside the Nix build sandbox (flake `checks.pytest`) /nix/store is read-only.
+_NIX_TMP = Path(tempfile.gettempdir()) / "sealfeed-nix-test"
+NIX_ENV = {
+    **os.environ,
+    "NIX_REMOTE": "",
+    "NIX_STATE_DIR": str(_NIX_TMP / "state"),
+    "NIX_STORE_DIR": str(_NIX_TMP / "store"),
+    "NIX_CONF_DIR": str(_NIX_TMP / "conf"),
+}
+
 needs_nix = pytest.mark.skipif(
     NIX_INSTANTIATE is None,
     reason="SKIPPED LOUDLY: nix-instantiate not found (apt-get install nix-bin); "
@@ -52,12 +64,11 @@ needs_nix = pytest.mark.skipif(
 
 
 def _parse(path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
     return subprocess.run(
         [NIX_INSTANTIATE or "nix-instantiate", "--readonly-mode", "--parse", str(path)],
         capture_output=True,
         text=True,
-        env=env,
+        env=NIX_ENV,
         timeout=60,
     )
 
@@ -126,7 +137,7 @@ def _nixpkgs_lib() -> str | None:
     if NIX_INSTANTIATE is None:
         return None
     proc = subprocess.run(
-        [NIX_INSTANTIATE, "--find-file", "nixpkgs/lib"], capture_output=True, text=True
+        [NIX_INSTANTIATE, "--find-file", "nixpkgs/lib"], capture_output=True, text=True, env=NIX_ENV
     )
     path = proc.stdout.strip()
     return path if proc.returncode == 0 and (Path(path) / "default.nix").is_file() else None
@@ -143,7 +154,6 @@ needs_lib = pytest.mark.skipif(
 
 
 def _eval(modules: list[object]) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
     return subprocess.run(
         [
             NIX_INSTANTIATE or "nix-instantiate",
@@ -161,7 +171,7 @@ def _eval(modules: list[object]) -> subprocess.CompletedProcess[str]:
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env=NIX_ENV,
         timeout=120,
     )
 
@@ -262,7 +272,6 @@ FLAKE_HARNESS = ROOT / "tests" / "image" / "nix" / "eval-flake.nix"
 
 @needs_lib
 def test_flake_outputs_evaluate_with_stand_in_inputs() -> None:
-    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
     proc = subprocess.run(
         [
             NIX_INSTANTIATE or "nix-instantiate",
@@ -277,7 +286,7 @@ def test_flake_outputs_evaluate_with_stand_in_inputs() -> None:
         ],
         capture_output=True,
         text=True,
-        env=env,
+        env=NIX_ENV,
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
