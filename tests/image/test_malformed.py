@@ -271,3 +271,13 @@ def test_symlinked_layer_member_is_followed(tmp_path: Path) -> None:
     archive = read_archive(_write(tmp_path, buf.getvalue()))
     assert archive.layers[1].member == "linked/layer.tar"
     assert archive.layers[1].file_count == 5
+
+
+@pytest.mark.parametrize(
+    ("magic", "name"),
+    [(b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh91AY", "bzip2")],
+)
+def test_other_compressors_are_named(tmp_path: Path, magic: bytes, name: str) -> None:
+    with pytest.raises(InputError) as err:
+        read_archive(_write(tmp_path, magic + b"\0" * 600))
+    assert f"{name}-compressed archive" in str(err.value)
