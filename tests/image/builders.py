@@ -95,10 +95,12 @@ def layer_tar(entries: Sequence[Entry], fmt: int = tarfile.PAX_FORMAT) -> bytes:
     return buf.getvalue()
 
 
-def gz(data: bytes, mtime: int = 0, os_byte: int | None = None) -> bytes:
+def gz(data: bytes, mtime: int = 0, os_byte: int = 3) -> bytes:
+    """gzip with a fixed header. CPython's own header says OS=255 and zlib's says 3, and which
+    one gzip.compress uses depends on mtime and the Python version, so the OS byte is set
+    explicitly (3 = Unix, what pigz and GNU gzip write on Linux)."""
     out = bytearray(gzip.compress(data, compresslevel=6, mtime=mtime))
-    if os_byte is not None:
-        out[9] = os_byte  # RFC 1952 §2.3: OS is the tenth header byte
+    out[9] = os_byte  # RFC 1952 §2.3: OS is the tenth header byte
     return bytes(out)
 
 
@@ -122,10 +124,10 @@ class Spec:
     history: list[dict[str, Any]] | None = None
     gzip_layers: bool = False
     layer_gzip_mtime: int = 0
-    layer_gzip_os: int | None = None
+    layer_gzip_os: int = 3
     outer_gzip: bool = False
     outer_gzip_mtime: int = 0
-    outer_gzip_os: int | None = None
+    outer_gzip_os: int = 3
     member_mtime: int = 0
     tag: str = "sealfeed:0.1.0"
     tar_format: int = tarfile.PAX_FORMAT

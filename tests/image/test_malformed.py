@@ -128,8 +128,8 @@ def test_truncated_gzip_header() -> None:
     with pytest.raises(InputError) as err:
         parse_gzip_header(b"\x1f\x8b\x08\x08" + b"\0" * 6 + b"name-without-nul")
     assert "FNAME" in str(err.value)
-    hdr = parse_gzip_header(gz(b"x", mtime=42))
-    assert (hdr.mtime, hdr.os) == (42, 255)
+    hdr = parse_gzip_header(gz(b"x", mtime=42, os_byte=255))
+    assert (hdr.mtime, hdr.os, hdr.flags, hdr.fname) == (42, 255, 0, None)
 
 
 def test_truncated_outer_gzip(tmp_path: Path) -> None:
