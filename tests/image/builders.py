@@ -276,3 +276,55 @@ __all__ = [
     "replace_entry",
     "sha",
 ]
+
+
+def nix_layered_image(
+    store_paths: dict[str, dict[str, bytes]], mtime: int = 1, created: str = EPOCH_CREATED
+) -> bytes:
+    """The shape nixpkgs' `stream_layered_image.py` writes (read for facts, not copied): one
+    layer per store path with absolute member names, `/nix` and `/nix/store` (0755) first, then
+    the path's files in sorted order, every entry with the image mtime and uid/gid 0 "root";
+    config and manifest.json pretty-printed with 4-space indents; layers `<sha>/layer.tar`;
+    history comments listing the store paths."""
+    raws = []
+    for path in sorted(store_paths):
+        entries = [
+            Entry("/nix", type="dir", mode=0o755, mtime=mtime, uname="root", gname="root"),
+            Entry("/nix/store", type="dir", mode=0o755, mtime=mtime, uname="root", gname="root"),
+            Entry(path, type="dir", mode=0o555, mtime=mtime, uname="root", gname="root"),
+        ]
+        for name in sorted(store_paths[path]):
+            entries.append(
+                Entry(
+                    f"{path}/{name}",
+                    store_paths[path][name],
+                    mode=0o444,
+                    mtime=mtime,
+                    uname="root",
+                    gname="root",
+                )
+            )
+        raws.append((path, layer_tar(entries)))
+    diff_ids = ["sha256:" + sha(raw) for _, raw in raws]
+    config = json.dumps(
+        {
+            "created": created,
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Entrypoint": ["/init"], "Env": ["PATH=/bin"]},
+            "rootfs": {"diff_ids": diff_ids, "type": "layers"},
+            "history": [{"created": created, "comment": f"store paths: ['{p}']"} for p, _ in raws],
+        },
+        indent=4,
+    ).encode()
+    members: list[tuple[str, bytes | None]] = [(f"{sha(raw)}/layer.tar", raw) for _, raw in raws]
+    members.append((f"{sha(config)}.json", config))
+    manifest = [
+        {
+            "Config": f"{sha(config)}.json",
+            "RepoTags": ["sealfeed:0.1.0"],
+            "Layers": [name for name, _ in members[:-1]],
+        }
+    ]
+    members.append(("manifest.json", json.dumps(manifest, indent=4).encode()))
+    return _tar(members, mtime)
