@@ -142,15 +142,23 @@
           inherit (python.tests) pytest;
           # ruff lint + format check over the same sources
           inherit (python.tests) ruff;
-          # every module evaluates with the defaults and with the largest supported node count
+          # the modules evaluate with the defaults, the smallest and the largest node count
           modules-eval = pkgs.writeText "sealfeed-modules-eval.json" (
-            builtins.toJSON {
-              default = (mkAppliance { inherit system; }).config.sealfeed.image.env;
-              max = (mkAppliance {
-                inherit system;
-                modules = [ { sealfeed.nodes.count = 16; } ];
-              }).config.sealfeed.image.directories;
-            }
+            builtins.toJSON (
+              map
+                (
+                  count:
+                  (mkAppliance {
+                    inherit system;
+                    modules = [ { sealfeed.nodes.count = count; } ];
+                  }).config.sealfeed.image.layout
+                )
+                [
+                  1
+                  16
+                  64
+                ]
+            )
           );
           # Rebuild-and-compare is `nix build .#image --rebuild` (see .github/workflows/image.yml
           # and docs/reproducibility.md); a check derivation cannot build itself twice.

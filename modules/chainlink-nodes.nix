@@ -30,8 +30,13 @@ in
     };
     count = mkOption {
       type = types.ints.between 1 64;
-      default = 5;
-      description = "Total nodes (bootstrap + oracles), configuration `nodes.total`.";
+      # issue 8 renders and tests trees of 1, 5 and 16 nodes; 16 slots cost 16 passwd lines
+      # and 16 empty directories
+      default = 16;
+      description = ''
+        Nodes the image provisions (users chainlink-1..N, /chainlink/node-N, ports in the
+        layout). The signed configuration's `nodes.total` must not exceed it (ADR 0085).
+      '';
     };
     bootstrap = mkOption {
       type = types.listOf types.ints.positive;

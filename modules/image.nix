@@ -53,9 +53,10 @@ in
     configurationPublicKey = mkOption {
       type = types.strMatching "[A-Za-z0-9+/]+={0,2}";
       description = ''
-        Base64 SPKI DER of the key the configuration must be signed by. Baked into the image
-        as CONFIGURATION_PUBLIC_KEY and /etc/sealfeed/configuration-public-key.b64, so the
-        image digest binds it (ADR 0082).
+        Base64 SPKI DER (Ed25519 or secp256k1) of the key the configuration must be signed
+        by. Baked into the image as /etc/sealfeed/configuration-public-key (the trust anchor
+        /init and the s6 tree use) and the CONFIGURATION_PUBLIC_KEY Env entry, so the image
+        digest binds it (ADR 0082).
       '';
     };
 
@@ -114,12 +115,21 @@ in
       layout = mkOption {
         type = types.attrsOf types.anything;
         default = { };
-        description = "Build-time layout (nodes, ports, users, dirs) for `sealfeed s6 render`.";
+        description = "What the image provisions (nodes, ports, users, dirs): /etc/sealfeed/layout.json.";
+      };
+      s6BuildConfig = mkOption {
+        type = types.nullOr types.path;
+        default = null;
+        description = ''
+          A signed configuration known at build time: the s6-rc tree is then rendered into
+          /etc/s6-overlay at build time and covered by the image digest. null (default): /init
+          renders it at boot from the configuration it has just verified (ADR 0085).
+        '';
       };
       s6RenderArgs = mkOption {
         type = types.listOf types.str;
         default = [ ];
-        description = "Extra arguments for `sealfeed s6 render` at build time.";
+        description = "Extra arguments for the build-time `sealfeed s6 render`.";
       };
     };
   };
@@ -141,6 +151,13 @@ in
       description = "sealfeed services (aggregator, exporter)";
     };
     image.groups.sealfeed = 900;
+    # s6-log consumers run as their own user (s6 component: LOG_USER in sealfeed.s6.graph)
+    image.users.sealfeed-log = {
+      uid = 901;
+      group = "sealfeed-log";
+      description = "s6-log consumers";
+    };
+    image.groups.sealfeed-log = 901;
 
     image.directories = [
       { path = "/sp"; }
@@ -155,12 +172,9 @@ in
         path = "/tmp";
         mode = "1777";
       }
-      {
-        path = "/var/log/sealfeed";
-        owner = "sealfeed";
-        group = "sealfeed";
-        mode = "0750";
-      }
+      # the redacting log pipeline creates one subdirectory per service as root and hands
+      # it to sealfeed-log; the root stays traversable for that user
+      { path = "/var/log/sealfeed"; }
     ];
 
     image.env = {

@@ -19,21 +19,28 @@ let
 
   layoutFile = writeText "sealfeed-layout.json" (builtins.toJSON img.layout);
 
-  # The s6-rc source tree, rendered at build time from the build-time layout by the same code
-  # `sealfeed up` uses, then checked (types, dependencies, loggers) before it can ship.
+  keyFile = writeText "configuration-public-key" (cfg.configurationPublicKey + "\n");
+
+  # Optional: the s6-rc source tree baked in at build time from a signed configuration known
+  # at build time (then the exact service set is part of the image digest). Without it,
+  # /init renders the tree at boot from the configuration it has just verified (ADR 0085).
   s6Tree =
-    runCommand "sealfeed-s6-rc-tree"
-      {
-        nativeBuildInputs = [ sealfeedPkgs.sealfeed ];
-        # sealfeed writes no timestamps; pinning the epoch covers any library that would.
-        SOURCE_DATE_EPOCH = "1";
-      }
-      ''
-        mkdir -p $out/etc/s6-overlay
-        sealfeed s6 render --out $out/etc/s6-overlay/s6-rc.d --layout ${layoutFile} \
-          ${lib.escapeShellArgs img.s6RenderArgs}
-        sealfeed s6 check $out/etc/s6-overlay/s6-rc.d
-      '';
+    if img.s6BuildConfig == null then
+      null
+    else
+      runCommand "sealfeed-s6-rc-tree"
+        {
+          nativeBuildInputs = [ sealfeedPkgs.sealfeed ];
+          # sealfeed writes no timestamps; pinning the epoch covers any library that would.
+          SOURCE_DATE_EPOCH = "1";
+        }
+        ''
+          mkdir -p $out/etc
+          sealfeed s6 render ${lib.escapeShellArgs img.s6RenderArgs} \
+            --config ${img.s6BuildConfig} --pubkey ${keyFile} --mode image \
+            --out $out/etc/s6-overlay --tree-root /etc/s6-overlay
+          sealfeed s6 check $out/etc/s6-overlay
+        '';
 
   passwdLines = lib.mapAttrsToList (
     name: u:
@@ -47,22 +54,24 @@ let
     extraGroupLines = groupLines;
   };
 
+  # /etc/sealfeed/configuration-public-key is the trust anchor /init and every service use
+  # (the s6 tree passes --pubkey with this path); the Env copy is for compatibility only.
   rootfs = runCommand "sealfeed-rootfs" { } ''
     mkdir -p $out/etc/sealfeed
     cp ${layoutFile} $out/etc/sealfeed/layout.json
-    printf '%s\n' ${lib.escapeShellArg cfg.configurationPublicKey} \
-      > $out/etc/sealfeed/configuration-public-key.b64
+    cp ${keyFile} $out/etc/sealfeed/configuration-public-key
     ln -s ${sealfeedPkgs.init}/bin/sealfeed-init $out/init
   '';
 
   uidOf = name: if name == "root" then "0" else toString img.users.${name}.uid;
   gidOf = name: if name == "root" then "0" else toString img.groups.${name};
 
+  # Sorted by path: parents before children, and independent of module order.
   mkDirs = lib.concatMapStrings (d: ''
     mkdir -p ${lib.escapeShellArg d.path}
     chown ${uidOf d.owner}:${gidOf d.group} ${lib.escapeShellArg d.path}
     chmod ${d.mode} ${lib.escapeShellArg d.path}
-  '') img.directories;
+  '') (lib.sort (a: b: a.path < b.path) img.directories);
 in
 dockerTools.buildLayeredImage {
   inherit (img) name tag created;
@@ -74,9 +83,10 @@ dockerTools.buildLayeredImage {
     dockerTools.usrBinEnv
     sealfeedPkgs.sealfeed
     sealfeedPkgs.init
-    s6Tree
     rootfs
-  ] ++ img.contents;
+  ]
+  ++ lib.optional (s6Tree != null) s6Tree
+  ++ img.contents;
 
   # Runs under fakeroot + fakechroot in the final layer: ownership without a real root.
   enableFakechroot = true;
@@ -99,5 +109,5 @@ dockerTools.buildLayeredImage {
     ExposedPorts = lib.listToAttrs (map (p: lib.nameValuePair "${toString p}/tcp" { }) img.exposedPorts);
   };
 
-  passthru = { inherit layoutFile s6Tree; };
+  passthru = { inherit layoutFile keyFile s6Tree; };
 }

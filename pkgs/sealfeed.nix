@@ -38,7 +38,11 @@ let
 
   util = pkgs.callPackages pyproject-nix.build.util { };
 
-  venv = pythonSet.mkVirtualEnv "sealfeed-env" workspace.deps.default;
+  # Not workspace.deps.default: uv2nix honours `[tool.uv] default-groups = ["dev"]`, so that
+  # evaluates to { sealfeed = [ "dev" ]; } and would ship pytest, mypy and ruff in the image
+  # (checked by evaluating uv2nix's loadWorkspace against this uv.lock). The app takes the
+  # project's runtime dependencies only.
+  venv = pythonSet.mkVirtualEnv "sealfeed-env" { sealfeed = [ ]; };
 
   app = util.mkApplication {
     inherit venv;
@@ -82,6 +86,8 @@ let
         pkgs.execline
         pkgs.nix
       ];
+      # lets tests/test_nix_parse.py evaluate modules/ and pkgs/image.nix with the real lib
+      SEALFEED_NIXPKGS_LIB = "${pkgs.path}/lib";
     } ''
       cp -r ${testSrc} src-tree && chmod -R u+w src-tree && cd src-tree
       export HOME=$TMPDIR

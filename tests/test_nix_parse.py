@@ -10,6 +10,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -44,6 +45,17 @@ def _tracked(pattern: str) -> list[str]:
 
 NIX_FILES = _tracked("*.nix")
 
+# A private state and store location: parsing and --readonly-mode evaluation never need the
+# real store, and inside the Nix build sandbox (flake `checks.pytest`) /nix/store is read-only.
+_NIX_TMP = Path(tempfile.gettempdir()) / "sealfeed-nix-test"
+NIX_ENV = {
+    **os.environ,
+    "NIX_REMOTE": "",
+    "NIX_STATE_DIR": str(_NIX_TMP / "state"),
+    "NIX_STORE_DIR": str(_NIX_TMP / "store"),
+    "NIX_CONF_DIR": str(_NIX_TMP / "conf"),
+}
+
 needs_nix = pytest.mark.skipif(
     NIX_INSTANTIATE is None,
     reason="SKIPPED LOUDLY: nix-instantiate not found (apt-get install nix-bin); "
@@ -52,12 +64,11 @@ needs_nix = pytest.mark.skipif(
 
 
 def _parse(path: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "NIX_REMOTE": "", "NIX_STATE_DIR": "/tmp/sealfeed-nix-parse-state"}
     return subprocess.run(
-        [NIX_INSTANTIATE or "nix-instantiate", "--parse", str(path)],
+        [NIX_INSTANTIATE or "nix-instantiate", "--readonly-mode", "--parse", str(path)],
         capture_output=True,
         text=True,
-        env=env,
+        env=NIX_ENV,
         timeout=60,
     )
 
@@ -111,3 +122,200 @@ def test_flake_lock_shape() -> None:
         assert nodes[name]["locked"]["narHash"].startswith("sha256-")
         for follows in nodes[name]["inputs"].values():
             assert isinstance(follows, list) and follows[0] in root
+
+
+# --- evaluation with a real nixpkgs lib (no package set needed) -----------------------------
+
+EVAL_HARNESS = ROOT / "tests" / "image" / "nix" / "eval-appliance.nix"
+
+
+def _nixpkgs_lib() -> str | None:
+    """A nixpkgs `lib` tree: $SEALFEED_NIXPKGS_LIB, or <nixpkgs/lib> on NIX_PATH."""
+    env = os.environ.get("SEALFEED_NIXPKGS_LIB")
+    if env and (Path(env) / "default.nix").is_file():
+        return env
+    if NIX_INSTANTIATE is None:
+        return None
+    proc = subprocess.run(
+        [NIX_INSTANTIATE, "--find-file", "nixpkgs/lib"], capture_output=True, text=True, env=NIX_ENV
+    )
+    path = proc.stdout.strip()
+    return path if proc.returncode == 0 and (Path(path) / "default.nix").is_file() else None
+
+
+NIXPKGS_LIB = _nixpkgs_lib()
+
+needs_lib = pytest.mark.skipif(
+    NIX_INSTANTIATE is None or NIXPKGS_LIB is None,
+    reason="SKIPPED LOUDLY: no nixpkgs lib (set SEALFEED_NIXPKGS_LIB=/path/to/nixpkgs/lib); "
+    "modules/ and pkgs/image.nix were NOT evaluated here (the image workflow's "
+    "`nix flake check` evaluates them)",
+)
+
+
+def _eval(modules: list[object]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [
+            NIX_INSTANTIATE or "nix-instantiate",
+            "--readonly-mode",  # compute store paths, never write the store (Nix sandbox)
+            "--eval",
+            "--strict",
+            "--json",
+            str(EVAL_HARNESS),
+            "--arg",
+            "lib",
+            f"import {NIXPKGS_LIB}",
+            "--argstr",
+            "modulesJSON",
+            json.dumps(modules),
+        ],
+        capture_output=True,
+        text=True,
+        env=NIX_ENV,
+        timeout=120,
+    )
+
+
+@needs_lib
+def test_appliance_evaluates_with_defaults() -> None:
+    proc = _eval([])
+    assert proc.returncode == 0, proc.stderr
+    image = json.loads(proc.stdout)
+    assert image["tag"] == "0.1.0" and image["created"] == "1970-01-01T00:00:01Z"
+    env = image["config"]["Env"]
+    assert env == sorted(env)  # Env order is stable
+    assert any(e.startswith("CONFIGURATION_PUBLIC_KEY=") for e in env)
+    assert image["config"]["Entrypoint"] == ["/init"]
+    assert "ExposedPorts" not in image["config"]
+    passwd = image["nss"]["extraPasswdLines"]
+    names = [line.split(":")[0] for line in passwd]
+    assert {
+        "postgres",
+        "sealfeed",
+        "sealfeed-log",
+        "chainlink",
+        "chainlink-1",
+        "chainlink-16",
+    } <= set(names)
+    assert "chainlink-17" not in names
+    cmds = image["fakeRootCommands"]
+    assert "chown 70:70 /sp/postgresql/data\nchmod 0700 /sp/postgresql/data" in cmds
+    assert "chown 1003:1000 /chainlink/node-3" in cmds
+    assert cmds.index("mkdir -p /sp\n") < cmds.index("mkdir -p /sp/postgresql\n")
+    nodes = image["layout"]["nodes"]["specs"]
+    assert [(n["api_port"], n["p2p_port"], n["role"]) for n in nodes[:2]] == [
+        (6601, 9901, "bootstrap"),
+        (6602, 9902, "oracle"),
+    ]
+    assert image["s6Render"] is None  # rendered at boot from the verified config (ADR 0085)
+    assert (
+        image["keyFile"].strip()
+        == (ROOT / "modules/keys/configuration-public-key.b64").read_text().strip()
+    )
+
+
+@needs_lib
+def test_appliance_options_flow_into_the_image() -> None:
+    proc = _eval(
+        [
+            {
+                "sealfeed": {
+                    "nodes": {"count": 7, "bootstrap": [1, 2]},
+                    "image": {"exposedPorts": [9901]},
+                    "postgres": {"port": 5433},
+                }
+            }
+        ]
+    )
+    assert proc.returncode == 0, proc.stderr
+    image = json.loads(proc.stdout)
+    layout = image["layout"]
+    assert layout["nodes"]["total"] == 7
+    assert [n["role"] for n in layout["nodes"]["specs"]][:3] == ["bootstrap", "bootstrap", "oracle"]
+    assert layout["postgres"]["port"] == 5433
+    assert image["config"]["ExposedPorts"] == {"9901/tcp": {}}
+
+
+@needs_lib
+def test_build_time_tree_is_rendered_from_the_given_config() -> None:
+    proc = _eval([{"sealfeed": {"image": {"s6BuildConfig": "/srv/signed/configuration.json"}}}])
+    assert proc.returncode == 0, proc.stderr
+    script = json.loads(proc.stdout)["s6Render"]
+    assert "sealfeed s6 render" in script and "--config /srv/signed/configuration.json" in script
+    assert "--out $out/etc/s6-overlay --tree-root /etc/s6-overlay" in script
+    assert "sealfeed s6 check $out/etc/s6-overlay" in script
+
+
+@needs_lib
+@pytest.mark.parametrize(
+    ("module", "message"),
+    [
+        ({"sealfeed": {"nodes": {"bootstrap": [17]}}}, "bootstrap must name existing nodes"),
+        ({"sealfeed": {"nodes": {"p2pBasePort": 6602}}}, "port ranges overlap"),
+        ({"sealfeed": {"aggregator": {"port": 3003}}}, "aggregator and exporter ports collide"),
+        ({"sealfeed": {"postgres": {"uid": 900}}}, "share a uid"),
+        ({"sealfeed": {"nodes": {"count": 0}}}, "sealfeed.nodes.count"),
+        (
+            {"sealfeed": {"configurationPublicKey": "not base64!"}},
+            "is not of type `string matching the pattern",
+        ),
+    ],
+)
+def test_appliance_rejects_bad_options(module: dict[str, object], message: str) -> None:
+    proc = _eval([module])
+    assert proc.returncode != 0
+    assert message in proc.stderr, proc.stderr
+
+
+FLAKE_HARNESS = ROOT / "tests" / "image" / "nix" / "eval-flake.nix"
+
+
+@needs_lib
+def test_flake_outputs_evaluate_with_stand_in_inputs() -> None:
+    proc = subprocess.run(
+        [
+            NIX_INSTANTIATE or "nix-instantiate",
+            "--readonly-mode",  # compute store paths, never write the store (Nix sandbox)
+            "--eval",
+            "--strict",
+            "--json",
+            str(FLAKE_HARNESS),
+            "--arg",
+            "lib",
+            f"import {NIXPKGS_LIB}",
+        ],
+        capture_output=True,
+        text=True,
+        env=NIX_ENV,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    # the uv2nix template shape: four inputs, the last three following nixpkgs
+    assert out["inputs"] == ["nixpkgs", "pyproject-build-systems", "pyproject-nix", "uv2nix"]
+    assert out["follows"]["uv2nix"] == {
+        "nixpkgs": {"follows": "nixpkgs"},
+        "pyproject-nix": {"follows": "pyproject-nix"},
+    }
+    assert set(out["packages"]) == {"default", "sealfeed", "verifier", "chainlink", "image"}
+    assert set(out["checks"]) == {"pytest", "ruff", "modules-eval"}
+    assert out["apps"]["verify"].endswith("/bin/sealfeed-verify")
+    # the shipped venv is the runtime closure only (deps.default would add the dev group)
+    assert out["appVenvDeps"] == {"sealfeed": []}
+    assert out["imageTag"] == "0.1.0"
+    for needed in (
+        "fake-nss",
+        "ca-certificates",
+        "sealfeed-app",
+        "sealfeed-init",
+        "chainlink-2.27.0",
+        "postgresql_17",
+        "s6",
+        "s6-rc",
+        "execline",
+    ):
+        assert needed in out["imageContents"]
+    assert out["chainlink"]["src"] == "v2.27.0" and out["chainlink"]["proxyVendor"] is True
+    assert out["devShellEnv"]["UV_NO_SYNC"] == "1"
+    assert "--subst-var-by pubkey /etc/sealfeed/configuration-public-key" in out["initScript"]
+    assert [layout["nodes"]["total"] for layout in json.loads(out["modulesEval"])] == [1, 16, 64]

@@ -95,10 +95,12 @@ def layer_tar(entries: Sequence[Entry], fmt: int = tarfile.PAX_FORMAT) -> bytes:
     return buf.getvalue()
 
 
-def gz(data: bytes, mtime: int = 0, os_byte: int | None = None) -> bytes:
+def gz(data: bytes, mtime: int = 0, os_byte: int = 3) -> bytes:
+    """gzip with a fixed header. CPython's own header says OS=255 and zlib's says 3, and which
+    one gzip.compress uses depends on mtime and the Python version, so the OS byte is set
+    explicitly (3 = Unix, what pigz and GNU gzip write on Linux)."""
     out = bytearray(gzip.compress(data, compresslevel=6, mtime=mtime))
-    if os_byte is not None:
-        out[9] = os_byte  # RFC 1952 §2.3: OS is the tenth header byte
+    out[9] = os_byte  # RFC 1952 §2.3: OS is the tenth header byte
     return bytes(out)
 
 
@@ -122,10 +124,10 @@ class Spec:
     history: list[dict[str, Any]] | None = None
     gzip_layers: bool = False
     layer_gzip_mtime: int = 0
-    layer_gzip_os: int | None = None
+    layer_gzip_os: int = 3
     outer_gzip: bool = False
     outer_gzip_mtime: int = 0
-    outer_gzip_os: int | None = None
+    outer_gzip_os: int = 3
     member_mtime: int = 0
     tag: str = "sealfeed:0.1.0"
     tar_format: int = tarfile.PAX_FORMAT
@@ -274,3 +276,55 @@ __all__ = [
     "replace_entry",
     "sha",
 ]
+
+
+def nix_layered_image(
+    store_paths: dict[str, dict[str, bytes]], mtime: int = 1, created: str = EPOCH_CREATED
+) -> bytes:
+    """The shape nixpkgs' `stream_layered_image.py` writes (read for facts, not copied): one
+    layer per store path with absolute member names, `/nix` and `/nix/store` (0755) first, then
+    the path's files in sorted order, every entry with the image mtime and uid/gid 0 "root";
+    config and manifest.json pretty-printed with 4-space indents; layers `<sha>/layer.tar`;
+    history comments listing the store paths."""
+    raws = []
+    for path in sorted(store_paths):
+        entries = [
+            Entry("/nix", type="dir", mode=0o755, mtime=mtime, uname="root", gname="root"),
+            Entry("/nix/store", type="dir", mode=0o755, mtime=mtime, uname="root", gname="root"),
+            Entry(path, type="dir", mode=0o555, mtime=mtime, uname="root", gname="root"),
+        ]
+        for name in sorted(store_paths[path]):
+            entries.append(
+                Entry(
+                    f"{path}/{name}",
+                    store_paths[path][name],
+                    mode=0o444,
+                    mtime=mtime,
+                    uname="root",
+                    gname="root",
+                )
+            )
+        raws.append((path, layer_tar(entries)))
+    diff_ids = ["sha256:" + sha(raw) for _, raw in raws]
+    config = json.dumps(
+        {
+            "created": created,
+            "architecture": "amd64",
+            "os": "linux",
+            "config": {"Entrypoint": ["/init"], "Env": ["PATH=/bin"]},
+            "rootfs": {"diff_ids": diff_ids, "type": "layers"},
+            "history": [{"created": created, "comment": f"store paths: ['{p}']"} for p, _ in raws],
+        },
+        indent=4,
+    ).encode()
+    members: list[tuple[str, bytes | None]] = [(f"{sha(raw)}/layer.tar", raw) for _, raw in raws]
+    members.append((f"{sha(config)}.json", config))
+    manifest = [
+        {
+            "Config": f"{sha(config)}.json",
+            "RepoTags": ["sealfeed:0.1.0"],
+            "Layers": [name for name, _ in members[:-1]],
+        }
+    ]
+    members.append(("manifest.json", json.dumps(manifest, indent=4).encode()))
+    return _tar(members, mtime)

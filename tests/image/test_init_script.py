@@ -27,20 +27,35 @@ pytestmark = pytest.mark.skipif(
 
 STUB = """#!/bin/sh
 echo "$(basename "$0") $*" >> "{log}"
-case "$(basename "$0")" in
-  sealfeed) [ "$1 $2" = "config verify" ] && exit "${{STUB_VERIFY_RC:-0}}" ;;
-  s6-rc-compile) mkdir -p "$1" ;;
-  s6-rc) case "$*" in *" -u change user") exit "${{STUB_UP_RC:-0}}" ;; esac ;;
+case "$(basename "$0") $1 $2" in
+  "sealfeed config verify")
+    exit "${{STUB_VERIFY_RC:-0}}" ;;
+  "sealfeed s6 render")
+    while [ "$#" -gt 0 ]; do
+      [ "$1" = --out ] && mkdir -p "$2/s6-rc.d"
+      shift
+    done ;;
+  "sealfeed s6 check")
+    echo "key=$CONFIGURATION_PUBLIC_KEY" >> "{log}"
+    exit "${{STUB_CHECK_RC:-0}}" ;;
+  s6-rc-compile*)
+    mkdir -p "$1" ;;
+  s6-rc*)
+    case "$*" in *" -u change user") exit "${{STUB_UP_RC:-0}}" ;; esac ;;
 esac
 exit 0
 """
+KEY = "MCowBQYDK2VwAyEAZKXzFe1UMZDEmPOL6mC2Q/sQiGOqMvSq51gSmbDqy8Q="
 
 
-def _install(tmp: Path) -> tuple[Path, Path, Path]:
+def _install(tmp: Path, baked: bool = False) -> tuple[Path, Path, Path]:
     bin_dir, run_dir, log = tmp / "bin", tmp / "run", tmp / "calls.log"
     bin_dir.mkdir()
     run_dir.mkdir()
     log.touch()
+    (tmp / "pubkey").write_text(KEY + "\n")
+    if baked:
+        (tmp / "etc-s6-overlay" / "s6-rc.d").mkdir(parents=True)
     for name in ("sealfeed", "s6-rc-compile", "s6-rc-init", "s6-rc"):
         p = bin_dir / name
         p.write_text(STUB.format(log=log))
@@ -55,7 +70,8 @@ def _install(tmp: Path) -> tuple[Path, Path, Path]:
             ("@shell@", "/bin/sh"),
             ("@path@", path),
             ("@run@", str(run_dir)),
-            ("@tree@", str(tmp / "tree")),
+            ("@treeroot@", str(tmp / "etc-s6-overlay")),
+            ("@pubkey@", str(tmp / "pubkey")),
         ):
             text = text.replace(key, value)
         assert "@" not in text.replace("$@", ""), f"unsubstituted variable in {src}"
@@ -67,7 +83,8 @@ def _install(tmp: Path) -> tuple[Path, Path, Path]:
 def _start(bin_dir: Path, **env: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [str(bin_dir / "sealfeed-init")],
-        env={"PATH": "/usr/bin:/bin", **env},
+        # an injected key must not win over the image's file
+        env={"PATH": "/usr/bin:/bin", "CONFIGURATION_PUBLIC_KEY": "attacker", **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -100,7 +117,9 @@ def test_unverified_config_starts_nothing(tmp_path: Path) -> None:
     rc, err = _finish(_start(bin_dir, STUB_VERIFY_RC="1"))
     assert rc == 1
     assert "configuration did not verify; nothing was started" in err
-    assert log.read_text().splitlines() == ["sealfeed config verify"]
+    assert log.read_text().splitlines() == [
+        f"sealfeed config verify /sp/configurations/configuration.json --pubkey {tmp_path}/pubkey"
+    ]
     assert (run_dir / "s6-linux-init-container-results" / "exitcode").read_text() == "1\n"
 
 
@@ -115,14 +134,43 @@ def test_start_then_sigterm_stops_in_order_and_exits_0(tmp_path: Path) -> None:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
     calls = log.read_text().splitlines()
+    config, key, tree = (
+        "/sp/configurations/configuration.json",
+        f"{tmp_path}/pubkey",
+        f"{run_dir}/s6/tree",
+    )
     assert calls == [
-        "sealfeed config verify",
-        f"s6-rc-compile {run_dir}/s6/compiled {tmp_path}/tree",
+        f"sealfeed config verify {config} --pubkey {key}",
+        f"sealfeed s6 render --config {config} --pubkey {key} --mode image --out {tree} "
+        f"--tree-root {tree}",
+        f"sealfeed s6 check {tree}",
+        f"key={KEY}",
+        f"s6-rc-compile {run_dir}/s6/compiled {tree}/s6-rc.d",
         f"s6-rc-init -c {run_dir}/s6/compiled -l {run_dir}/s6/rc {run_dir}/service",
         f"s6-rc -l {run_dir}/s6/rc -u change user",
         f"s6-rc -l {run_dir}/s6/rc -b -da change",
     ]
     assert rc == 0
+    halt = run_dir / "s6" / "basedir" / "bin" / "halt"  # s6-overlay's path, for finish scripts
+    assert halt.is_symlink() and os.readlink(halt) == str(bin_dir / "sealfeed-halt")
+
+
+def test_baked_tree_is_used_without_rendering(tmp_path: Path) -> None:
+    bin_dir, run_dir, log = _install(tmp_path, baked=True)
+    rc, _err = _finish(_start(bin_dir, STUB_UP_RC="1"))
+    calls = log.read_text()
+    assert "s6 render" not in calls
+    assert f"sealfeed s6 check {tmp_path}/etc-s6-overlay\n" in calls
+    assert f"s6-rc-compile {run_dir}/s6/compiled {tmp_path}/etc-s6-overlay/s6-rc.d" in calls
+    assert rc == 1
+
+
+def test_invalid_tree_starts_nothing(tmp_path: Path) -> None:
+    bin_dir, _run_dir, log = _install(tmp_path)
+    rc, err = _finish(_start(bin_dir, STUB_CHECK_RC="1"))
+    assert rc == 1
+    assert "the service tree is invalid" in err
+    assert "s6-rc-compile" not in log.read_text()
 
 
 def test_failed_start_halts_with_exit_1(tmp_path: Path) -> None:

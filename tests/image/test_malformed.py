@@ -128,8 +128,8 @@ def test_truncated_gzip_header() -> None:
     with pytest.raises(InputError) as err:
         parse_gzip_header(b"\x1f\x8b\x08\x08" + b"\0" * 6 + b"name-without-nul")
     assert "FNAME" in str(err.value)
-    hdr = parse_gzip_header(gz(b"x", mtime=42))
-    assert (hdr.mtime, hdr.os) == (42, 255)
+    hdr = parse_gzip_header(gz(b"x", mtime=42, os_byte=255))
+    assert (hdr.mtime, hdr.os, hdr.flags, hdr.fname) == (42, 255, 0, None)
 
 
 def test_truncated_outer_gzip(tmp_path: Path) -> None:
@@ -271,3 +271,13 @@ def test_symlinked_layer_member_is_followed(tmp_path: Path) -> None:
     archive = read_archive(_write(tmp_path, buf.getvalue()))
     assert archive.layers[1].member == "linked/layer.tar"
     assert archive.layers[1].file_count == 5
+
+
+@pytest.mark.parametrize(
+    ("magic", "name"),
+    [(b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"BZh91AY", "bzip2")],
+)
+def test_other_compressors_are_named(tmp_path: Path, magic: bytes, name: str) -> None:
+    with pytest.raises(InputError) as err:
+        read_archive(_write(tmp_path, magic + b"\0" * 600))
+    assert f"{name}-compressed archive" in str(err.value)

@@ -147,3 +147,34 @@ def test_docker_25_save_layout_both_views(tmp_path: Path) -> None:
     with pytest.raises(InputError) as err:
         read_archive(bad)
     assert "manifest.json" in str(err.value)
+
+
+def test_nixpkgs_layered_image_shape(tmp_path: Path) -> None:
+    """Absolute member names (`/nix/store/...`) are normalized; a rebuild is bit-identical."""
+    from tests.image.builders import nix_layered_image
+
+    store = {
+        "/nix/store/aaaa-sealfeed-0.1.0": {"bin/sealfeed": b"#!python\n"},
+        "/nix/store/bbbb-postgresql-17": {"bin/postgres": b"\x7fELF..."},
+    }
+    a, b = tmp_path / "a.tar", tmp_path / "b.tar"
+    a.write_bytes(nix_layered_image(store))
+    b.write_bytes(nix_layered_image(store))
+    archive = read_archive(a)
+    paths = [e.path for e in archive.layers[0].entries]
+    assert paths == [
+        "nix",
+        "nix/store",
+        "nix/store/aaaa-sealfeed-0.1.0",
+        "nix/store/aaaa-sealfeed-0.1.0/bin/sealfeed",
+    ]
+    assert archive.layers[0].entries[0].name == "/nix"
+    from sealfeed.image import diff_archives
+
+    assert diff_archives(archive, read_archive(b)).identical
+    c = tmp_path / "c.tar"
+    c.write_bytes(nix_layered_image(store, mtime=2))
+    report = diff_archives(archive, read_archive(c))
+    layer_fields = {(d.layer, d.field) for d in report.differences if d.scope == "layer"}
+    assert layer_fields == {(0, "mtime"), (1, "mtime")}
+    assert any(d.scope == "archive-tar" and d.field == "mtime" for d in report.differences)

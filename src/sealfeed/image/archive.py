@@ -46,6 +46,13 @@ _CHUNK = 1 << 20
 _HEAD = 1 << 16
 #: zstd frame magic (RFC 8878 §3.1.1), for a clear "unsupported" instead of a tar error
 _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+#: Other compressors' magic numbers (xz file format §2.1.1.1, RFC 8878 §3.1.1, bzip2 "BZh"),
+#: for a clear message instead of "not a tar archive".
+_UNSUPPORTED_WRAPPERS = (
+    (b"\xfd7zXZ\x00", "xz"),
+    (_ZSTD_MAGIC, "zstd"),
+    (b"BZh", "bzip2"),
+)
 #: JSON documents (manifests, configs, indexes) are small; refuse absurd ones early.
 _MAX_JSON = 64 << 20
 #: image-spec ``image-index.md``: indexes may nest; real images use one level.
@@ -684,6 +691,12 @@ def read_archive(path: str | Path) -> ImageArchive:
     with f, tempfile.TemporaryFile(prefix="sealfeed-image-") as tmp:
         head = f.read(_HEAD)
         f.seek(0)
+        for magic, name in _UNSUPPORTED_WRAPPERS:
+            if head.startswith(magic):
+                raise InputError(
+                    f"{name}-compressed archive: only tar and tar.gz are read; decompress it first",
+                    location=source,
+                )
         outer_hash = _HashingReader(f)
         gz: GzipHeader | None = None
         if is_gzip(head):

@@ -77,7 +77,8 @@ class Difference:
         if self.layer is not None:
             where += f" {self.layer}"
         if self.path is not None:
-            where += f" {self.path}"
+            # tar names are bytes; undecodable ones arrive as surrogates (surrogateescape)
+            where += " " + self.path.encode("utf-8", "backslashreplace").decode("ascii", "replace")
         line = f"{where}: {self.field}: {_fmt(self.a)} != {_fmt(self.b)}"
         return f"{line}  ({self.detail})" if self.detail else line
 
