@@ -4,13 +4,10 @@
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import io
 import json
 import os
 import subprocess
 import sys
-import tarfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,6 +17,7 @@ import pytest
 from sealfeed.config import signing
 from sealfeed.config.objecthash import object_hash
 from sealfeed.verification import expected_report_data
+from tests.fakes.appliance_image import write_measured_image
 from tests.fakes.intel_pki import TD_ATTRIBUTES_DEBUG, Scenario
 
 
@@ -29,48 +27,10 @@ def sf(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, env=env)  # fmt: skip
 
 
-def docker_archive(path: Path, payload: bytes) -> str:
-    """A minimal docker-save archive (manifest.json, config, one layer); returns its sha256."""
-    layer = io.BytesIO()
-    with tarfile.open(fileobj=layer, mode="w", format=tarfile.PAX_FORMAT) as t:
-        info = tarfile.TarInfo("app/payload")
-        info.size, info.mtime = len(payload), 0
-        t.addfile(info, io.BytesIO(payload))
-    layer_bytes = layer.getvalue()
-    diff_id = "sha256:" + hashlib.sha256(layer_bytes).hexdigest()
-    config = json.dumps({"architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:01Z",
-                         "config": {"Env": ["A=1"]}, "rootfs": {"type": "layers", "diff_ids": [diff_id]}},
-                        sort_keys=True).encode()  # fmt: skip
-    config_name = hashlib.sha256(config).hexdigest() + ".json"
-    manifest = json.dumps([{"Config": config_name, "RepoTags": ["sealfeed:test"],
-                            "Layers": ["layer0/layer.tar"]}]).encode()  # fmt: skip
-    with tarfile.open(path, mode="w", format=tarfile.PAX_FORMAT) as t:
-        for name, data in (
-            ("layer0/layer.tar", layer_bytes),
-            (config_name, config),
-            ("manifest.json", manifest),
-        ):
-            info = tarfile.TarInfo(name)
-            info.size, info.mtime = len(data), 0
-            t.addfile(info, io.BytesIO(data))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def measure(archive: Path, out: Path) -> str:
-    """The golden measurement, via `sealfeed image measure` when available."""
-    proc = sf("image", "measure", str(archive), "--json")
-    if proc.returncode == 0:
-        out.write_text(proc.stdout)
-        return hashlib.sha256(archive.read_bytes()).hexdigest()
-    digest = hashlib.sha256(archive.read_bytes()).hexdigest()
-    out.write_text(json.dumps({"archive_sha256": digest}))
-    return digest
-
-
 class World:
     def __init__(self, root: Path, solution: dict[str, Any]) -> None:
         self.root = root
-        self.image = measure_image(root, b"the appliance")
+        self.image = write_measured_image(root, b"the appliance")
         self.owner = signing.generate_key(signing.Scheme.REFERENCE)
         (root / "owner.pub").write_bytes(signing.public_key_pem(self.owner.public()))
         self.config = root / "configuration.json"
@@ -109,12 +69,6 @@ class World:
         return proc.returncode, json.loads(proc.stdout) if proc.stdout.strip() else {}, proc.stderr
 
 
-def measure_image(root: Path, payload: bytes) -> str:
-    archive = root / "image.tar"
-    docker_archive(archive, payload)
-    return measure(archive, root / "measurement.json")
-
-
 @pytest.fixture
 def world(tmp_path: Path, solution: dict[str, Any]) -> World:
     return World(tmp_path, solution)
@@ -131,7 +85,7 @@ def test_honest_appliance_is_accepted(world: World) -> None:
 
 def _other_image(w: World) -> Any:
     built = w.quote()
-    measure_image(w.root, b"another appliance")  # the auditor's golden image differs
+    write_measured_image(w.root, b"another appliance")  # the auditor's golden image differs
     return built
 
 

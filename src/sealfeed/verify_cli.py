@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
@@ -56,16 +55,6 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_verify)
 
 
-def read_json_file(path: str, what: str) -> Any:
-    p = Path(path)
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{what} file does not exist", location=str(p)) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{what} is not readable JSON: {exc}", location=str(p)) from None
-
-
 def read_bytes(path: str, what: str) -> bytes:
     p = Path(path)
     try:
@@ -109,9 +98,9 @@ def _verify(args: argparse.Namespace) -> int:
     from sealfeed.verify_quote import make_quote_verifier
 
     at = parse_time(args.at)
-    measurement = read_json_file(args.image_measurement, "image measurement")
-    if not isinstance(measurement, dict):
-        raise InputError("image measurement must be a JSON object", location=args.image_measurement)
+    from sealfeed.image.measure import load_measurement
+
+    measurement = load_measurement(args.image_measurement).raw
     quote_path = args.quote or args.report_quote
     quote = read_bytes(quote_path, "quote") if quote_path else None
     inputs = Inputs(

@@ -1,4 +1,3 @@
-
 """Parser: real samples field-for-field (README section 5), byte-exact round trip, and
 bounds-checked errors for truncated / inflated / mutated quotes."""
 

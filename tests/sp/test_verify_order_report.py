@@ -17,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from sealfeed.config import signing
 from sealfeed.config.objecthash import object_hash
 from sealfeed.sp import orderreport as spr
+from tests.fakes.appliance_image import write_measured_image
 from tests.fakes.superprotocol import NOW, SpWorld, pem
 
 IMAGE = "11" * 32
@@ -42,7 +43,7 @@ class Case:
         self.config = root / "configuration.json"
         self.doc = {"solution": solution}
         self.write_config(self.doc, self.key)
-        (root / "measurement.json").write_text(json.dumps({"archive_sha256": IMAGE}))
+        self.image = write_measured_image(root, b"the appliance")
         (root / "ca.pem").write_text(pem(world.ca))
         (root / "loader.pem").write_text(pem(world.loader_cert))
         world.write_signatures(root / "signatures")
@@ -58,7 +59,7 @@ class Case:
 
     def report(self, **kw: Any) -> Path:
         path = self.root / "report.json"
-        path.write_text(json.dumps(self.world.order_report(kw.pop("image", IMAGE),
+        path.write_text(json.dumps(self.world.order_report(kw.pop("image", self.image),
                                                            kw.pop("config_hash", self.config_hash), **kw)))  # fmt: skip
         return path
 
@@ -104,7 +105,7 @@ def _other_config(case: Case) -> Path:
 def _tampered_workload(case: Case) -> Path:
     path = case.report()
     doc = json.loads(path.read_text())
-    doc["workloadInfo"]["runtimeInfo"][0]["hash"]["hash"] = IMAGE[:-2] + "ff"
+    doc["workloadInfo"]["runtimeInfo"][0]["hash"]["hash"] = case.image[:-2] + "ff"
     path.write_text(json.dumps(doc))
     return path
 
@@ -188,7 +189,8 @@ def test_sp_resource_and_check_report(case: Case) -> None:
               "--out", str(out), "--order-id", "257619", "--json")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     res = json.loads(out.read_text())
-    assert res == {"orderId": 257619, "hash": {"algo": "sha256", "encoding": "hex", "hash": IMAGE}}
+    assert res["orderId"] == 257619
+    assert res["hash"] == {"algo": "sha256", "encoding": "hex", "hash": case.image}
     proc = sf("sp", "check-report", str(case.report()), "--sp-ca", str(case.root / "ca.pem"),
               "--tee-loader-cert", str(case.root / "loader.pem"),
               "--sp-signatures", str(case.root / "signatures"), "--at", NOW.isoformat())  # fmt: skip

@@ -43,11 +43,11 @@ def _resource(args: argparse.Namespace) -> int:
     import json
 
     from sealfeed.fsutil import atomic_write
+    from sealfeed.image.measure import load_measurement
     from sealfeed.output import emit
     from sealfeed.sp.resource import resource_document
-    from sealfeed.verify_cli import read_json_file
 
-    measurement = read_json_file(args.image_measurement, "image measurement")
+    measurement = load_measurement(args.image_measurement).raw
     doc = resource_document(measurement, order_id=args.order_id, filename=args.filename)
     atomic_write(args.out, json.dumps(doc, indent=2) + "\n")
     emit(
