@@ -56,12 +56,12 @@ def console_blocks(markdown: str) -> list[tuple[str, list[str]]]:
 
 
 def command_key(command: str) -> str:
-    return script.normalise(command.replace("\\\n", " "))
+    return str(script.normalise(command.replace("\\\n", " ")))
 
 
 @pytest.fixture(scope="module")
 def steps() -> list[Any]:
-    return script.transcript()
+    return list(script.transcript())
 
 
 def test_transcript_runs_every_step(steps: list[Any]) -> None:
