@@ -10,6 +10,7 @@ as an operator types it (``sealfeed ...``, paths relative to the world) and its 
 
     uv run python scripts/docs_transcript.py            # Markdown on stdout
     uv run python scripts/docs_transcript.py --json     # [{"id", "command", "exit", "output"}]
+    uv run python scripts/docs_transcript.py --update-doc   # refresh the doc's blocks in place
 
 tests/test_docs_transcript.py runs it and checks that every ```console block in the doc still
 produces the same first line of output (after :func:`normalise`), so the doc cannot rot.
@@ -188,7 +189,8 @@ def run(root: Path) -> list[Step]:
     do("verify-config", "config", "verify", "configuration.json", "--pubkey", "owner.pub",
        "--secrets-dir", "secrets")  # fmt: skip
     do("resource-order", "sp", "resource", "--image-measurement", MEASUREMENT,
-       "--order-id", ORDER_ID, "--filename", ARCHIVE)  # fmt: skip
+       "--order-id", ORDER_ID, "--filename", ARCHIVE,
+       "--out", "verification/resource.json", "--json")  # fmt: skip
 
     pins = build_evidence(root)
     sp_trust = ("--sp-ca", "trust/superprotocol-ca.pem",
@@ -255,6 +257,38 @@ def to_markdown(steps: Sequence[Step]) -> str:
     return "\n".join(out)
 
 
+DOC = REPO / "docs" / "deploy-super-protocol.md"
+_BLOCK = re.compile(r"^```console\n\$ (.*?)^```", re.S | re.M)
+
+
+def command_key(command: str) -> str:
+    return normalise(command.replace("\\\n", " "))
+
+
+def update_doc(markdown: str, steps: Sequence[Step]) -> tuple[str, list[str]]:
+    """Replace the output of every ```console block whose command the transcript ran;
+    returns the new text and the commands it did not find."""
+    by_key = {command_key(s.command): s for s in steps}
+    missing: list[str] = []
+
+    def fresh(match: re.Match[str]) -> str:
+        lines = match.group(1).splitlines()
+        cmd = [lines[0]]
+        while cmd[-1].endswith("\\") and len(cmd) < len(lines):
+            cmd.append(lines[len(cmd)])
+        step = by_key.get(command_key("\n".join(cmd)))
+        if step is None:
+            missing.append("\n".join(cmd))
+            return match.group(0)
+        block = f"```console\n$ {step.command}\n{step.output}\n```"
+        old_output = match.group(1).splitlines()[len(cmd) :]
+        if normalise("\n".join(old_output)) == normalise(step.output):
+            return match.group(0)  # same modulo random keys: no churn in the diff
+        return block
+
+    return _BLOCK.sub(fresh, markdown), missing
+
+
 def transcript() -> list[Step]:
     with tempfile.TemporaryDirectory(prefix="sealfeed-docs-") as tmp:
         return run(Path(tmp))
@@ -263,8 +297,16 @@ def transcript() -> list[Step]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="one JSON document instead")
+    parser.add_argument("--update-doc", action="store_true",
+                        help=f"rewrite the console blocks of {DOC.relative_to(REPO)} in place")  # fmt: skip
     args = parser.parse_args(argv)
     steps = transcript()
+    if args.update_doc:
+        text, missing = update_doc(DOC.read_text(encoding="utf-8"), steps)
+        DOC.write_text(text, encoding="utf-8")
+        for cmd in missing:
+            print(f"not in the transcript, left as is: {cmd}", file=sys.stderr)
+        return 1 if missing else 0
     if args.json:
         doc: list[dict[str, Any]] = [
             {"id": s.id, "command": s.command, "exit": s.exit, "output": s.output} for s in steps

@@ -55,6 +55,11 @@ def console_blocks(markdown: str) -> list[tuple[str, list[str]]]:
     return found
 
 
+def first_line(lines: list[str]) -> str:
+    """The first line that says something (a JSON document's ``{`` does not)."""
+    return next((ln for ln in lines if ln.strip() not in ("", "{", "[")), "")
+
+
 def command_key(command: str) -> str:
     return str(script.normalise(command.replace("\\\n", " ")))
 
@@ -86,12 +91,12 @@ def test_doc_commands_still_produce_their_output(steps: list[Any]) -> None:
         if step is None:
             problems.append(f"not in the transcript (regenerate the doc): {command}")
             continue
-        doc_first = script.normalise(output[0]) if output else ""
-        real_first = script.normalise(step.output.splitlines()[0])
+        doc_first = script.normalise(first_line(output))
+        real_first = script.normalise(first_line(step.output.splitlines()))
         if doc_first != real_first:
             problems.append(f"{command}\n  doc:  {doc_first}\n  real: {real_first}")
     assert not problems, "docs/deploy-super-protocol.md is stale; run " \
-        "`uv run python scripts/docs_transcript.py` and paste:\n" + "\n".join(problems)  # fmt: skip
+        "`uv run python scripts/docs_transcript.py --update-doc`:\n" + "\n".join(problems)  # fmt: skip
 
 
 def test_normalise_blanks_run_specific_values() -> None:
@@ -108,3 +113,12 @@ def test_console_block_parser() -> None:
         ("sealfeed a \\\n    --b c", ["line 1", "line 2"]),
         ("sealfeed d", []),
     ]
+
+
+def test_update_doc_refreshes_a_stale_block(steps: list[Any]) -> None:
+    step = next(s for s in steps if s.id == "verify-order")
+    stale = f"text\n```console\n$ {step.command}\nACCEPTED: old wording\n```\nmore\n"
+    fresh, missing = script.update_doc(stale, steps)
+    assert not missing
+    assert fresh == f"text\n```console\n$ {step.command}\n{step.output}\n```\nmore\n"
+    assert script.update_doc(fresh, steps) == (fresh, [])
