@@ -47,7 +47,9 @@ def test_render_and_check(tmp_path: Path, nodes: int) -> None:
         check = (src / f"chainlink-node-{i}" / "data" / "check").read_text()
         assert f"http://127.0.0.1:{6600 + i}/health" in check
         deps = sorted(p.name for p in (src / f"chainlink-node-{i}" / "dependencies.d").iterdir())
-        expected = ["chainlink-render", "price-aggregator"] + (["chainlink-node-1"] if i > 1 else [])
+        expected = ["chainlink-render", "price-aggregator"] + (
+            ["chainlink-node-1"] if i > 1 else []
+        )
         assert deps == sorted(expected)
     assert (src / "postgres" / "down-signal").read_text() == "SIGINT\n"
     # every script line that runs something is parseable POSIX sh with quoted values

@@ -105,7 +105,19 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
     return {
         CONFIG_VERIFY: verify,
         PG_BOOTSTRAP: (*sf, "pg", "bootstrap", *cfg_args),
-        POSTGRES: (postgres, "-D", pg.data_dir),
+        # socket dir, port and listen address on the command line (they win over
+        # postgresql.conf) so the readiness check below always probes what the server uses
+        POSTGRES: (
+            postgres,
+            "-D",
+            pg.data_dir,
+            "-k",
+            pg.socket_dir,
+            "-p",
+            str(pg.port),
+            "-c",
+            f"listen_addresses={pg.host if pg.listen_tcp else ''}",
+        ),
         # the longrun is ready when the server accepts connections (design §6.4
         # pg_isready); per-role readiness (`sealfeed pg ready`) only holds after provision
         POSTGRES_CHECK_KEY: (pg_isready, "-q", "-h", pg.socket_dir, "-p", str(pg.port)),

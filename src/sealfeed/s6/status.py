@@ -54,7 +54,9 @@ def service_state(name: str, path: Path, run_service_dir: Path, now: float) -> S
         name=name,
         supervised=True,
         up=st.up,
-        ready=st.up and st.ready,
+        # s6-supervise only sets the ready flag through notification-fd; without one a
+        # service is ready as soon as it is up (servicedir.html, "notification-fd")
+        ready=st.up and (st.ready or not (path / "notification-fd").exists()),
         pid=st.pid if st.up else None,
         uptime_seconds=round(st.seconds_in_state(now), 3) if st.up else None,
         restarts=ledger.total,

@@ -73,6 +73,8 @@ class UpOptions:
     log_dir: str | None = None
     postgres_bin_dir: str | None = None
     ready_timeout: float = 120.0
+    #: per-service account override (local mode as root), merged over the defaults
+    users: Mapping[str, str | None] = field(default_factory=dict)
     #: where s6-svscan's own output (oneshots, finish lines) goes; None = inherit stderr
     catchall: str | None = None
     log_file_size: int = 1024 * 1024
@@ -122,6 +124,7 @@ class Appliance:
         self.stop_requested = threading.Event()
         self._sessions: set[int] = set()
         self._catchall: IO[bytes] | None = None
+        self.stop_times: list[tuple[list[str], float]] = []
 
     # -- preparation (pure render + atomic writes) ---------------------------------------
     def render_options(self) -> RenderOptions:
@@ -164,8 +167,8 @@ class Appliance:
         if not as_root:
             return base
         names = [s.name for s in build_services(self.cfg, base)]
-        users = local_users(self.cfg, names)
-        if users.get("postgres") is None and "postgres" not in o.commands:
+        users = {**local_users(self.cfg, names), **o.users}
+        if users.get("postgres") is None and "postgres" not in o.users:
             raise ExternalError(
                 "running as root and there is no `postgres` user: PostgreSQL refuses to run "
                 "as root (create the user or run `sealfeed up` as an ordinary user)"
@@ -286,7 +289,8 @@ class Appliance:
         live = [p for p in paths if (p / "supervise" / "control").exists()]
         if not live:
             return
-        subprocess.run(["s6-svc", "-d", *map(str, live)], check=False, capture_output=True)
+        for p in live:  # s6-svc takes one service dir per call
+            subprocess.run(["s6-svc", "-d", str(p)], check=False, capture_output=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             statuses = [read_supervise_status(p) for p in live]
@@ -303,7 +307,9 @@ class Appliance:
         if self.proc.poll() is None:
             for layer in layers:
                 timeout = max(self._timeout_of(n) for n in layer)
+                t0 = time.monotonic()
                 self._down([self.scandir / n for n in layer], timeout)
+                self.stop_times.append((layer, round(time.monotonic() - t0, 3)))
             self._down([self.scandir / n / "log" for n in self.top_services], 10.0)
             subprocess.run(
                 ["s6-svscanctl", "-t", str(self.scandir)], check=False, capture_output=True
