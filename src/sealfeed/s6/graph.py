@@ -120,7 +120,18 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
         ),
         # the longrun is ready when the server accepts connections (design §6.4
         # pg_isready); per-role readiness (`sealfeed pg ready`) only holds after provision
-        POSTGRES_CHECK_KEY: (pg_isready, "-q", "-h", pg.socket_dir, "-p", str(pg.port)),
+        POSTGRES_CHECK_KEY: (
+            pg_isready,
+            "-q",
+            "-h",
+            pg.socket_dir,
+            "-p",
+            str(pg.port),
+            "-U",
+            pg.superuser,
+            "-d",
+            "postgres",
+        ),
         PG_INIT: (*sf, "pg", "provision", *cfg_args),
         CHAINLINK_RENDER: (*sf, "chainlink", "render", *cfg_args),
         AGGREGATOR: (*sf, "aggregator", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
