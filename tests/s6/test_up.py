@@ -36,7 +36,8 @@ class Rig:
         self.state = tmp / "state"
         self.events = tmp / "events"
         self.events.touch()
-        self.free_port = free_port
+        # ports below the ephemeral range: see _free_block
+        self.free_port = lambda: _free_block(1) + 1
         self.app: Appliance | None = None
 
     def standin(
@@ -141,6 +142,24 @@ def rig(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Rig]:
         r.finish()  # a failed test must not leave s6-svscan behind
 
 
+def _free_block(n: int) -> int:
+    """A base port whose base+1..base+n are all free, below the ephemeral range (32768+)
+    so concurrent outgoing connections of other test runs cannot take them meanwhile."""
+    import random
+    import socket
+
+    for _ in range(200):
+        base = random.randrange(20_000, 32_000)
+        try:
+            for port in range(base + 1, base + n + 1):
+                with socket.socket() as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return base
+    pytest.fail("no free block of ports")
+
+
 def _ledger(app: Appliance, name: str) -> tuple[int, int]:
     d = app.scandir / name
     return int((d / "restart-count").read_text()), int((d / "last-restart").read_text())
@@ -150,7 +169,7 @@ def _ledger(app: Appliance, name: str) -> tuple[int, int]:
 def test_up_ready_kill9_status_and_ordered_shutdown(
     rig: Rig, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = rig.free_port() + 100  # node API ports: a private range for this test
+    base = _free_block(3)  # node API ports base+1..base+3
     cfg = s6_make_config(3, api_base_port=base)
     app = rig.start(cfg, rig.commands(nodes=True))
     assert app.wait_ready(60), app.cause()
