@@ -67,6 +67,7 @@ def _up(args: argparse.Namespace) -> int:
     from sealfeed.s6.up import UpOptions, run_up
 
     state = Path(args.state_dir).resolve()
+    commands = parse_overrides(args.command)  # usage errors before anything else
     try:
         cfg = config_from_args(args)
     except SealfeedError as err:
@@ -90,7 +91,7 @@ def _up(args: argparse.Namespace) -> int:
         pubkey_path=args.pubkey,
         secrets_dir=args.secrets_dir,
         chainlink_bin=args.chainlink_bin,
-        commands=parse_overrides(args.command),
+        commands=commands,
         log_dir=args.log_dir,
         ready_timeout=args.ready_timeout,
     )
