@@ -16,6 +16,7 @@ aggregator and PostgreSQL.
 
 from __future__ import annotations
 
+import dataclasses
 import shlex
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
@@ -177,11 +178,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
 
     def longrun(svc: ServiceDef) -> None:
         logger = f"{svc.name}-log"
-        out.append(
-            ServiceDef(
-                **{**_fields(svc), "logger": logger, "budget": True},
-            )
-        )
+        out.append(dataclasses.replace(svc, logger=logger, budget=True))
         out.append(
             ServiceDef(
                 name=logger,
@@ -313,10 +310,6 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
         )
     )
     return tuple(out)
-
-
-def _fields(svc: ServiceDef) -> dict[str, object]:
-    return {f: getattr(svc, f) for f in svc.__dataclass_fields__}
 
 
 def command_line(argv: Iterable[str]) -> str:

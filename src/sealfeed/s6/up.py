@@ -365,7 +365,7 @@ class Appliance:
 
     def result(self, layers: list[list[str]], leftovers: list[int]) -> UpResult:
         cause = self.cause()
-        code = int(cause["container_exit_code"]) if cause else 0  # type: ignore[call-overload]
+        code = int(cause["container_exit_code"]) if cause else 0
         ready = None
         if self.ready_at and len(self.ready_at) == len(self.top_services):
             ready = max(self.ready_at.values())

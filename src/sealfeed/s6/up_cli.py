@@ -85,11 +85,15 @@ def _up(args: argparse.Namespace) -> int:
             ),
         )
         raise
+    def absolute(path: str | None) -> str | None:
+        # services run with cwd = their service dir: relative paths would not resolve
+        return str(Path(path).resolve()) if path else None
+
     opts = UpOptions(
         state_dir=state,
-        config_path=args.config,
-        pubkey_path=args.pubkey,
-        secrets_dir=args.secrets_dir,
+        config_path=str(absolute(args.config)),
+        pubkey_path=absolute(args.pubkey),
+        secrets_dir=absolute(args.secrets_dir),
         chainlink_bin=args.chainlink_bin,
         commands=commands,
         log_dir=args.log_dir,
