@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import signal
 import sys
@@ -382,3 +383,31 @@ def test_up_with_real_postgresql(rig: Rig) -> None:
         assert app.result(layers, left).exit_code == 0
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_leftover_detection_catches_an_escaped_child(rig: Rig) -> None:
+    """The no-orphans check is not vacuous: a child that outlives its service is found
+    (by session/process group, even after it lost its parent) and killed."""
+    cfg = s6_make_config(1)
+    cmds = rig.commands(nodes=False)
+    marker = rig.state.parent / "escaped.pid"
+    inner = " ".join(shlex.quote(a) for a in cmds["process-metrics"])
+    # a stray grandchild that ignores SIGTERM, as a badly written daemon would leave
+    cmds["process-metrics"] = (
+        "/bin/sh",
+        "-c",
+        f"(trap '' TERM; exec sleep 300) & echo $! > {shlex.quote(str(marker))}; exec {inner}",
+    )
+    app = rig.start(cfg, cmds)
+    assert app.wait_ready(60)
+    stray = int(marker.read_text())
+    app.shutdown()
+    left = app.leftovers(grace=0.5)
+    assert stray in left
+    app.kill_leftovers(left)
+    time.sleep(0.2)
+    assert (
+        not Path(f"/proc/{stray}").exists()
+        or "Z" in Path(f"/proc/{stray}/stat").read_text().split()[2]
+    )
