@@ -155,3 +155,36 @@ def test_ledger_files_roundtrip_and_tolerate_garbage(tmp_path: Path) -> None:
     (tmp_path / "restart-count").write_text("garbage")
     (tmp_path / "restart-window").write_text("x\n3.0\n")
     assert load_ledger(tmp_path) == Ledger(0, 1700000000, (3.0,))
+
+
+def test_render_cli_then_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the signed-config loader is the lead's component: stub it, the rest is real
+    monkeypatch.setattr("sealfeed.config.args.config_from_args", lambda args: s6_make_config(4))
+    out = tmp_path / "overlay"
+    rc = main(
+        [
+            "s6",
+            "render",
+            "--config",
+            "/sp/c.json",
+            "--pubkey",
+            "/k.der",
+            "--out",
+            str(out),
+            "--json",
+        ]
+    )
+    assert rc == 0
+    import json
+
+    doc = json.loads(capsys.readouterr().out)
+    assert "chainlink-node-4" in doc["services"] and doc["files"] > 100
+    verify = (out / "scripts" / "config-verify").read_text()
+    assert "sealfeed config verify /sp/c.json --pubkey /k.der" in verify
+    assert main(["s6", "check", str(out)]) == 0
+    # rendering again replaces the tree atomically (no stale files survive)
+    (out / "stale").write_text("x")
+    assert main(["s6", "render", "--config", "/sp/c.json", "--out", str(out)]) == 0
+    assert not (out / "stale").exists()
