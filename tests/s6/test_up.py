@@ -411,3 +411,19 @@ def test_leftover_detection_catches_an_escaped_child(rig: Rig) -> None:
         not Path(f"/proc/{stray}").exists()
         or "Z" in Path(f"/proc/{stray}/stat").read_text().split()[2]
     )
+
+
+@pytest.mark.slow
+def test_second_up_on_a_live_scandir_is_refused(rig: Rig) -> None:
+    from sealfeed.errors import InputError
+
+    cfg = s6_make_config(1)
+    app = rig.start(cfg, rig.commands(nodes=False))
+    assert app.wait_ready(60)
+    (app.state / "up.pid").unlink()  # as if that `up` had been SIGKILLed
+    second = Appliance(cfg, app.opts)  # type: ignore[arg-type]
+    with pytest.raises(InputError, match="still running"):
+        second.prepare()
+    assert app.proc is not None and app.proc.poll() is None  # the live tree is untouched
+    _, left = rig.finish()
+    assert left == []

@@ -193,6 +193,19 @@ class Appliance:
         Path(ropts.log_dir or "").mkdir(parents=True, exist_ok=True)
 
     def _refuse_if_running(self) -> None:
+        control = self.scandir / ".s6-svscan" / "control"
+        try:
+            # a FIFO opened for writing without a reader fails with ENXIO: nobody listens
+            fd = os.open(control, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError:
+            pass
+        else:
+            os.close(fd)
+            raise InputError(
+                "an s6-svscan is still running on this scandir (a previous `sealfeed up` "
+                f"was killed?); stop it with: s6-svscanctl -t {self.scandir}",
+                location=str(self.scandir),
+            )
         pidfile = self.state / "up.pid"
         with contextlib.suppress(OSError, ValueError):
             pid = int(pidfile.read_text().strip())

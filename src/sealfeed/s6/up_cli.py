@@ -85,6 +85,7 @@ def _up(args: argparse.Namespace) -> int:
             ),
         )
         raise
+
     def absolute(path: str | None) -> str | None:
         # services run with cwd = their service dir: relative paths would not resolve
         return str(Path(path).resolve()) if path else None
