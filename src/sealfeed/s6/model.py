@@ -21,6 +21,16 @@ IMAGE_TREE_ROOT = "/etc/s6-overlay"
 IMAGE_RUN_SERVICE_DIR = "/run/service"
 IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
 IMAGE_HALT = "/run/s6/basedir/bin/halt"
+#: Container environment the image must set for this tree (s6-overlay v3 README,
+#: "Customizing s6-overlay behaviour"): wait for services without a limit (Chainlink nodes
+#: take far longer than the 5 s default to become ready), stop the container if a service
+#: fails to start, give services their 30 s timeout-kill at shutdown before the final kill.
+OVERLAY_ENV: Mapping[str, str] = {
+    "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "0",
+    "S6_BEHAVIOUR_IF_STAGE2_FAILS": "2",
+    "S6_SERVICES_GRACETIME": "35000",
+    "S6_KILL_GRACETIME": "5000",
+}
 #: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
 DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_LOG_FILES = 10
@@ -121,6 +131,7 @@ __all__ = [
     "IMAGE_RESULTS_DIR",
     "IMAGE_RUN_SERVICE_DIR",
     "IMAGE_TREE_ROOT",
+    "OVERLAY_ENV",
     "Mode",
     "RenderOptions",
     "ServiceDef",
