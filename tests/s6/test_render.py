@@ -188,3 +188,22 @@ def test_render_cli_then_check(
     (out / "stale").write_text("x")
     assert main(["s6", "render", "--config", "/sp/c.json", "--out", str(out)]) == 0
     assert not (out / "stale").exists()
+
+
+def test_first_cause_wins(tmp_path: Path) -> None:
+    from sealfeed.s6.hooks import Cause, read_cause, record_cause
+
+    first = Cause("postgres", "restart budget exhausted", 256, 137, "SIGKILL", 1.0)
+    later = Cause("price-aggregator", "restart budget exhausted", 1, 1, None, 2.0)
+    assert record_cause(tmp_path, first)
+    assert not record_cause(tmp_path, later)
+    doc = read_cause(tmp_path)
+    assert doc is not None and doc["service"] == "postgres"
+    assert (tmp_path / "exitcode").read_text() == "137\n"
+    assert (
+        (tmp_path / "cause")
+        .read_text()
+        .startswith(
+            "sealfeed: appliance stopped: postgres: restart budget exhausted (signal SIGKILL)"
+        )
+    )

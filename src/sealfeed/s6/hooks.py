@@ -13,7 +13,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ KILLED_BY_SIGNAL = 256
 EXITCODE_FILE = "exitcode"
 CAUSE_FILE = "cause"
 CAUSE_JSON = "cause.json"
+CLAIM_FILE = ".cause.claim"
 
 #: what a oneshot's exit status means, for the one-line cause (exit codes: docs/cli.md)
 _ONESHOT_MEANING = {
@@ -81,23 +81,18 @@ def record_cause(results_dir: str | os.PathLike[str], cause: Cause) -> bool:
         "container_exit_code": cause.container_exit_code,
         "line": cause.line(),
     }
-    fd, tmp = tempfile.mkstemp(prefix=".cause.", dir=d)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(json.dumps(doc) + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, d / CAUSE_JSON)  # atomic create-if-absent
+    try:  # the first failure is the root cause: claim the record exclusively
+        os.close(os.open(d / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
     except FileExistsError:
         return False
-    finally:
-        os.unlink(tmp)
     from sealfeed.fsutil import atomic_write
 
-    atomic_write(d / CAUSE_FILE, cause.line() + "\n")
     # s6-overlay reads this file for the container's exit code (s6-overlay README,
     # "Exit codes": /run/s6-linux-init-container-results/exitcode)
     atomic_write(d / EXITCODE_FILE, f"{cause.container_exit_code}\n")
+    atomic_write(d / CAUSE_FILE, cause.line() + "\n")
+    # written last: whoever sees cause.json sees exitcode and cause too
+    atomic_write(d / CAUSE_JSON, json.dumps(doc) + "\n")
     return True
 
 
