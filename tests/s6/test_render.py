@@ -207,3 +207,21 @@ def test_first_cause_wins(tmp_path: Path) -> None:
             "sealfeed: appliance stopped: postgres: restart budget exhausted (signal SIGKILL)"
         )
     )
+
+
+def test_render_records_cause_when_config_rejected(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sealfeed.errors import VerificationError
+
+    def reject(args: object) -> object:
+        raise VerificationError("signature does not verify", location="/sp/c.json")
+
+    monkeypatch.setattr("sealfeed.config.args.config_from_args", reject)
+    results = tmp_path / "results"
+    argv = ["s6", "render", "--config", "/sp/c.json", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--record-cause", str(results)]) == 1
+    assert "signature does not verify" in capsys.readouterr().err
+    assert (results / "exitcode").read_text() == "1\n"
+    assert "config-verify: configuration rejected" in (results / "cause").read_text()
+    assert not (tmp_path / "o").exists()

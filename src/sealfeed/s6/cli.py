@@ -29,6 +29,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--log-dir", default=None, help="log root (default: the config's log_dir)")
     p.add_argument("--chainlink-bin", default="chainlink")
+    p.add_argument(
+        "--record-cause",
+        metavar="RESULTS_DIR",
+        default=None,
+        help="if the configuration is rejected, write exitcode/cause there too (image: "
+        "/run/s6-linux-init-container-results, when run as S6_STAGE2_HOOK)",
+    )
     add_json_flag(p)
     p.set_defaults(func=_render)
 
@@ -75,12 +82,26 @@ def _render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sealfeed.config.args import config_from_args
+    from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
     from sealfeed.s6.model import RenderOptions
     from sealfeed.s6.render import render_service_tree
     from sealfeed.s6.tree import write_tree
 
-    cfg = config_from_args(args)
+    try:
+        cfg = config_from_args(args)
+    except SealfeedError as err:
+        if args.record_cause:
+            import time
+
+            from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
+
+            code = int(err.exit_code)
+            what = f"configuration rejected: {err}"
+            cause = Cause("config-verify", what, code, container_exit_code(code, None),
+                          None, time.time())  # fmt: skip
+            record_cause(args.record_cause, cause)
+        raise
     out = Path(args.out).resolve()
     opts = RenderOptions(
         mode=args.mode,
