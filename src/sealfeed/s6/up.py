@@ -224,7 +224,14 @@ class Appliance:
         out: IO[bytes] | None = None
         if self.opts.catchall:
             out = self._catchall = open(self.opts.catchall, "ab")  # noqa: SIM115
-        env = {**os.environ, MARKER_ENV: str(self.state)}
+        env = {
+            **os.environ,
+            MARKER_ENV: str(self.state),
+            # where the exporter finds the live scandir and the rendered tree locally
+            # (image: /run/service and /etc/s6-overlay)
+            "SEALFEED_SCANDIR": str(self.scandir),
+            "SEALFEED_S6_TREE": str(self.tree_root),
+        }
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(
             ["s6-svscan", str(self.scandir)],
