@@ -1,0 +1,138 @@
+"""``sealfeed s6 check DIR``: validate an s6-rc source tree before it is compiled or run.
+
+Checks what s6-rc-compile would reject (types, names, dangling dependencies, cycles, pipeline
+consistency) plus sealfeed's own rules: run/finish/check scripts executable, every longrun
+has a logger, oneshot ``up`` lines point at scripts that exist.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from sealfeed.s6.render import SCRIPTS_DIR
+from sealfeed.s6.tree import SourceService, read_source_tree
+
+#: s6-rc-compile refuses names with '/' or a leading '.'; sealfeed is stricter so a name is
+#: always a safe path component, user name suffix and metric label.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+TYPES = ("oneshot", "longrun", "bundle")
+#: dependencies provided by s6-overlay itself (README "Writing a service script")
+EXTERNAL = frozenset({"base"})
+
+
+@dataclass(frozen=True)
+class Problem:
+    service: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.service}: {self.message}"
+
+
+def _executable(path: Path) -> bool:
+    return path.is_file() and os.access(path, os.X_OK)
+
+
+def _check_int(svc: SourceService, rel: str, out: list[Problem]) -> None:
+    text = svc.text(rel)
+    if text is not None and not text.isdigit():
+        out.append(Problem(svc.name, f"{rel} must be a non-negative integer, got {text!r}"))
+
+
+def _cycles(services: dict[str, SourceService]) -> Iterable[list[str]]:
+    state: dict[str, int] = {}
+    found: list[list[str]] = []
+
+    def edges(s: SourceService) -> list[str]:
+        return [d for d in (*s.dependencies, *s.contents) if d in services]
+
+    def visit(name: str, stack: list[str]) -> None:
+        state[name] = 1
+        for nxt in edges(services[name]):
+            if state.get(nxt) == 1:
+                found.append([*stack[stack.index(nxt) :], nxt] if nxt in stack else [nxt])
+            elif state.get(nxt) is None:
+                visit(nxt, [*stack, nxt])
+        state[name] = 2
+
+    for name in services:
+        if name not in state:
+            visit(name, [name])
+    return found
+
+
+def check_tree(
+    root: str | os.PathLike[str], *, external: Iterable[str] = EXTERNAL
+) -> list[Problem]:
+    """Every problem found in the tree at ``root`` (empty list: valid)."""
+    base = Path(root)
+    services = read_source_tree(base)
+    known = set(services) | set(external)
+    out: list[Problem] = []
+    if not services:
+        out.append(Problem("<tree>", "no services"))
+    for name, svc in services.items():
+        if not NAME_RE.match(name):
+            out.append(Problem(name, "illegal service name (want [a-z0-9][a-z0-9._-]*)"))
+        if svc.type not in TYPES:
+            out.append(Problem(name, f"type must be one of {', '.join(TYPES)}, got {svc.type!r}"))
+            continue
+        for dep in svc.dependencies:
+            if dep not in known:
+                out.append(Problem(name, f"dependency {dep!r} does not exist"))
+        if svc.type == "bundle":
+            if not svc.contents:
+                out.append(Problem(name, "bundle has no contents.d entries"))
+            for member in svc.contents:
+                if member not in services:
+                    out.append(Problem(name, f"bundle member {member!r} does not exist"))
+            continue
+        if svc.type == "oneshot":
+            up = svc.text("up")
+            if not up:
+                out.append(Problem(name, "oneshot without an up command line"))
+            else:
+                token = up.split()[0]
+                local = base / SCRIPTS_DIR / Path(token).name
+                if Path(token).parent.name == SCRIPTS_DIR and not _executable(local):
+                    out.append(Problem(name, f"up script {local} missing or not executable"))
+            continue
+        # longrun
+        if not _executable(svc.file("run")):
+            out.append(Problem(name, "run missing or not executable"))
+        if svc.file("finish").exists() and not _executable(svc.file("finish")):
+            out.append(Problem(name, "finish is not executable"))
+        if svc.file("data/check").exists() and not _executable(svc.file("data/check")):
+            out.append(Problem(name, "data/check is not executable"))
+        for rel in ("notification-fd", "timeout-kill", "timeout-finish", "timeout-up"):
+            _check_int(svc, rel, out)
+        sig = svc.text("down-signal")
+        if sig is not None and sig not in signal.Signals.__members__:
+            out.append(Problem(name, f"down-signal {sig!r} is not a signal name"))
+        if svc.consumer_for is not None:
+            prod = services.get(svc.consumer_for)
+            if prod is None or prod.producer_for != name:
+                out.append(
+                    Problem(name, f"consumer-for {svc.consumer_for!r} has no matching producer-for")
+                )
+            if svc.text("pipeline-name") is None:
+                out.append(Problem(name, "last consumer of a pipeline needs pipeline-name"))
+        else:
+            logger = services.get(svc.producer_for or "")
+            if svc.producer_for is None:
+                out.append(Problem(name, "longrun has no logger (producer-for missing)"))
+            elif logger is None or logger.consumer_for != name:
+                out.append(
+                    Problem(name, f"producer-for {svc.producer_for!r} has no matching consumer")
+                )
+    for cycle in _cycles(services):
+        out.append(Problem(cycle[0], "dependency cycle: " + " -> ".join(cycle)))
+    return out
+
+
+__all__ = ["Problem", "check_tree"]

@@ -1,0 +1,186 @@
+"""``sealfeed s6 render|check`` and the hooks the generated scripts call.
+
+``finish``, ``halt``, ``probe`` and ``log`` are run by the supervision tree itself (finish
+scripts, failed oneshots, readiness checks, logger pipelines); they are documented in
+docs/s6.md and hidden from the main help.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sealfeed.output import add_json_flag
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="s6_command", metavar="SUBCOMMAND")
+
+    p = sub.add_parser("render", help="render the s6-rc source tree from the verified config")
+    from sealfeed.config.args import add_config_arguments
+
+    add_config_arguments(p)
+    p.add_argument("--out", required=True, help="directory to (atomically) replace with the tree")
+    p.add_argument("--mode", choices=["image", "local"], default="image")
+    p.add_argument(
+        "--tree-root",
+        default=None,
+        help="where the tree will live when it runs (default /etc/s6-overlay in image mode, "
+        "the --out dir in local mode)",
+    )
+    p.add_argument("--log-dir", default=None, help="log root (default: the config's log_dir)")
+    p.add_argument("--chainlink-bin", default="chainlink")
+    p.add_argument(
+        "--record-cause",
+        metavar="RESULTS_DIR",
+        default=None,
+        help="if the configuration is rejected, write exitcode/cause there too (image: "
+        "/run/s6-linux-init-container-results, when run as S6_STAGE2_HOOK)",
+    )
+    add_json_flag(p)
+    p.set_defaults(func=_render)
+
+    c = sub.add_parser("check", help="validate an s6-rc source tree (exit 1 on problems)")
+    c.add_argument("dir")
+    add_json_flag(c)
+    c.set_defaults(func=_check)
+
+    f = sub.add_parser("finish", help="(internal: run by the generated scripts, docs/s6.md)")
+    _hook_args(f)
+    f.add_argument("--max-restarts", type=int, required=True)
+    f.add_argument("--window", type=int, required=True)
+    f.add_argument("exit_code", type=int)
+    f.add_argument("signal", type=int, nargs="?", default=0)
+    f.set_defaults(func=_finish)
+
+    h = sub.add_parser("halt", help="(internal: run by the generated scripts, docs/s6.md)")
+    _hook_args(h)
+    h.add_argument("--exit-status", type=int, required=True)
+    h.set_defaults(func=_halt)
+
+    pr = sub.add_parser("probe", help="readiness probe: exit 0 if URL answers 2xx (tcp:// too)")
+    pr.add_argument("url")
+    pr.add_argument("--timeout", type=float, default=2.0)
+    pr.set_defaults(func=_probe)
+
+    lg = sub.add_parser("log", help="redacting front of an s6-log pipeline (stdin -> s6-log)")
+    lg.add_argument("--dir", required=True)
+    lg.add_argument("--max-size", type=int, required=True)
+    lg.add_argument("--max-files", type=int, required=True)
+    lg.add_argument("--user", default=None)
+    lg.add_argument("--secrets-dir", default=None)
+    lg.set_defaults(func=_log)
+
+
+def _hook_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--service", required=True)
+    p.add_argument("--run-service-dir", required=True)
+    p.add_argument("--results-dir", required=True)
+    p.add_argument("--halt", required=True)
+
+
+def _render(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from sealfeed.config.args import config_from_args
+    from sealfeed.errors import SealfeedError
+    from sealfeed.output import emit
+    from sealfeed.s6.model import RenderOptions
+    from sealfeed.s6.render import render_service_tree
+    from sealfeed.s6.tree import write_tree
+
+    try:
+        cfg = config_from_args(args)
+    except SealfeedError as err:
+        if args.record_cause:
+            import time
+
+            from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
+
+            code = int(err.exit_code)
+            what = f"configuration rejected: {err}"
+            cause = Cause("config-verify", what, code, container_exit_code(code, None),
+                          None, time.time())  # fmt: skip
+            record_cause(args.record_cause, cause)
+        raise
+    out = Path(args.out).resolve()
+    opts = RenderOptions(
+        mode=args.mode,
+        config_path=args.config,
+        pubkey_path=args.pubkey or RenderOptions().pubkey_path,
+        secrets_dir=args.secrets_dir,
+        tree_root=args.tree_root or (str(out) if args.mode == "local" else "/etc/s6-overlay"),
+        log_dir=args.log_dir,
+        chainlink_bin=args.chainlink_bin,
+        drop_privileges=args.mode == "image",
+    )
+    tree = render_service_tree(cfg, opts)
+    write_tree(tree, out)
+    names = [s.name for s in tree.services]
+    emit(
+        args,
+        {"ok": True, "out": str(out), "services": names, "files": len(tree.files)},
+        f"rendered {len(names)} services ({len(tree.files)} files) into {out}",
+    )
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from sealfeed.output import emit
+    from sealfeed.s6.check import check_tree
+
+    problems = check_tree(args.dir)
+    emit(
+        args,
+        {
+            "ok": not problems,
+            "dir": args.dir,
+            "problems": [{"service": p.service, "message": p.message} for p in problems],
+        },
+        "\n".join(map(str, problems)) if problems else f"{args.dir}: ok",
+    )
+    return 1 if problems else 0
+
+
+def _finish(args: argparse.Namespace) -> int:
+    from sealfeed.config.model import RestartPolicy
+    from sealfeed.s6.hooks import KILLED_BY_SIGNAL, finish
+
+    sig = args.signal if args.exit_code == KILLED_BY_SIGNAL else None
+    return finish(
+        service=args.service,
+        exit_code=args.exit_code,
+        sig=sig,
+        policy=RestartPolicy(max_restarts=args.max_restarts, window_seconds=args.window),
+        run_service_dir=args.run_service_dir,
+        results_dir=args.results_dir,
+        halt_how=args.halt,
+    )
+
+
+def _halt(args: argparse.Namespace) -> int:
+    from sealfeed.s6.hooks import oneshot_failed
+
+    return oneshot_failed(
+        service=args.service,
+        status=args.exit_status,
+        results_dir=args.results_dir,
+        halt_how=args.halt,
+    )
+
+
+def _probe(args: argparse.Namespace) -> int:
+    from sealfeed.s6.hooks import probe
+
+    return 0 if probe(args.url, args.timeout) else 1
+
+
+def _log(args: argparse.Namespace) -> int:
+    from sealfeed.s6.logpipe import run_log_filter
+
+    return run_log_filter(
+        log_dir=args.dir,
+        max_size=args.max_size,
+        max_files=args.max_files,
+        user=args.user,
+        secrets_dir=args.secrets_dir,
+    )

@@ -1,0 +1,383 @@
+"""The appliance's service graph, from the verified configuration (pure).
+
+Design §2.2-2.4 plus two additions (ADR 0051): ``config-verify`` at the root (nothing starts
+unless the signed configuration verifies) and ``chainlink-render`` (the nodes' TOML files are
+generated from the verified config by a oneshot, never by a shell at container start)::
+
+    config-verify ─┬─ postgres-bootstrap ── postgres ── postgres-init ── chainlink-render ─┐
+                   ├─ price-aggregator ─────────────────────────────────────────────────────┤
+                   └─ process-metrics                       chainlink-node-1 (bootstrap) ◄──┘
+                                                            chainlink-node-2..N ◄── node 1 ready
+
+Every longrun gets an ``<name>-log`` s6-log consumer. Clean shutdown is the reverse of this
+order (s6-rc in the image, :mod:`sealfeed.s6.up` locally): Chainlink nodes before the
+aggregator and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import PurePosixPath
+
+from sealfeed.config.model import ApplianceConfig, NodeSpec
+from sealfeed.errors import InputError
+from sealfeed.s6.model import RenderOptions, ServiceDef
+
+CONFIG_VERIFY = "config-verify"
+PG_BOOTSTRAP = "postgres-bootstrap"
+POSTGRES = "postgres"
+PG_INIT = "postgres-init"
+CHAINLINK_RENDER = "chainlink-render"
+AGGREGATOR = "price-aggregator"
+EXPORTER = "process-metrics"
+NODE_COMMAND_KEY = "chainlink-node"
+NODE_CHECK_KEY = "chainlink-node-check"
+POSTGRES_CHECK_KEY = "postgres-check"
+USER_BUNDLE = "user"
+#: s6-overlay v3's own bundle every user service should depend on (s6-overlay README)
+OVERLAY_BASE = "base"
+
+#: Account each service runs as in the image (ADR 0051). Oneshots that create files owned by
+#: other users (0600 secrets, the PostgreSQL data dir) run as root; every longrun drops
+#: privileges; Chainlink node N runs as its own ``NodeSpec.os_user`` and never as root.
+SERVICE_USERS: Mapping[str, str | None] = {
+    CONFIG_VERIFY: "sealfeed",
+    PG_BOOTSTRAP: None,
+    POSTGRES: "postgres",
+    PG_INIT: None,
+    CHAINLINK_RENDER: None,
+    AGGREGATOR: "sealfeed",
+    EXPORTER: "sealfeed",
+}
+LOG_USER = "sealfeed-log"
+
+#: Readiness notification fd for programs that notify themselves (conventions.md
+#: "Services": ``--notify-fd``) and for ``s6-notifyoncheck``.
+NOTIFY_FD = 3
+#: How long a longrun may take to exit after its down signal before s6-supervise sends
+#: SIGKILL (s6-supervise ``timeout-kill``). Services promise a graceful stop within 10 s
+#: (conventions.md); a Chainlink node flushes its DB work, PostgreSQL's fast shutdown
+#: rolls back open transactions -- 30 s is generous for both.
+SERVICE_STOP_MS = 10_000
+HEAVY_STOP_MS = 30_000
+
+
+def node_placeholders(spec: NodeSpec) -> dict[str, str]:
+    return {
+        "index": str(spec.index),
+        "api_port": str(spec.api_port),
+        "p2p_port": str(spec.p2p_port),
+        "workdir": spec.workdir,
+        "user": spec.os_user,
+        "api_host": spec.api_host,
+    }
+
+
+def _format(argv: Sequence[str], values: Mapping[str, str], what: str) -> tuple[str, ...]:
+    try:
+        return tuple(a.format(**values) for a in argv)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(
+            f"bad placeholder in command override: {exc}", location=f"commands.{what}"
+        ) from None
+
+
+def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tuple[str, ...]]:
+    """The command line of every service: the other components' CLIs (wiring table).
+
+    Every sealfeed command gets the configuration only through ``--config``/``--pubkey``
+    (it verifies the signature itself, fail closed; conventions.md).
+    """
+    sf = tuple(opts.sealfeed_argv)
+    cfg_args: tuple[str, ...] = ("--config", opts.config_path)
+    if opts.pubkey_path:
+        cfg_args += ("--pubkey", opts.pubkey_path)
+    if opts.secrets_dir:
+        cfg_args += ("--secrets-dir", opts.secrets_dir)
+    verify: tuple[str, ...] = (*sf, "config", "verify", opts.config_path)
+    if opts.pubkey_path:
+        verify += ("--pubkey", opts.pubkey_path)
+    pg_bin = opts.postgres_bin_dir
+    postgres = str(PurePosixPath(pg_bin) / "postgres") if pg_bin else "postgres"
+    pg_isready = str(PurePosixPath(pg_bin) / "pg_isready") if pg_bin else "pg_isready"
+    pg = cfg.postgres
+    return {
+        CONFIG_VERIFY: verify,
+        PG_BOOTSTRAP: (*sf, "pg", "bootstrap", *cfg_args),
+        # socket dir, port and listen address on the command line (they win over
+        # postgresql.conf) so the readiness check below always probes what the server uses
+        POSTGRES: (
+            postgres,
+            "-D",
+            pg.data_dir,
+            "-k",
+            pg.socket_dir,
+            "-p",
+            str(pg.port),
+            "-c",
+            f"listen_addresses={pg.host if pg.listen_tcp else ''}",
+        ),
+        # the longrun is ready when the server accepts connections (design §6.4
+        # pg_isready); per-role readiness (`sealfeed pg ready`) only holds after provision
+        POSTGRES_CHECK_KEY: (
+            pg_isready,
+            "-q",
+            "-h",
+            pg.socket_dir,
+            "-p",
+            str(pg.port),
+            "-U",
+            pg.superuser,
+            "-d",
+            "postgres",
+        ),
+        PG_INIT: (*sf, "pg", "provision", *cfg_args),
+        CHAINLINK_RENDER: (*sf, "chainlink", "render", *cfg_args),
+        AGGREGATOR: (*sf, "aggregator", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
+        EXPORTER: (*sf, "exporter", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
+        # Chainlink 2.x CLI as the reference starts it (scripts/bash/chainlink-entrypoint.sh)
+        NODE_COMMAND_KEY: (
+            opts.chainlink_bin,
+            "node",
+            "-config",
+            "{workdir}/config.toml",
+            "-secrets",
+            "{workdir}/secrets.toml",
+            "start",
+            "-a",
+            "{workdir}/apicredentials",
+        ),
+        NODE_CHECK_KEY: (*sf, "s6", "probe", "http://{api_host}:{api_port}/health"),
+    }
+
+
+def _user(name: str, default: str | None, opts: RenderOptions) -> str | None:
+    if not opts.drop_privileges:
+        return None
+    if name in opts.users:
+        return opts.users[name]
+    return default
+
+
+def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDef, ...]:
+    """Every service of the appliance in dependency order (pure: config in, data out)."""
+    cmds = default_commands(cfg, opts)
+    cmds.update({k: tuple(v) for k, v in opts.commands.items()})
+    log_root = PurePosixPath(opts.log_dir or cfg.log_dir)
+    root_deps: tuple[str, ...] = (OVERLAY_BASE,) if opts.mode == "image" else ()
+
+    def cmd(key: str) -> tuple[str, ...]:
+        argv = cmds[key]
+        if not argv:
+            raise InputError("empty command line", location=f"commands.{key}")
+        return argv
+
+    out: list[ServiceDef] = []
+
+    def longrun(svc: ServiceDef) -> None:
+        logger = f"{svc.name}-log"
+        out.append(dataclasses.replace(svc, logger=logger, budget=True))
+        out.append(
+            ServiceDef(
+                name=logger,
+                type="longrun",
+                consumer_for=svc.name,
+                log_dir=str(log_root / svc.name),
+                user=_user(logger, LOG_USER, opts),
+                description=f"s6-log consumer of {svc.name} (redacting, size-rotated)",
+            )
+        )
+
+    out.append(
+        ServiceDef(
+            name=CONFIG_VERIFY,
+            type="oneshot",
+            argv=cmd(CONFIG_VERIFY),
+            dependencies=root_deps,
+            user=_user(CONFIG_VERIFY, SERVICE_USERS[CONFIG_VERIFY], opts),
+            description="verify the signed configuration; nothing starts unless it verifies",
+        )
+    )
+    out.append(
+        ServiceDef(
+            name=PG_BOOTSTRAP,
+            type="oneshot",
+            argv=cmd(PG_BOOTSTRAP),
+            dependencies=(CONFIG_VERIFY,),
+            user=_user(PG_BOOTSTRAP, SERVICE_USERS[PG_BOOTSTRAP], opts),
+            description="initdb (idempotent) and tuned postgresql.conf",
+        )
+    )
+    longrun(
+        ServiceDef(
+            name=POSTGRES,
+            type="longrun",
+            argv=cmd(POSTGRES),
+            dependencies=(PG_BOOTSTRAP,),
+            user=_user(POSTGRES, SERVICE_USERS[POSTGRES], opts),
+            notification_fd=NOTIFY_FD,
+            check=cmds.get(POSTGRES_CHECK_KEY) or None,
+            # SIGINT = PostgreSQL "fast shutdown" (postgres(1) docs, "Shutting Down the
+            # Server"); SIGTERM would wait for every client to disconnect
+            down_signal="SIGINT",
+            timeout_kill_ms=HEAVY_STOP_MS,
+            description="PostgreSQL server (one database per node)",
+        )
+    )
+    out.append(
+        ServiceDef(
+            name=PG_INIT,
+            type="oneshot",
+            argv=cmd(PG_INIT),
+            dependencies=(POSTGRES,),
+            user=_user(PG_INIT, SERVICE_USERS[PG_INIT], opts),
+            description="per-node roles and databases (idempotent)",
+        )
+    )
+    longrun(
+        ServiceDef(
+            name=AGGREGATOR,
+            type="longrun",
+            argv=cmd(AGGREGATOR),
+            dependencies=(CONFIG_VERIFY,),
+            user=_user(AGGREGATOR, SERVICE_USERS[AGGREGATOR], opts),
+            notification_fd=NOTIFY_FD,
+            timeout_kill_ms=SERVICE_STOP_MS + 2_000,
+            description="price aggregator (HTTP on 127.0.0.1)",
+        )
+    )
+    longrun(
+        ServiceDef(
+            name=EXPORTER,
+            type="longrun",
+            argv=cmd(EXPORTER),
+            dependencies=(CONFIG_VERIFY,),
+            user=_user(EXPORTER, SERVICE_USERS[EXPORTER], opts),
+            notification_fd=NOTIFY_FD,
+            timeout_kill_ms=SERVICE_STOP_MS + 2_000,
+            description="process-metrics exporter",
+        )
+    )
+    if opts.include_nodes:
+        out.append(
+            ServiceDef(
+                name=CHAINLINK_RENDER,
+                type="oneshot",
+                argv=cmd(CHAINLINK_RENDER),
+                dependencies=(PG_INIT,),
+                user=_user(CHAINLINK_RENDER, SERVICE_USERS[CHAINLINK_RENDER], opts),
+                description="render every node's config.toml/secrets.toml from the config",
+            )
+        )
+        specs = cfg.nodes.specs()
+        first = specs[0].service if specs else None
+        for spec in specs:
+            values = node_placeholders(spec)
+            node_cmd = cmds.get(spec.service) or cmd(NODE_COMMAND_KEY)
+            check = cmds.get(f"{spec.service}-check") or cmds.get(NODE_CHECK_KEY)
+            deps: tuple[str, ...] = (CHAINLINK_RENDER, AGGREGATOR)
+            if first is not None and spec.service != first:
+                deps += (first,)  # oracles need the bootstrap node's P2P endpoint up
+            user = _user(spec.service, spec.os_user, opts)
+            if user == "root" or (opts.mode == "image" and user is None):
+                raise InputError(
+                    "Chainlink nodes never run as root",
+                    location=f"{spec.service}.user",
+                )
+            longrun(
+                ServiceDef(
+                    name=spec.service,
+                    type="longrun",
+                    argv=_format(node_cmd, values, spec.service),
+                    dependencies=deps,
+                    user=user,
+                    env={"HOME": spec.workdir},
+                    notification_fd=NOTIFY_FD,
+                    check=_format(check, values, spec.service) if check else None,
+                    timeout_kill_ms=HEAVY_STOP_MS,
+                    description=f"Chainlink {spec.role} node {spec.index} "
+                    f"(API {spec.api_host}:{spec.api_port}, P2P {spec.p2p_port})",
+                )
+            )
+    out.append(
+        ServiceDef(
+            name=USER_BUNDLE,
+            type="bundle",
+            contents=tuple(s.name for s in out),
+            description="everything s6-overlay starts",
+        )
+    )
+    return tuple(out)
+
+
+def command_line(argv: Iterable[str]) -> str:
+    """POSIX-sh quoted command line (every value quoted: no word splitting, no globbing)."""
+    return " ".join(shlex.quote(a) for a in argv)
+
+
+def topo_order(services: Sequence[ServiceDef]) -> list[str]:
+    """Names in an order where every dependency comes first (bundles excluded).
+
+    Unknown dependencies (``base``, provided by s6-overlay) are ignored here; the checker
+    reports them in a tree that is supposed to be self-contained.
+    """
+    by_name = {s.name: s for s in services if s.type != "bundle"}
+    order: list[str] = []
+    state: dict[str, int] = {}
+
+    def visit(name: str, stack: tuple[str, ...]) -> None:
+        if state.get(name) == 2:
+            return
+        if state.get(name) == 1:
+            raise InputError(f"dependency cycle: {' -> '.join((*stack, name))}")
+        state[name] = 1
+        svc = by_name[name]
+        deps = [d for d in svc.dependencies if d in by_name]
+        if svc.consumer_for:
+            deps = [*deps]
+        for d in deps:
+            visit(d, (*stack, name))
+        state[name] = 2
+        order.append(name)
+
+    for s in services:
+        if s.name in by_name:
+            visit(s.name, ())
+    return order
+
+
+def shutdown_layers(services: Sequence[ServiceDef]) -> list[list[str]]:
+    """Groups of non-logger services to stop together, dependents before dependencies."""
+    by_name = {s.name: s for s in services if s.type != "bundle" and not s.is_logger}
+    depth: dict[str, int] = {}
+    for name in topo_order([s for s in services if s.name in by_name]):
+        deps = [d for d in by_name[name].dependencies if d in by_name]
+        depth[name] = 1 + max((depth[d] for d in deps), default=-1)
+    layers: dict[int, list[str]] = {}
+    for name, d in depth.items():
+        layers.setdefault(d, []).append(name)
+    return [sorted(layers[d]) for d in sorted(layers, reverse=True)]
+
+
+__all__ = [
+    "AGGREGATOR",
+    "CHAINLINK_RENDER",
+    "CONFIG_VERIFY",
+    "EXPORTER",
+    "NODE_CHECK_KEY",
+    "NODE_COMMAND_KEY",
+    "NOTIFY_FD",
+    "PG_BOOTSTRAP",
+    "PG_INIT",
+    "POSTGRES",
+    "POSTGRES_CHECK_KEY",
+    "SERVICE_USERS",
+    "USER_BUNDLE",
+    "build_services",
+    "command_line",
+    "default_commands",
+    "shutdown_layers",
+    "topo_order",
+]

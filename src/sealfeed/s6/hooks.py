@@ -1,0 +1,238 @@
+"""Programs the generated scripts run: finish (restart budget), halt, readiness probe.
+
+They run inside the supervision tree (cwd = the service directory, stdout = the service's
+logger, stderr = the container's catch-all log), so they are small, import little and never
+block: s6-supervise kills a finish script after 5 s (``timeout-finish`` default).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sealfeed.config.model import RestartPolicy
+from sealfeed.s6.budget import load_ledger, record_exit, save_ledger
+from sealfeed.s6.model import IMAGE_HALT
+
+#: s6-supervise: a finish script exiting 125 marks the service permanently failed, it is not
+#: restarted (skarnet.org/software/s6/servicedir.html, "finish")
+FINISH_DO_NOT_RESTART = 125
+#: s6-supervise passes 256 as the exit code when the service was killed by a signal
+KILLED_BY_SIGNAL = 256
+EXITCODE_FILE = "exitcode"
+CAUSE_FILE = "cause"
+CAUSE_JSON = "cause.json"
+CLAIM_FILE = ".cause.claim"
+
+#: what a oneshot's exit status means, for the one-line cause (exit codes: docs/cli.md)
+_ONESHOT_MEANING = {
+    "config-verify": {
+        1: "the configuration signature does not verify",
+        2: "the configuration is malformed",
+        3: "an external dependency failed while verifying the configuration",
+    }
+}
+
+
+@dataclass(frozen=True)
+class Cause:
+    service: str
+    what: str
+    exit_code: int
+    container_exit_code: int
+    signal: str | None
+    time: float
+
+    def line(self) -> str:
+        how = f"signal {self.signal}" if self.signal else f"exit {self.exit_code}"
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
+        return (
+            f"sealfeed: appliance stopped: {self.service}: {self.what} ({how}) at {stamp}; "
+            f"container exit code {self.container_exit_code}"
+        )
+
+
+def container_exit_code(exit_code: int, sig: int | None) -> int:
+    """Non-zero always: the service's code, 128+signal if killed, else 1."""
+    if sig:
+        return min(128 + sig, 255)
+    if 0 < exit_code < 256:
+        return exit_code
+    return 1
+
+
+def record_cause(results_dir: str | os.PathLike[str], cause: Cause) -> bool:
+    """Write exitcode + cause once; the first failure is the root cause (False if not first)."""
+    d = Path(results_dir)
+    d.mkdir(parents=True, exist_ok=True)
+    doc = {
+        "service": cause.service,
+        "what": cause.what,
+        "exit_code": cause.exit_code,
+        "signal": cause.signal,
+        "time": cause.time,
+        "container_exit_code": cause.container_exit_code,
+        "line": cause.line(),
+    }
+    try:  # the first failure is the root cause: claim the record exclusively
+        os.close(os.open(d / CLAIM_FILE, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+    except FileExistsError:
+        return False
+    from sealfeed.fsutil import atomic_write
+
+    # s6-overlay reads this file for the container's exit code (s6-overlay README,
+    # "Exit codes": /run/s6-linux-init-container-results/exitcode)
+    atomic_write(d / EXITCODE_FILE, f"{cause.container_exit_code}\n")
+    atomic_write(d / CAUSE_FILE, cause.line() + "\n")
+    # written last: whoever sees cause.json sees exitcode and cause too
+    atomic_write(d / CAUSE_JSON, json.dumps(doc) + "\n")
+    return True
+
+
+def read_cause(results_dir: str | os.PathLike[str]) -> dict[str, object] | None:
+    with contextlib.suppress(OSError, ValueError):
+        doc = json.loads((Path(results_dir) / CAUSE_JSON).read_text())
+        if isinstance(doc, dict):
+            return doc
+    return None
+
+
+def halt(how: str, scandir: str | None = None) -> None:
+    """Ask the supervision tree to stop in order (never waits for it)."""
+    if how in ("none", "watch"):  # watch: `sealfeed up` polls the results dir
+        return
+    if how == "s6-overlay":
+        # s6-overlay's halt starts stage 3: s6-rc brings services down in reverse order
+        subprocess.Popen([IMAGE_HALT], start_new_session=True)
+        return
+    if how.startswith("signal:"):
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(Path(how.removeprefix("signal:")).read_text().strip())
+            os.kill(pid, signal.SIGTERM)
+            return
+    if scandir:
+        subprocess.Popen(["s6-svscanctl", "-t", scandir], start_new_session=True)
+
+
+def _want_down(service_dir: Path) -> bool:
+    """True when the exit was asked for (s6-svc -d, shutdown): not a crash."""
+    from sealfeed.s6.supervise import read_supervise_status
+
+    try:
+        st = read_supervise_status(service_dir)
+    except Exception:  # a damaged status file must not stop the budget from working
+        return False
+    return st is not None and not st.want_up
+
+
+def finish(
+    *,
+    service: str,
+    exit_code: int,
+    sig: int | None,
+    policy: RestartPolicy,
+    run_service_dir: str,
+    results_dir: str,
+    halt_how: str,
+    service_dir: Path | None = None,
+    now: float | None = None,
+) -> int:
+    """The finish script: account the exit, and stop the appliance when over budget."""
+    service_dir = service_dir or Path.cwd()
+    if _want_down(service_dir):
+        return 0
+    now = time.time() if now is None else now
+    state = Path(run_service_dir) / service
+    decision = record_exit(load_ledger(state), now, policy)
+    save_ledger(state, decision.ledger)
+    sig_name = None
+    if sig:
+        try:
+            sig_name = signal.Signals(sig).name
+        except ValueError:
+            sig_name = f"SIG{sig}"
+    how = f"signal {sig_name}" if sig_name else f"exit {exit_code}"
+    if not decision.exhausted:
+        sys.stderr.write(
+            f"sealfeed: {service} stopped ({how}); restart {decision.in_window}/"
+            f"{policy.max_restarts} within {policy.window_seconds} s\n"
+        )
+        return 0
+    cause = Cause(
+        service=service,
+        what=f"restart budget exhausted ({decision.in_window} exits within "
+        f"{policy.window_seconds} s, max {policy.max_restarts} restarts)",
+        exit_code=exit_code,
+        container_exit_code=container_exit_code(exit_code, sig),
+        signal=sig_name,
+        time=now,
+    )
+    if record_cause(results_dir, cause):
+        sys.stderr.write(cause.line() + "\n")
+    sys.stderr.flush()
+    halt(halt_how, scandir=str(service_dir.parent))
+    return FINISH_DO_NOT_RESTART
+
+
+def oneshot_failed(
+    *, service: str, status: int, results_dir: str, halt_how: str, scandir: str | None = None
+) -> int:
+    """A oneshot exited non-zero: record why and stop the appliance."""
+    what = _ONESHOT_MEANING.get(service, {}).get(status, "oneshot failed")
+    cause = Cause(
+        service=service,
+        what=what,
+        exit_code=status,
+        container_exit_code=container_exit_code(status, None),
+        signal=None,
+        time=time.time(),
+    )
+    if record_cause(results_dir, cause):
+        sys.stderr.write(cause.line() + "\n")
+    sys.stderr.flush()
+    halt(halt_how, scandir=scandir)
+    return cause.container_exit_code
+
+
+def probe(target: str, timeout: float = 2.0) -> bool:
+    """Readiness probe: HTTP(S) 2xx, or a TCP connect for ``tcp://host:port``."""
+    import socket
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = urllib.parse.urlsplit(target)
+    if url.scheme == "tcp":
+        try:
+            with socket.create_connection((url.hostname or "127.0.0.1", url.port or 0), timeout):
+                return True
+        except OSError:
+            return False
+    if url.scheme not in ("http", "https"):
+        return False
+    try:
+        with urllib.request.urlopen(target, timeout=timeout) as resp:  # noqa: S310 -- scheme checked
+            return 200 <= int(resp.status) < 300
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+__all__ = [
+    "FINISH_DO_NOT_RESTART",
+    "KILLED_BY_SIGNAL",
+    "Cause",
+    "container_exit_code",
+    "finish",
+    "halt",
+    "oneshot_failed",
+    "probe",
+    "read_cause",
+    "record_cause",
+]

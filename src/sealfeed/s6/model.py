@@ -1,0 +1,140 @@
+"""Value objects of the supervision tree: one :class:`ServiceDef` per s6-rc service.
+
+The service set is data first (:mod:`sealfeed.s6.graph` builds it from the verified
+configuration), text second (:mod:`sealfeed.s6.render` writes it in the s6-rc source
+format of s6-overlay v3), and a plain scandir third (:mod:`sealfeed.s6.local`, for
+``sealfeed up`` on a machine without s6-rc).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+ServiceType = Literal["oneshot", "longrun", "bundle"]
+Mode = Literal["image", "local"]
+
+#: s6-overlay v3 locations (https://github.com/just-containers/s6-overlay, README "Writing a
+#: service script" and "Customizing s6-overlay behaviour").
+IMAGE_TREE_ROOT = "/etc/s6-overlay"
+IMAGE_RUN_SERVICE_DIR = "/run/service"
+IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
+IMAGE_HALT = "/run/s6/basedir/bin/halt"
+#: Container environment the image must set for this tree (s6-overlay v3 README,
+#: "Customizing s6-overlay behaviour"): wait for services without a limit (Chainlink nodes
+#: take far longer than the 5 s default to become ready), stop the container if a service
+#: fails to start, give services their 30 s timeout-kill at shutdown before the final kill.
+OVERLAY_ENV: Mapping[str, str] = {
+    "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "0",
+    "S6_BEHAVIOUR_IF_STAGE2_FAILS": "2",
+    "S6_SERVICES_GRACETIME": "35000",
+    "S6_KILL_GRACETIME": "5000",
+}
+#: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
+DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
+DEFAULT_LOG_FILES = 10
+
+
+@dataclass(frozen=True)
+class ServiceDef:
+    """One service of the tree, independent of how it is written out.
+
+    ``argv`` is the program a longrun runs (or a oneshot's command); ``check`` a readiness
+    probe for programs that cannot write to a notification fd (wrapped in
+    ``s6-notifyoncheck``). ``user`` is the account it runs as (None: the supervisor's).
+    """
+
+    name: str
+    type: ServiceType
+    argv: tuple[str, ...] = ()
+    dependencies: tuple[str, ...] = ()
+    user: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    #: the program itself writes a newline to this fd when ready (s6 notification-fd)
+    notification_fd: int | None = None
+    check: tuple[str, ...] | None = None
+    #: longruns only: the logger service consuming its stdout
+    logger: str | None = None
+    #: loggers only: the producer
+    consumer_for: str | None = None
+    log_dir: str | None = None
+    contents: tuple[str, ...] = ()  # bundles
+    #: s6-supervise knobs (ms / signal name); None = s6 default
+    down_signal: str | None = None
+    timeout_kill_ms: int | None = None
+    timeout_finish_ms: int | None = None
+    #: s6-rc transition timeouts (ms); 0 = none
+    timeout_up_ms: int = 0
+    timeout_down_ms: int = 0
+    #: the restart budget applies (longruns other than loggers)
+    budget: bool = False
+    #: human description for status output and the generated scripts' header
+    description: str = ""
+
+    @property
+    def is_logger(self) -> bool:
+        return self.consumer_for is not None
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A service that is part of the design but not started, and why (never faked)."""
+
+    service: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything about *where* and *how* the tree runs that is not in the signed config.
+
+    ``commands`` overrides the command line of a service (by service name, or
+    ``chainlink-node`` for every node; ``{index}``, ``{api_port}``, ``{p2p_port}``,
+    ``{workdir}``, ``{user}`` are substituted per node): this is how ``sealfeed up`` is wired
+    to the other components' CLIs, and how tests substitute small real programs.
+    """
+
+    mode: Mode = "image"
+    #: how to invoke sealfeed itself from a script
+    sealfeed_argv: tuple[str, ...] = ("sealfeed",)
+    config_path: str = "/sp/configurations/configuration.json"
+    pubkey_path: str | None = "/etc/sealfeed/configuration-public-key"
+    secrets_dir: str | None = None
+    #: where the rendered tree lives when it runs (scripts are referenced absolutely)
+    tree_root: str = IMAGE_TREE_ROOT
+    #: restart ledgers live in ``<run_service_dir>/<service>/`` (design §2.5 paths)
+    run_service_dir: str = IMAGE_RUN_SERVICE_DIR
+    #: ``exitcode`` (read by s6-overlay) and the human ``cause`` line
+    results_dir: str = IMAGE_RESULTS_DIR
+    #: ``s6-overlay`` -> run its halt; ``signal:<pidfile>`` -> SIGTERM that pid (local mode)
+    halt: str = "s6-overlay"
+    log_dir: str | None = None  # None: the config's log_dir
+    log_file_size: int = DEFAULT_LOG_FILE_SIZE
+    log_files: int = DEFAULT_LOG_FILES
+    #: None: the chainlink nodes are rendered with ``chainlink`` from PATH; local mode may
+    #: pass include_nodes=False (binary absent) and report them skipped
+    chainlink_bin: str = "chainlink"
+    include_nodes: bool = True
+    postgres_bin_dir: str | None = None
+    #: drop privileges with s6-setuidgid (image mode; local mode only when run as root)
+    drop_privileges: bool = True
+    #: per-service user override (local mode as root maps image users to existing ones)
+    users: Mapping[str, str | None] = field(default_factory=dict)
+    commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+__all__ = [
+    "DEFAULT_LOG_FILES",
+    "DEFAULT_LOG_FILE_SIZE",
+    "IMAGE_HALT",
+    "IMAGE_RESULTS_DIR",
+    "IMAGE_RUN_SERVICE_DIR",
+    "IMAGE_TREE_ROOT",
+    "OVERLAY_ENV",
+    "Mode",
+    "RenderOptions",
+    "ServiceDef",
+    "ServiceType",
+    "Skipped",
+]
