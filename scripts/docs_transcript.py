@@ -1,7 +1,7 @@
 """Real command output for docs/deploy-super-protocol.md.
 
 Builds a throwaway world in a temporary directory with the same synthetic builders the tests
-use -- a small docker-archive (tests/test_verify_e2e.py ``docker_archive``), a TDX quote and
+use -- a small docker-archive (tests/image/builders.py ``docker_archive``), a TDX quote and
 its collateral from the synthetic Intel PKI (tests/fakes/intel_pki.py ``Scenario``) whose
 report_data binds the image and the signed configuration, and a Super Protocol order report
 (tests/fakes/superprotocol.py ``SpWorld``) -- then runs the real ``python -m sealfeed ...``
@@ -86,14 +86,13 @@ def display_command(argv: Sequence[str]) -> str:
 
 
 def docker_archive_gz(path: Path, payload: bytes) -> str:
-    """The test suite's minimal docker-save archive, gzip-compressed like ``nix build``'s
-    result (mtime 0, no name); returns the archive's sha256."""
-    from tests.test_verify_e2e import docker_archive
+    """The test suite's docker-save archive (tests/image/builders.py), gzip-compressed like
+    ``nix build``'s result (mtime 0, no name); returns the archive's sha256."""
+    from tests.image.builders import Spec, docker_archive, replace_entry
 
-    tar = path.with_suffix("")  # .tar
-    docker_archive(tar, payload)
-    path.write_bytes(gzip.compress(tar.read_bytes(), mtime=0))
-    tar.unlink()
+    spec = Spec()
+    replace_entry(spec.layers, 1, "app/data.bin", data=payload)
+    path.write_bytes(gzip.compress(docker_archive(spec), mtime=0))
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -199,16 +198,13 @@ def run(root: Path) -> list[Step]:
     do("check-report", "sp", "check-report", REPORT, *sp_trust, "--at", pins["sp_at"])
     common = ("--image-measurement", MEASUREMENT, "--config", "configuration.json",
               "--pubkey", "owner.pub")  # fmt: skip
-    # The auditor has the published configuration but none of the operator's secrets.
-    do("verify-order-nosecrets", "verify", *common, "--order-report", REPORT, *sp_trust,
-       "--at", pins["sp_at"])  # fmt: skip
-    placeholders = {ref: "placeholder-not-a-secret" for ref in SECRET_REFS.values()}
-    write_secrets(root, "placeholder-secrets", placeholders)
+    # The auditor has the published configuration but none of the operator's secrets:
+    # secret references are validated, their files are not read.
     do("verify-order", "verify", *common, "--order-report", REPORT, *sp_trust,
-       "--at", pins["sp_at"], "--secrets-dir", "placeholder-secrets")  # fmt: skip
+       "--at", pins["sp_at"])  # fmt: skip
     do("verify-quote", "verify", *common, "--quote", "quote.bin",
        "--collateral", "collateral.json", "--root-ca-fingerprint", pins["root_fp"],
-       "--at", pins["quote_at"], "--secrets-dir", "placeholder-secrets")  # fmt: skip
+       "--at", pins["quote_at"])  # fmt: skip
 
     # One broken link: the operator edits the configuration after signing it.
     doc = json.loads((root / "configuration.json").read_text())
@@ -216,13 +212,13 @@ def run(root: Path) -> list[Step]:
     (root / "edited.json").write_text(json.dumps(doc, indent=2) + "\n")
     do("verify-edited", "verify", "--image-measurement", MEASUREMENT, "--config", "edited.json",
        "--pubkey", "owner.pub", "--order-report", REPORT, *sp_trust,
-       "--at", pins["sp_at"], "--secrets-dir", "placeholder-secrets")  # fmt: skip
+       "--at", pins["sp_at"])  # fmt: skip
     # And a different image than the golden measurement (e.g. an unreproducible build).
     docker_archive_gz(root / "other-image.tar.gz", b"another appliance")
     do("measure-other", "image", "measure", "other-image.tar.gz", "--write", "other.json")
     do("verify-other-image", "verify", "--image-measurement", "other.json",
        "--config", "configuration.json", "--pubkey", "owner.pub", "--order-report", REPORT,
-       *sp_trust, "--at", pins["sp_at"], "--secrets-dir", "placeholder-secrets")  # fmt: skip
+       *sp_trust, "--at", pins["sp_at"])  # fmt: skip
     return steps
 
 

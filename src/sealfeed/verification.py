@@ -122,7 +122,10 @@ def measured_image_digest(measurement: Mapping[str, Any]) -> str | None:
 def _config_link(inputs: Inputs) -> tuple[Check, str | None]:
     try:
         _cfg, sig = load_and_verify(
-            inputs.config_path, inputs.trust, secrets_dir=inputs.secrets_dir
+            inputs.config_path,
+            inputs.trust,
+            secrets_dir=inputs.secrets_dir,
+            read_secrets=inputs.secrets_dir is not None,
         )
         doc = read_config_document(inputs.config_path)
     except SealfeedError as exc:

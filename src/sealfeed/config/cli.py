@@ -7,6 +7,11 @@ import argparse
 from sealfeed.output import add_json_flag
 from sealfeed.secret import Secret
 
+SECRETS_DIR_HELP = (
+    'also read every {"secretFile": ...} reference from this directory (default: references '
+    "are validated, the files are not read -- an auditor has none of them)"
+)
+
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="config_command", metavar="SUBCOMMAND")
@@ -58,7 +63,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "or CONFIGURATION_PUBLIC_KEY_FILE)",
     )
     p.add_argument("--sig", help="detached signature (ed25519-jcs; default CONFIG.sig)")
-    p.add_argument("--secrets-dir", help='resolve {"secretFile": ...} references here')
+    p.add_argument("--secrets-dir", help=SECRETS_DIR_HELP)
     add_json_flag(p)
     p.set_defaults(func=_verify)
 
@@ -69,7 +74,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(docs/config.md). Exit 2 and one line per problem if invalid.",
     )
     p.add_argument("config", metavar="CONFIG")
-    p.add_argument("--secrets-dir", help='resolve {"secretFile": ...} references here')
+    p.add_argument("--secrets-dir", help=SECRETS_DIR_HELP)
     add_json_flag(p)
     p.set_defaults(func=_check)
 
@@ -182,7 +187,11 @@ def _verify(args: argparse.Namespace) -> int:
 
     trust = loader.trust_from_args(args.pubkey)
     cfg, sig = loader.load_and_verify(
-        args.config, trust, secrets_dir=args.secrets_dir, sig_path=args.sig
+        args.config,
+        trust,
+        secrets_dir=args.secrets_dir,
+        sig_path=args.sig,
+        read_secrets=args.secrets_dir is not None,
     )
     result = {
         "ok": True,
@@ -208,7 +217,9 @@ def _check(args: argparse.Namespace) -> int:
     from sealfeed.config import loader
     from sealfeed.output import emit
 
-    cfg = loader.load_config_unverified(args.config, secrets_dir=args.secrets_dir)
+    cfg = loader.load_config_unverified(
+        args.config, secrets_dir=args.secrets_dir, read_secrets=args.secrets_dir is not None
+    )
     summary = _summary(cfg)
     emit(
         args,

@@ -176,20 +176,32 @@ def secret_resolver(secrets_dir: str | os.PathLike[str] | None) -> Any:
     return resolve
 
 
-def _parse(doc: ConfigDocument, secrets_dir: str | os.PathLike[str] | None) -> ApplianceConfig:
+def unread_secret(ref: SecretRef, path: str) -> Secret:
+    """Resolver for auditors and schema checks: the reference is noted, the file not read
+    (verifying a configuration must not need the operator's secrets)."""
+    return Secret(f"<secret file {ref.file!r} not read>")
+
+
+def _parse(
+    doc: ConfigDocument, secrets_dir: str | os.PathLike[str] | None, read_secrets: bool = True
+) -> ApplianceConfig:
     declared = doc.solution.get("spSecretsDir")
     sdir = secrets_dir or (declared if isinstance(declared, str) else None)
-    cfg = parse_solution(doc.solution, secret_resolver(sdir), location=str(doc.path))
+    resolver = secret_resolver(sdir) if read_secrets else unread_secret
+    cfg = parse_solution(doc.solution, resolver, location=str(doc.path))
     if secrets_dir:
         cfg = dataclasses.replace(cfg, secrets_dir=str(secrets_dir))
     return cfg
 
 
 def load_config_unverified(
-    path: str | os.PathLike[str], *, secrets_dir: str | os.PathLike[str] | None = None
+    path: str | os.PathLike[str],
+    *,
+    secrets_dir: str | os.PathLike[str] | None = None,
+    read_secrets: bool = True,
 ) -> ApplianceConfig:
     """Schema check only (``sealfeed config check``). Services must not call this."""
-    return _parse(read_config_document(path), secrets_dir)
+    return _parse(read_config_document(path), secrets_dir, read_secrets)
 
 
 def load_and_verify(
@@ -198,11 +210,15 @@ def load_and_verify(
     *,
     secrets_dir: str | os.PathLike[str] | None = None,
     sig_path: str | os.PathLike[str] | None = None,
+    read_secrets: bool = True,
 ) -> tuple[ApplianceConfig, VerifiedSignature]:
-    """:func:`load_verified_config` that also returns what was verified (digest, key)."""
+    """:func:`load_verified_config` that also returns what was verified (digest, key).
+
+    ``read_secrets=False`` (auditors, ``sealfeed verify``): ``{"secretFile"}`` references are
+    validated but their files are not read."""
     doc = read_config_document(path)
     sig = verify_document(doc, trust, sig_path=sig_path)
-    return _parse(doc, secrets_dir), sig
+    return _parse(doc, secrets_dir, read_secrets), sig
 
 
 def load_verified_config(
@@ -228,5 +244,6 @@ __all__ = [
     "read_config_document",
     "secret_resolver",
     "trust_from_args",
+    "unread_secret",
     "verify_document",
 ]
