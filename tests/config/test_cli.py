@@ -110,3 +110,18 @@ def test_help_teaches() -> None:
     proc = sf("config", "--help")
     for word in ("keygen", "sign", "verify", "check", "schema"):
         assert word in proc.stdout
+
+
+def test_embedded_ed25519_signature_travels_in_one_file(tmp_path: Path, config_file: Path) -> None:
+    sf("config", "keygen", "--out", str(tmp_path / "k"))
+    proc = sf("config", "sign", str(config_file), "--key", str(tmp_path / "k.pem"), "--embed")
+    assert proc.returncode == 0, proc.stderr
+    assert not (tmp_path / "configuration.json.sig").exists()
+    doc = json.loads(config_file.read_text())
+    assert set(doc["solution"]["sealfeedSignature"]) == {"scheme", "keyId", "digest", "signature"}
+    ok = sf("config", "verify", str(config_file), "--pubkey", str(tmp_path / "k.pub"))
+    assert ok.returncode == 0, ok.stderr
+    doc["solution"]["sealfeedSignature"]["digest"] = "sha256:" + "0" * 64
+    config_file.write_text(json.dumps(doc))
+    bad = sf("config", "verify", str(config_file), "--pubkey", str(tmp_path / "k.pub"))
+    assert bad.returncode == 1 and "digest" in bad.stderr

@@ -15,7 +15,7 @@ from sealfeed.config.loader import Trust, load_verified_config
 from sealfeed.config.signing import Scheme
 from sealfeed.errors import SealfeedError, VerificationError
 
-EDITS = 600  # per scheme -> 1,200 in all
+EDITS = 500  # per variant -> 1,500 in all
 
 
 def _paths(value: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -73,22 +73,26 @@ def mutate(solution: dict[str, Any], rng: random.Random) -> tuple[dict[str, Any]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scheme", [Scheme.REFERENCE, Scheme.MODERN])
+@pytest.mark.parametrize("variant", ["secp256k1-objecthash", "ed25519-jcs", "ed25519-jcs-embedded"])
 def test_every_single_field_edit_is_rejected(
-    scheme: Scheme, solution: dict[str, Any], tmp_path: Path
+    variant: str, solution: dict[str, Any], tmp_path: Path
 ) -> None:
+    scheme = Scheme.REFERENCE if variant.startswith("secp") else Scheme.MODERN
     key = signing.generate_key(scheme)
     trust = Trust(key.public(), "test")
     path = tmp_path / "configuration.json"
     if scheme is Scheme.REFERENCE:
         solution["signature"] = signing.sign_reference(solution, key)
+    elif variant.endswith("embedded"):
+        # edits inside the embedded signature document must be rejected too
+        solution[signing.EMBEDDED_SIGNATURE_KEY] = signing.sign_modern(solution, key)
     else:
         (tmp_path / "configuration.json.sig").write_text(
             json.dumps(signing.sign_modern(solution, key))
         )
     path.write_text(json.dumps({"solution": solution}))
     load_verified_config(path, trust)  # the unedited file is accepted
-    rng = random.Random(20261125 + len(scheme.value))
+    rng = random.Random(20261125 + len(variant))
     accepted = []
     for _ in range(EDITS):
         edited, what = mutate(solution, rng)

@@ -143,7 +143,7 @@ def test_modern_scheme_detached_signature(
     # the key, not the file, decides the scheme: a reference signature does not help
     solution["signature"] = "anything"
     _write(path, {"solution": solution})
-    with pytest.raises(VerificationError, match="does not verify"):
+    with pytest.raises(VerificationError, match=r"does not (verify|match)"):
         load_verified_config(path, _trust(ed_key))
 
 

@@ -46,6 +46,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--key", required=True, help="private key file (PEM/DER/base64 PKCS#8)")
     p.add_argument("--out", help="write the signed configuration here instead of in place")
     p.add_argument("--sig-out", help="detached signature path (default CONFIG.sig)")
+    p.add_argument(
+        "--embed",
+        action="store_true",
+        help="ed25519-jcs: put the signature inside the solution (sealfeedSignature) instead of "
+        "a detached file -- for platforms that deliver only configuration.json (Super Protocol)",
+    )
     p.add_argument("--no-check", action="store_true", help="sign even if the schema check fails")
     add_json_flag(p)
     p.set_defaults(func=_sign)
@@ -147,7 +153,7 @@ def _sign(args: argparse.Namespace) -> int:
     doc = loader.read_config_document(args.config)
     if not args.no_check:
         parse_solution(
-            {k: v for k, v in doc.solution.items() if k != "signature"},
+            {k: v for k, v in doc.solution.items() if k not in {"signature", "sealfeedSignature"}},
             lambda ref, path: _placeholder_secret(),
             location=str(doc.path),
         )
@@ -160,6 +166,14 @@ def _sign(args: argparse.Namespace) -> int:
         target = Path(args.out) if args.out else doc.path
         atomic_write(target, json.dumps(out_doc, indent=2, ensure_ascii=False) + "\n")
         result.update(written=str(target), digest=signing.reference_digest(solution))
+    elif args.embed:
+        solution = signing.modern_payload(doc.solution)
+        sig_doc = signing.sign_modern(solution, key)
+        solution[signing.EMBEDDED_SIGNATURE_KEY] = sig_doc
+        out_doc = {"solution": solution} if doc.wrapped else solution
+        target = Path(args.out) if args.out else doc.path
+        atomic_write(target, json.dumps(out_doc, indent=2, ensure_ascii=False) + "\n")
+        result.update(written=str(target), digest=sig_doc["digest"], key_id=sig_doc["keyId"])
     else:
         if args.out:
             atomic_write(args.out, doc.path.read_bytes())

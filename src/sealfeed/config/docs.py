@@ -39,18 +39,24 @@ The trusted public key decides the scheme; the file never does.
 
 ### `ed25519-jcs` (recommended)
 
-Ed25519 over the RFC 8785 (JCS) canonical JSON of the whole solution object. The signature
-is a detached file `configuration.json.sig`:
+Ed25519 over the RFC 8785 (JCS) canonical JSON of the solution object. The signature
+document is a detached file `configuration.json.sig`:
 
 ```json
 {"scheme": "ed25519-jcs", "keyId": "ed25519-jcs:<16 hex>", "digest": "sha256:<hex of the JCS bytes>", "signature": "<base64>"}
 ```
+
+or, with `config sign --embed`, the same document inside the solution as
+`sealfeedSignature` (excluded from what is signed). Use `--embed` where the platform delivers
+only `configuration.json` (Super Protocol mounts exactly one file). All four fields are
+checked; the digest must match the content.
 
 Worked example:
 
 ```sh
 sealfeed config keygen --scheme ed25519-jcs --out owner      # owner.pem (0600), owner.pub
 sealfeed config sign configuration.json --key owner.pem      # writes configuration.json.sig
+sealfeed config sign configuration.json --key owner.pem --embed   # or: one self-contained file
 sealfeed config verify configuration.json --pubkey owner.pub # OK, digest, fingerprint
 ```
 

@@ -18,6 +18,7 @@ from typing import Any
 from sealfeed.config.model import ApplianceConfig
 from sealfeed.config.schema import no_secret_files, parse_solution
 from sealfeed.config.signing import (
+    EMBEDDED_SIGNATURE_KEY,
     PublicKey,
     Scheme,
     VerifiedSignature,
@@ -144,6 +145,13 @@ def verify_document(
     key = trust.public_key
     if key.scheme is Scheme.REFERENCE:
         return verify_reference(doc.solution, key, location=f"{doc.path}: signature")
+    if EMBEDDED_SIGNATURE_KEY in doc.solution:
+        return verify_modern(
+            doc.solution,
+            doc.solution[EMBEDDED_SIGNATURE_KEY],
+            key,
+            location=f"{doc.path}: {EMBEDDED_SIGNATURE_KEY}",
+        )
     sp = Path(sig_path) if sig_path else default_signature_path(doc.path)
     try:
         raw = sp.read_bytes()

@@ -364,6 +364,17 @@ SOLUTION = obj(
         "linkCa": s("LINK token address.", pattern=ADDRESS),
         "signature": s("Reference-scheme signature (base64 DER ECDSA secp256k1).",
                        min_length=1),
+        "sealfeedSignature": obj(
+            {
+                "scheme": s("ed25519-jcs", required=True, choices=("ed25519-jcs",)),
+                "keyId": s("Key id of the signing key.", required=True),
+                "digest": s("sha256 of the signed JCS bytes.", required=True),
+                "signature": s("Ed25519 signature, base64.", required=True),
+            },
+            doc="Embedded ed25519-jcs signature (for platforms that deliver one file).",
+            nullable=True,
+            default=None,
+        ),
         "adminContractAddress": s("Admin contract address.", pattern=ADDRESS),
         "diamondContractAddress": s("Diamond contract address.", pattern=ADDRESS),
         "chainlinkFeedTemplatesDir": s("Reference job templates dir.", min_length=1),
@@ -619,7 +630,7 @@ def parse_solution(
     validated, problems = validate(SOLUTION, solution)
     if problems:
         raise ConfigInvalid(problems, location=location)
-    payload = {k: v for k, v in solution.items() if k != "signature"}
+    payload = {k: v for k, v in solution.items() if k not in {"signature", "sealfeedSignature"}}
     return build_config(validated, payload, resolve)
 
 

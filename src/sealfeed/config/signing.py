@@ -9,9 +9,10 @@
   DER-encoded, base64, stored in the solution's ``signature`` field. Public key: SPKI DER
   base64 (``CONFIGURATION_PUBLIC_KEY``); private key: PKCS#8 DER (``CryptoKeysTransformer``).
 
-``ed25519-jcs`` (recommended): Ed25519 over the RFC 8785 (JCS) canonical JSON of the whole
-  solution object; the signature lives in a detached ``<config>.sig`` JSON document
-  ``{"scheme", "keyId", "digest", "signature"}``.
+``ed25519-jcs`` (recommended): Ed25519 over the RFC 8785 (JCS) canonical JSON of the
+  solution object; the signature document ``{"scheme", "keyId", "digest", "signature"}`` lives
+  in a detached ``<config>.sig`` file or, where only one file can be delivered, embedded in the
+  solution as ``sealfeedSignature`` (then excluded from what is signed).
 """
 
 from __future__ import annotations
@@ -238,10 +239,21 @@ def canonical_bytes(solution: dict[str, Any]) -> bytes:
         raise InputError(f"configuration cannot be canonicalised (RFC 8785): {exc}") from None
 
 
+#: Where an ed25519-jcs signature document may travel inside the solution object itself, for
+#: platforms that deliver only configuration.json (Super Protocol mounts exactly one file).
+EMBEDDED_SIGNATURE_KEY = "sealfeedSignature"
+_SIG_DOC_KEYS = frozenset({"scheme", "keyId", "digest", "signature"})
+
+
+def modern_payload(solution: dict[str, Any]) -> dict[str, Any]:
+    """What ed25519-jcs signs: the solution without an embedded signature document."""
+    return {k: v for k, v in solution.items() if k != EMBEDDED_SIGNATURE_KEY}
+
+
 def sign_modern(solution: dict[str, Any], key: PrivateKey) -> dict[str, str]:
     if not isinstance(key.key, ed25519.Ed25519PrivateKey):
         raise InputError("the ed25519-jcs scheme needs an Ed25519 key", location="--key")
-    data = canonical_bytes(solution)
+    data = canonical_bytes(modern_payload(solution))
     return {
         "scheme": Scheme.MODERN.value,
         "keyId": key.public().key_id,
@@ -255,9 +267,14 @@ def verify_modern(
 ) -> VerifiedSignature:
     if not isinstance(key.key, ed25519.Ed25519PublicKey):
         raise VerificationError("the trusted key is not Ed25519", location=location)
-    if not isinstance(sig_doc, dict) or sig_doc.get("scheme") != Scheme.MODERN.value:
+    if (
+        not isinstance(sig_doc, dict)
+        or set(sig_doc) != _SIG_DOC_KEYS
+        or sig_doc.get("scheme") != Scheme.MODERN.value
+    ):
         raise VerificationError(
-            f'signature file must be a JSON object with "scheme": "{Scheme.MODERN.value}"',
+            "signature document must be exactly {scheme, keyId, digest, signature} with "
+            f'"scheme": "{Scheme.MODERN.value}"',
             location=location,
         )
     if sig_doc.get("keyId") != key.key_id:
@@ -269,7 +286,12 @@ def verify_modern(
         sig = base64.b64decode(str(sig_doc.get("signature", "")), validate=True)
     except (binascii.Error, ValueError):
         raise VerificationError("signature is not valid base64", location=location) from None
-    data = canonical_bytes(solution)
+    data = canonical_bytes(modern_payload(solution))
+    digest = "sha256:" + hashlib.sha256(data).hexdigest()
+    if sig_doc.get("digest") != digest:
+        raise VerificationError(
+            "signed digest does not match the configuration (content changed)", location=location
+        )
     try:
         key.key.verify(sig, data)
     except (InvalidSignature, ValueError):
@@ -278,7 +300,6 @@ def verify_modern(
             "another key)",
             location=location,
         ) from None
-    digest = "sha256:" + hashlib.sha256(data).hexdigest()
     return VerifiedSignature(Scheme.MODERN, digest, key.fingerprint, key.key_id)
 
 
@@ -287,6 +308,7 @@ def signature_document_text(doc: dict[str, str]) -> str:
 
 
 __all__ = [
+    "EMBEDDED_SIGNATURE_KEY",
     "PrivateKey",
     "PublicKey",
     "Scheme",
@@ -295,6 +317,7 @@ __all__ = [
     "generate_key",
     "load_private_key",
     "load_public_key",
+    "modern_payload",
     "payload_without_signature",
     "private_key_pem",
     "public_key_pem",
