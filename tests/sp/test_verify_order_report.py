@@ -195,3 +195,20 @@ def test_sp_resource_and_check_report(case: Case) -> None:
               "--tee-loader-cert", str(case.root / "loader.pem"),
               "--sp-signatures", str(case.root / "signatures"), "--at", NOW.isoformat())  # fmt: skip
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_sp_resource_merges_into_the_upload_file(case: Case) -> None:
+    out = case.root / "resource.json"
+    upload = {"encryption": {"algo": "AES", "key": "k"}, "resource": {"type": "STORAGE_PROVIDER"}}
+    out.write_text(json.dumps(upload))
+    proc = sf("sp", "resource", "--image-measurement", str(case.root / "measurement.json"),
+              "--out", str(out))  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    merged = json.loads(out.read_text())
+    assert merged["encryption"] == upload["encryption"] and merged["resource"] == upload["resource"]
+    assert merged["hash"]["hash"] == case.image
+    merged["hash"]["hash"] = "00" * 32
+    out.write_text(json.dumps(merged))
+    proc = sf("sp", "resource", "--image-measurement", str(case.root / "measurement.json"),
+              "--out", str(out))  # fmt: skip
+    assert proc.returncode == 2 and "--force" in proc.stderr

@@ -13,13 +13,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         "resource",
         help="write resource.json (image hash) for an image measurement",
         description="Write the Super Protocol resource.json for an image: the archive's "
-        "SHA-256 from `sealfeed image measure`, and the order id once the order exists. "
-        "`spctl files upload` adds the storage/encryption blocks.",
+        "SHA-256 from `sealfeed image measure`, and the order id once the order exists. If "
+        "--out already exists (the file `spctl files upload` wrote), its encryption and "
+        "storage blocks are kept and only our fields are added.",
     )
     p.add_argument("--image-measurement", required=True, help="attest/measurements/<version>.json")
     p.add_argument("--out", default="resource.json", help="output file (default %(default)s)")
     p.add_argument("--order-id", type=int, help="Super Protocol order id")
     p.add_argument("--filename", help="image archive file name as uploaded")
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="replace a different image hash already recorded in --out",
+    )
     add_json_flag(p)
     p.set_defaults(func=_resource)
 
@@ -41,15 +47,26 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _resource(args: argparse.Namespace) -> int:
     import json
+    from pathlib import Path
 
+    from sealfeed.errors import InputError
     from sealfeed.fsutil import atomic_write
     from sealfeed.image.measure import load_measurement
     from sealfeed.output import emit
-    from sealfeed.sp.resource import resource_document
+    from sealfeed.sp.resource import merge_resource, resource_document
 
     measurement = load_measurement(args.image_measurement).raw
     doc = resource_document(measurement, order_id=args.order_id, filename=args.filename)
-    atomic_write(args.out, json.dumps(doc, indent=2) + "\n")
+    out = Path(args.out)
+    if out.exists():  # the file `spctl files upload` wrote: keep its encryption/storage blocks
+        try:
+            existing = json.loads(out.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise InputError(f"existing file is not JSON: {exc}", location=str(out)) from None
+        if not isinstance(existing, dict):
+            raise InputError("existing file is not a JSON object", location=str(out))
+        doc = merge_resource(existing, doc, force=args.force)
+    atomic_write(out, json.dumps(doc, indent=2) + "\n")
     emit(
         args, {"written": args.out, **doc}, f"wrote {args.out}: image sha256 {doc['hash']['hash']}"
     )

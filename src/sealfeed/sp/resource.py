@@ -32,11 +32,33 @@ def resource_document(
     if filename or measurement.get("archive"):
         image["filepath"] = filename or measurement.get("archive")
     for key in ("archive_size", "size", "manifest_digest", "config_digest"):
-        if key in measurement:
+        if measurement.get(key) is not None:
             image[key] = measurement[key]
     if image:
         doc["image"] = image
     return doc
 
 
-__all__ = ["resource_document"]
+def merge_resource(
+    existing: Mapping[str, Any], ours: Mapping[str, Any], *, force: bool
+) -> dict[str, Any]:
+    """Add our fields to the file ``spctl files upload`` wrote, keeping its ``encryption`` and
+    ``resource`` blocks (losing them would lose the upload's key). A different image hash is
+    refused unless ``force``."""
+    old = existing.get("hash")
+    if (
+        isinstance(old, dict)
+        and old.get("hash")
+        and old.get("hash") != ours["hash"]["hash"]
+        and not force
+    ):
+        raise InputError(
+            f"resource.json records image {old.get('hash')}, not the measured "
+            f"{ours['hash']['hash']} (use --force to replace it)"
+        )
+    merged = dict(existing)
+    merged.update(ours)
+    return merged
+
+
+__all__ = ["merge_resource", "resource_document"]
