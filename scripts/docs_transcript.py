@@ -132,6 +132,9 @@ def build_evidence(root: Path) -> dict[str, str]:
     ).build()
     (root / "quote.bin").write_bytes(built.quote)
     (root / "collateral.json").write_text(built.collateral.to_json())
+    td = built.parsed.td_report
+    policy = {"mr_td": [td.mr_td.hex()], **{f"rtmr{i}": [r.hex()] for i, r in enumerate(td.rtmrs)}}
+    (root / "td-policy.json").write_text(json.dumps(policy, indent=2) + "\n")
 
     world = SpWorld()
     trust = root / "trust"
@@ -203,7 +206,8 @@ def run(root: Path) -> list[Step]:
     do("verify-order", "verify", *common, "--order-report", REPORT, *sp_trust,
        "--at", pins["sp_at"])  # fmt: skip
     do("verify-quote", "verify", *common, "--quote", "quote.bin",
-       "--collateral", "collateral.json", "--root-ca-fingerprint", pins["root_fp"],
+       "--collateral", "collateral.json", "--policy", "td-policy.json",
+       "--root-ca-fingerprint", pins["root_fp"],
        "--at", pins["quote_at"])  # fmt: skip
 
     # One broken link: the operator edits the configuration after signing it.

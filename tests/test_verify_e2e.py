@@ -56,12 +56,21 @@ class World:
         built = dataclasses.replace(base, report_data=rd).build()
         (self.root / "quote.bin").write_bytes(built.quote)
         (self.root / "collateral.json").write_text(built.collateral.to_json())
+        if not (self.root / "policy.json").exists():
+            self.pin_td(built)
         return built
+
+    def pin_td(self, built: Any) -> None:
+        """The auditor's policy: the golden TD (MRTD + RTMR0-3) of the appliance VM image."""
+        td = built.parsed.td_report
+        policy = {"mr_td": [td.mr_td.hex()]}
+        policy.update({f"rtmr{i}": [r.hex()] for i, r in enumerate(td.rtmrs)})
+        (self.root / "policy.json").write_text(json.dumps(policy))
 
     def verify(self, built: Any) -> tuple[int, dict[str, Any], str]:
         proc = sf("verify", "--image-measurement", str(self.root / "measurement.json"),
                   "--config", str(self.config), "--pubkey", str(self.root / "owner.pub"),
-                  "--quote", str(self.root / "quote.bin"),
+                  "--quote", str(self.root / "quote.bin"), "--policy", str(self.root / "policy.json"),
                   "--collateral", str(self.root / "collateral.json"),
                   "--root-ca-fingerprint", built.root_fingerprint,
                   "--at", built.now.isoformat(), "--json")  # fmt: skip
@@ -79,8 +88,23 @@ def test_honest_appliance_is_accepted(world: World) -> None:
     assert rc == 0, (doc, err)
     assert doc["verdict"] == "accepted"
     assert [c["name"] for c in doc["checks"]] == [
-        "config-signature", "image-measurement", "quote", "policy", "report-data-binding",
+        "config-signature", "image-measurement", "quote", "policy", "td-pinned",
+        "report-data-binding",
     ]  # fmt: skip
+
+
+def test_unpinned_td_is_not_enough(world: World) -> None:
+    built = world.quote()
+    (world.root / "policy.json").write_text("{}")
+    rc, doc, _err = world.verify(built)
+    assert rc == 1 and doc["failing_link"] == "td-pinned"
+
+
+def _other_td(w: World) -> Any:
+    w.quote()  # the auditor pinned the golden TD...
+    return w.quote(
+        Scenario(rtmrs=(bytes(48), bytes(48), bytes(48), b"\x01" * 48))
+    )  # ...this one differs
 
 
 def _other_image(w: World) -> Any:
@@ -107,6 +131,7 @@ BROKEN: list[tuple[str, Callable[[World], Any], str]] = [
     ("quote for another report_data", lambda w: w.quote(report_data=b"\x07" * 64), "report-data-binding"),
     ("debug TD", lambda w: w.quote(Scenario(td_attributes=TD_ATTRIBUTES_DEBUG)), "policy"),
     ("revoked PCK", lambda w: w.quote(Scenario(revoke_pck=True)), "quote"),
+    ("other TD image (RTMR3)", _other_td, "policy"),
 ]  # fmt: skip
 
 

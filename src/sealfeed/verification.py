@@ -11,7 +11,9 @@ should be explained:
 
    * bare quote (``--quote``): ``report_data[0:32] == SHA-256("sealfeed-binding-v1\\0" ||
      image sha256 || object-hash(configuration document))`` -- what the appliance asks the TDX
-     module to sign at start-up (:func:`expected_report_data`);
+     module to sign at start-up (:func:`expected_report_data`). report_data is written by the
+     code in the TD, so this link counts only when the policy also pins the TD's measurements
+     (``td-pinned``): a TD image whose rootfs is the appliance image, measured into MRTD/RTMRs;
    * Super Protocol order report (``--order-report``): the TEE certificate chains to the pinned
      Super Protocol CA, its TD measurement is on the TEE loader's signed allow-list, its
      workloadInfo hash covers the report, whose ``Image`` runtime hash is the measured image
@@ -57,6 +59,9 @@ class QuoteEvidence:
     checks: tuple[Check, ...]
     report_data: bytes | None
     td_measurement: bytes | None
+    #: the policy pins the TD's own measurements (MRTD + RTMR0-3, or the Super Protocol TD
+    #: measurement): only then is the code that wrote report_data known
+    td_pinned: bool = False
 
 
 QuoteVerifier = Callable[[bytes], QuoteEvidence]
@@ -236,6 +241,17 @@ def run(inputs: Inputs, quote_verifier: QuoteVerifier | None = None) -> Verdict:
     if inputs.order_report is not None:
         checks.extend(_sp_links(inputs, image, config_hash, evidence))
     elif evidence is not None:
+        checks.append(
+            Check("td-pinned", True, "the policy pins the TD measurements (MRTD, RTMR0-3)")
+            if evidence.td_pinned
+            else Check(
+                "td-pinned",
+                False,
+                "the policy does not pin the TD measurements (mr_td + rtmr0..3, or "
+                "sp_measurement): report_data is only as trustworthy as the code that wrote it, "
+                "so an unpinned TD could claim any image (--policy)",
+            )
+        )
         if image is None or config_hash is None:
             checks.append(Check("report-data-binding", False, "nothing verified to bind to"))
         elif evidence.report_data == expected_report_data(image, config_hash):

@@ -39,6 +39,9 @@ def make_quote_verifier(
 
     roots = trust_roots or [INTEL_SGX_ROOT_CA_SHA256]
     pol = load_policy(policy) if policy else Policy()
+    td_pinned = pol.sp_measurement is not None or (
+        pol.mr_td is not None and None not in (pol.rtmr0, pol.rtmr1, pol.rtmr2, pol.rtmr3)
+    )
     source = argparse.Namespace(collateral=collateral, pccs=pccs, cache_dir=None, root_crl_url=None)
 
     def verify(raw: bytes) -> QuoteEvidence:
@@ -55,7 +58,9 @@ def make_quote_verifier(
         try:
             report = verify_quote(quote, coll, now=at, trust_roots=roots)
         except QuoteVerificationError as exc:
-            return QuoteEvidence((Check("quote", False, exc.message),), report_data, measurement)
+            return QuoteEvidence(
+                (Check("quote", False, exc.message),), report_data, measurement, td_pinned
+            )
         checks = [
             Check(
                 "quote",
@@ -71,7 +76,7 @@ def make_quote_verifier(
             )
         except PolicyError as exc:
             checks.append(Check("policy", False, exc.message))
-        return QuoteEvidence(tuple(checks), report_data, measurement)
+        return QuoteEvidence(tuple(checks), report_data, measurement, td_pinned)
 
     return verify
 
