@@ -205,7 +205,7 @@ class _LabelledView:
 
 def render(registry: Any, extra_labels: Mapping[str, str] | None = None) -> bytes:
     """The text exposition (format 0.0.4) of ``registry`` with ``extra_labels`` on every sample."""
-    return generate_latest(_LabelledView(registry, extra_labels or {}))  # type: ignore[arg-type]
+    return generate_latest(_LabelledView(registry, extra_labels or {}))
 
 
 class _PushMetrics:
@@ -351,9 +351,10 @@ class MetricsPusher:
         interval = max(self.cfg.interval_ms / 1000, 0.05)
         if self._failures == 0:
             return interval
-        ceiling = min(MAX_BACKOFF_S, interval * 2 ** min(self._failures - 1, 16))
+        ceiling = min(MAX_BACKOFF_S, interval * 2.0 ** min(self._failures - 1, 16))
         ceiling = max(ceiling, interval)
-        return ceiling / 2 + self._rng() * ceiling / 2  # "equal jitter" in [ceiling/2, ceiling]
+        # "equal jitter": uniform in [ceiling/2, ceiling]
+        return float(ceiling / 2 + self._rng() * ceiling / 2)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Push until ``stop`` is set; failures are counted and logged, never raised."""
