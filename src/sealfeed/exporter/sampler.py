@@ -307,18 +307,20 @@ class Sampler:
     # ---- cgroup ------------------------------------------------------------------------
     def _resolve_cgroup(self) -> Path | None:
         """Our cgroup v2 directory: the root itself (cgroup namespace, as in a container) or
-        root + the ``0::`` path of ``/proc/self/cgroup`` (cgroups(7))."""
+        root (or root/unified) + the ``0::`` path of ``/proc/self/cgroup`` (cgroups(7))."""
         if self._cgroup_resolved:
             return self._cgroup_dir
         self._cgroup_resolved = True
         root = self.cgroup_root
         if root is None:
             return None
+        # hybrid hosts mount the v2 hierarchy at <root>/unified (systemd "hybrid" layout)
         candidates = [root]
         try:
             for line in _read_text(self.proc / "self" / "cgroup").splitlines():
                 if line.startswith("0::"):
-                    candidates.append(root / line[3:].lstrip("/"))
+                    rel = line[3:].strip().lstrip("/")
+                    candidates += [root / rel, root / "unified" / rel]
         except OSError:
             pass
         for c in candidates:
