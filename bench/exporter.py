@@ -39,7 +39,12 @@ from sealfeed.s6.supervise import read_supervise_status
 
 SERVICES = 6
 CHILDREN = 9
-RUN = "#!/bin/sh\n" + "sleep 600 &\n" * CHILDREN + "wait\n"
+# the trap takes the children down with the run script when s6-svscan stops
+RUN = (
+    "#!/bin/sh\ntrap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM\n"
+    + "sleep 600 &\n" * CHILDREN
+    + "wait\n"
+)
 
 
 def cpu_now() -> float:
@@ -81,11 +86,11 @@ def main() -> int:
         stderr=subprocess.DEVNULL,
         start_new_session=True,
     )
+    names = [f"svc-{i}" for i in range(SERVICES)]
     try:
         deadline = time.monotonic() + 5
         while not (scan / ".s6-svscan" / "control").exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-        names = [f"svc-{i}" for i in range(SERVICES)]
         for name in names:
             d = tmp / name
             d.mkdir()
@@ -167,6 +172,14 @@ def main() -> int:
                 f"{r['wall_ms_median']:>9.2f}"
             )
     finally:
+        # down every service and kill its process group (the run script's background
+        # children would otherwise outlive s6-svscan)
+        for n in names:
+            st = read_supervise_status(scan / n)
+            subprocess.run(["s6-svc", "-d", str(scan / n)], capture_output=True, check=False)
+            if st is not None and st.pid > 0:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(st.pid, signal.SIGKILL)
         subprocess.run(["s6-svscanctl", "-t", str(scan)], capture_output=True, check=False)
         with contextlib.suppress(subprocess.TimeoutExpired):
             svscan.wait(timeout=5)
