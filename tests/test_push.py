@@ -262,3 +262,27 @@ def test_http_error_status_is_external(metrics_pushgateway: Pushgateway) -> None
             await b.aclose()
 
     asyncio.run(go())
+
+
+def test_errors_never_carry_credentials(free_port: object) -> None:
+    reg, _ = _registry()
+    port = free_port()  # type: ignore[operator]
+    cfg = MetricsPushConfig(
+        enabled=True,
+        url=f"http://127.0.0.1:{port}",
+        basic_auth=BasicAuth("vmagent", Secret("hunter2-secret-pw")),
+        timeout_ms=500,
+    )
+
+    async def go() -> str:
+        p = MetricsPusher(reg, cfg, LABELS)
+        try:
+            await p.push_once()
+        except ExternalError as err:
+            return str(err)
+        finally:
+            await p.aclose()
+        return ""
+
+    msg = asyncio.run(go())
+    assert msg and "hunter2" not in msg and "dm1hZ2VudDpodW50ZXIy" not in msg

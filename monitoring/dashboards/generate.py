@@ -345,10 +345,20 @@ def nodes() -> Board:
     return b
 
 
+def render_all() -> dict[str, str]:
+    """File name -> JSON text of every dashboard."""
+    boards = (
+        (overview(), "overview"),
+        (aggregator(), "price-aggregator"),
+        (processes(), "process-metrics"),
+        (nodes(), "oracle-nodes"),
+    )
+    return {f"{name}.json": json.dumps(b.json(), indent=2) + "\n" for b, name in boards}
+
+
 def main() -> None:
-    for board, name in ((overview(), "overview"), (aggregator(), "price-aggregator"),
-                        (processes(), "process-metrics"), (nodes(), "oracle-nodes")):
-        (HERE / f"{name}.json").write_text(json.dumps(board.json(), indent=2) + "\n")
+    for name, text in render_all().items():
+        (HERE / name).write_text(text)
 
 
 if __name__ == "__main__":

@@ -351,9 +351,12 @@ class MetricsPusher:
         interval = max(self.cfg.interval_ms / 1000, 0.05)
         if self._failures == 0:
             return interval
-        ceiling = min(MAX_BACKOFF_S, interval * 2 ** min(self._failures - 1, 16))
+        ceiling = min(MAX_BACKOFF_S, interval * 2.0 ** min(self._failures - 1, 16))
         ceiling = max(ceiling, interval)
         return float(ceiling / 2 + self._rng() * ceiling / 2)  # "equal jitter" in [c/2, c]
+
+        # "equal jitter": uniform in [ceiling/2, ceiling]
+        return float(ceiling / 2 + self._rng() * ceiling / 2)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Push until ``stop`` is set; failures are counted and logged, never raised."""

@@ -251,3 +251,20 @@ def test_parsers_reject_garbage() -> None:
 
 def test_rss_unit(tree: Tree) -> None:
     assert PAGE_KB >= 1
+
+
+def test_discovery_is_cached_until_the_interval(tree: Tree) -> None:
+    sampler = Sampler(
+        proc_root=tree.proc,
+        scandir=tree.scandir,
+        source_dir=None,
+        cgroup_root=None,
+        clock=lambda: NOW,
+        discovery_interval=3600,
+    )
+    assert "late" not in {s.name for s in sampler.sample().services}
+    (tree.scandir / "late").mkdir()
+    assert "late" not in {s.name for s in sampler.sample().services}  # cached (design: 60 s)
+    sampler.discovery_interval = 0
+    late = next(s for s in sampler.sample().services if s.name == "late")
+    assert not late.supervised and not late.up

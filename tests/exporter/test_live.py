@@ -30,7 +30,9 @@ echo $((c + 1)) > restart-count
 date +%s > last-restart
 """
 
+# the trap takes the background children down with the run script when s6 stops it
 FORKER = """#!/bin/sh
+trap 'kill $(jobs -p) 2>/dev/null; exit 0' TERM
 python3 -c "import time; n = 24 << 20; b = bytearray(n); b[::4096] = b'x' * (n // 4096)
 time.sleep(600)" &
 sleep 600 &
@@ -66,14 +68,14 @@ def _child_rss(col: ProcessCollector, service: str, comm: str) -> int:
 
 
 def test_tree_restarts_and_push(
-    s6_scandir: Scandir, metrics_pushgateway: Pushgateway, metrics_victoria: VictoriaMetrics
+    exporter_s6: Scandir, metrics_pushgateway: Pushgateway, metrics_victoria: VictoriaMetrics
 ) -> None:
-    s6_scandir.add_service("forker", FORKER, finish=FINISH)
-    s6_scandir.add_service("victim", "#!/bin/sh\nexec sleep 600\n", finish=FINISH)
-    s6_scandir.add_service("crasher", CRASHER, finish=FINISH)
-    st = s6_scandir.wait_up("forker")
-    victim = s6_scandir.wait_up("victim")
-    reg, col = _collector(s6_scandir)
+    exporter_s6.add_service("forker", FORKER, finish=FINISH)
+    exporter_s6.add_service("victim", "#!/bin/sh\nexec sleep 600\n", finish=FINISH)
+    exporter_s6.add_service("crasher", CRASHER, finish=FINISH)
+    st = exporter_s6.wait_up("forker")
+    victim = exporter_s6.wait_up("victim")
+    reg, col = _collector(exporter_s6)
 
     # the python child's RSS (24 MiB touched) shows up under its service, not the sh pid
     _wait(lambda: _child_rss(col, "forker", "python3") > 20_000)
@@ -90,10 +92,12 @@ def test_tree_restarts_and_push(
     # kill -9: s6 restarts it, the finish script counts, the exporter reports it
     before = time.time()
     os.kill(victim.pid, signal.SIGKILL)
-    s6_scandir.wait(
+    exporter_s6.wait(
         "victim",
         lambda s: (
-            s.up and s.pid != victim.pid and (s6_scandir.path / "victim" / "restart-count").exists()
+            s.up
+            and s.pid != victim.pid
+            and (exporter_s6.path / "victim" / "restart-count").exists()
         ),
     )
     snap = col.sample()
@@ -103,7 +107,7 @@ def test_tree_restarts_and_push(
     assert v.last_exit_signal == 9 and v.last_exit_code == 137
 
     # the crashing service: restarts counted, last exit code 3 once it is down
-    _wait(lambda: col.sample() and (s6_scandir.path / "crasher" / "restart-count").exists())
+    _wait(lambda: col.sample() and (exporter_s6.path / "crasher" / "restart-count").exists())
     _wait(lambda: any(s.name == "crasher" and s.last_exit_code == 3 for s in col.sample().services))
 
     # push both ways and read the values back
@@ -152,18 +156,18 @@ def test_tree_restarts_and_push(
     assert rss and rss[0][1] > 20_000
 
 
-def test_collect_cli_once_json(s6_scandir: Scandir, tmp_path: Path) -> None:
+def test_collect_cli_once_json(exporter_s6: Scandir, tmp_path: Path) -> None:
     import json
     import subprocess
     import sys
 
-    s6_scandir.add_service("forker", FORKER)
-    s6_scandir.wait_up("forker")
+    exporter_s6.add_service("forker", FORKER)
+    exporter_s6.wait_up("forker")
     _wait(
         lambda: (
             len(
                 next(
-                    s for s in Sampler(scandir=s6_scandir.path, source_dir=None).sample().services
+                    s for s in Sampler(scandir=exporter_s6.path, source_dir=None).sample().services
                 ).processes
             )
             == 3
@@ -179,7 +183,7 @@ def test_collect_cli_once_json(s6_scandir: Scandir, tmp_path: Path) -> None:
             "--once",
             "--json",
             "--scandir",
-            str(s6_scandir.path),
+            str(exporter_s6.path),
             "--source-dir",
             "",
         ],

@@ -211,3 +211,24 @@ def test_dashboard_and_alert_queries_parse_victoria(metrics_victoria: VictoriaMe
     for expr in exprs:
         status, body = metrics_victoria.query_status(expr)
         assert status == 200, (expr, body)
+
+
+def test_dashboards_are_generated_and_well_formed() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gen", MON / "dashboards" / "generate.py")
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    rendered = gen.render_all()
+    assert sorted(rendered) == [p.name for p in DASHBOARDS]
+    for name, text in rendered.items():
+        assert (MON / "dashboards" / name).read_text() == text, f"{name}: re-run generate.py"
+        board = json.loads(text)
+        panels = list(_panels(board["panels"]))
+        assert len({p["id"] for p in panels}) == len(panels)
+        for p in panels:
+            pos = p["gridPos"]
+            assert pos["x"] >= 0 and pos["x"] + pos["w"] <= 24, (name, p["title"])
+            if p["type"] not in ("row", "text", "alertlist"):
+                assert p["targets"], (name, p["title"])

@@ -70,13 +70,13 @@ def _get(url: str) -> tuple[int, str]:
 
 
 def test_serve_ready_metrics_push_sigterm(
-    s6_scandir: Scandir,
+    exporter_s6: Scandir,
     metrics_pushgateway: Pushgateway,
     free_port: Callable[[], int],
     tmp_path: Path,
 ) -> None:
-    s6_scandir.add_service("sleeper", "#!/bin/sh\nexec sleep 600\n")
-    s6_scandir.wait_up("sleeper")
+    exporter_s6.add_service("sleeper", "#!/bin/sh\nexec sleep 600\n")
+    exporter_s6.wait_up("sleeper")
     port = free_port()
     r, w = os.pipe()
     proc = _start(
@@ -84,7 +84,7 @@ def test_serve_ready_metrics_push_sigterm(
         "--port",
         str(port),
         "--scandir",
-        str(s6_scandir.path),
+        str(exporter_s6.path),
         "--source-dir",
         "",
         "--notify-fd",

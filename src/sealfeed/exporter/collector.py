@@ -239,6 +239,9 @@ def render_snapshot(
         add("sealfeed_exporter_cgroup_cpu_limit_cores", [], cg.cpu_max_cores)
         for (db, user), backends in sorted(snap.pg_backends.items()):
             add("sealfeed_exporter_postgres_backends", [db, user], backends)
+
+        for (db, pg_user), count in sorted(snap.pg_backends.items()):
+            add("sealfeed_exporter_postgres_backends", [db, pg_user], count)
         add("sealfeed_exporter_last_sample_timestamp_seconds", [], round(snap.timestamp, 3))
         add("sealfeed_exporter_sample_duration_seconds", [], snap.duration_seconds)
         add("sealfeed_exporter_sample_cpu_seconds", [], snap.cpu_seconds)

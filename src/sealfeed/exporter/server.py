@@ -170,11 +170,11 @@ class Exporter:
                 "pushes": [p.target.kind for p in pushers],
             },
         )
-        if self.opts.notify_fd is not None:
-            notify_ready(self.opts.notify_fd)
         tasks = [asyncio.create_task(self._sample_loop())]
         tasks += [asyncio.create_task(p.run(self.stop)) for p in pushers]
         try:
+            if self.opts.notify_fd is not None:
+                notify_ready(self.opts.notify_fd)
             await self.stop.wait()
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
