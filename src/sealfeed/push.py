@@ -353,8 +353,6 @@ class MetricsPusher:
             return interval
         ceiling = min(MAX_BACKOFF_S, interval * 2.0 ** min(self._failures - 1, 16))
         ceiling = max(ceiling, interval)
-        return float(ceiling / 2 + self._rng() * ceiling / 2)  # "equal jitter" in [c/2, c]
-
         # "equal jitter": uniform in [ceiling/2, ceiling]
         return float(ceiling / 2 + self._rng() * ceiling / 2)
 

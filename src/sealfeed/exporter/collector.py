@@ -237,9 +237,6 @@ def render_snapshot(
             add(name, [], v * us if v is not None else None)
         add("sealfeed_exporter_cgroup_cpu_throttled_periods", [], cg.nr_throttled)
         add("sealfeed_exporter_cgroup_cpu_limit_cores", [], cg.cpu_max_cores)
-        for (db, user), backends in sorted(snap.pg_backends.items()):
-            add("sealfeed_exporter_postgres_backends", [db, user], backends)
-
         for (db, pg_user), count in sorted(snap.pg_backends.items()):
             add("sealfeed_exporter_postgres_backends", [db, pg_user], count)
         add("sealfeed_exporter_last_sample_timestamp_seconds", [], round(snap.timestamp, 3))
