@@ -30,6 +30,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="replace a service's command line (shell-quoted; repeatable), e.g. to run a "
         "component from another checkout",
     )
+    parser.add_argument(
+        "--embedded-defaults",
+        action="store_true",
+        help="local demo: create STATE/config with the embedded example configuration "
+        "(N nodes), sign it with a fresh local key and use it -- no /sp paths needed",
+    )
+    parser.add_argument(
+        "--nodes", type=int, default=5, help="with --embedded-defaults: node count (default 5)"
+    )
     parser.add_argument("--ready-timeout", type=float, default=180.0)
     parser.add_argument(
         "--exit-when-ready",
@@ -68,6 +77,11 @@ def _up(args: argparse.Namespace) -> int:
 
     state = Path(args.state_dir).resolve()
     commands = parse_overrides(args.command)  # usage errors before anything else
+    if args.embedded_defaults:
+        from sealfeed.s6.embedded import write_embedded_config
+
+        args.config, args.pubkey, args.secrets_dir = write_embedded_config(state, args.nodes)
+        sys.stderr.write(f"sealfeed up: embedded defaults signed into {args.config}\n")
     try:
         cfg = config_from_args(args)
     except SealfeedError as err:
