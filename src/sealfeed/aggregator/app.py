@@ -136,7 +136,7 @@ async def batch(request: Request) -> Response:
                     "message": "item needs string fields source, base, quote",
                 },
             }
-        source, base, quote = fields
+        source, base, quote = (str(f) for f in fields)
         try:
             q = await agg.get_quote(source, base, quote)
         except QuoteError as err:

@@ -11,6 +11,7 @@ import email.utils
 import logging
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import aiohttp
@@ -22,6 +23,8 @@ log = logging.getLogger("sealfeed.aggregator.fetch")
 MAX_RETRIES = 3  # issue #5: exponential backoff with jitter, max 3 retries
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
+#: (source, outcome "ok"/"error", error kind, seconds)
+ObserveFn = Callable[[str, str, str, float], None]
 USER_AGENT = "sealfeed-aggregator/0.1 (+https://github.com/Super-Protocol/chainlink)"
 
 
@@ -217,14 +220,14 @@ class SourceClient:
                 raise
             except TimeoutError:
                 kind = "timeout"
-                err = UpstreamError("timeout", f"no answer within {self.timeout.total:g}s")
-                self._failed(err)
-                raise err from None
+                t_err = UpstreamError("timeout", f"no answer within {self.timeout.total:g}s")
+                self._failed(t_err)
+                raise t_err from None
             except aiohttp.ClientError as exc:
                 kind = "connection"
-                err = UpstreamError("connection", f"{exc.__class__.__name__}")
-                self._failed(err)
-                raise err from None
+                c_err = UpstreamError("connection", f"{exc.__class__.__name__}")
+                self._failed(c_err)
+                raise c_err from None
             finally:
                 self.stats.calls += 1
                 if self._observe is not None:
@@ -234,12 +237,6 @@ class SourceClient:
         self.stats.errors += 1
         self.stats.last_error_ms = int(time.time() * 1000)
         self.stats.last_error = f"{err.kind}: {err.message}"
-
-
-class ObserveFn:
-    """Callback protocol: (source, outcome, error kind, seconds)."""
-
-    def __call__(self, source: str, outcome: str, kind: str, seconds: float) -> None: ...
 
 
 def build_proxy(use_proxy: object, global_proxy: str | None) -> str | None:

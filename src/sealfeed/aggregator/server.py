@@ -76,7 +76,7 @@ def _hypercorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper
     config.errorlog = None
     config.graceful_timeout = SHUTDOWN_TIMEOUT_S - 2
     event = asyncio.Event()
-    return serve(app, config, shutdown_trigger=event.wait), event.set  # type: ignore[arg-type]
+    return serve(app, config, shutdown_trigger=event.wait), event.set
 
 
 def _granian(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
@@ -146,7 +146,7 @@ async def serve(
     kind = resolve_server(server)
     loop = asyncio.get_running_loop()
     stop = stop_event or asyncio.Event()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
