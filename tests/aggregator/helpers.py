@@ -119,7 +119,7 @@ async def lifespan(app: AggregatorApp) -> AsyncIterator[AsgiClient]:
 
 
 def source_config(name: str, base_url: str, **kw: Any) -> SourceConfig:
-    kw.setdefault("rps", None)  # tests are not rate limited unless they say so
+    kw.setdefault("rps", 10_000.0)  # tests are not rate limited unless they say so
     kw.setdefault("timeout_ms", 2_000)
     if name in KEYED:
         kw.setdefault("api_key", Secret(f"key-{name}"))

@@ -13,6 +13,7 @@ Failure modes (``fake.mode``): ``malformed`` (truncated JSON), ``html`` (an HTML
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import time
@@ -73,6 +74,7 @@ class FakeExchange:
     counts: Counter[str] = field(default_factory=Counter)
     base_url: str = ""
     _runner: web.AppRunner | None = None
+    _released: asyncio.Event = field(default_factory=asyncio.Event)
 
     # -- lifecycle
     async def start(self) -> str:
@@ -89,6 +91,7 @@ class FakeExchange:
         return self.base_url
 
     async def stop(self) -> None:
+        self._released.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -107,7 +110,10 @@ class FakeExchange:
             await asyncio.sleep(self.latency_s)
         mode = self.mode
         if mode == "timeout":
-            await asyncio.sleep(3600)
+            # hold the request until the test stops the fake (no 60 s aiohttp drain)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._released.wait(), 3600)
+            return web.Response(status=504)
         if mode == "html":
             return web.Response(text=HTML_502, status=502, content_type="text/html")
         if mode == "malformed":

@@ -64,7 +64,10 @@ class UpstreamError(Exception):
     def retryable(self) -> bool:
         if self.kind in ("timeout", "connection", "rate_limited"):
             return True
-        return self.kind in ("http", "html", "malformed") and (self.status or 500) >= 500
+        if self.kind in ("unknown_pair", "unauthorized"):
+            return False
+        # 5xx (whatever the body says) is the upstream's transient trouble; 4xx is ours
+        return (self.status or 500) >= 500
 
 
 def _keep(text: str) -> str:
