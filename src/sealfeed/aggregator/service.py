@@ -175,6 +175,7 @@ class Aggregator:
         self.streams = streams
         if self.cfg.pairs_file:
             self.preload(self.cfg.pairs_file)
+            self.warm_up()
         if self.streams is not None:
             for st in self.sources.values():
                 self._streams_set_pairs(st)
@@ -280,6 +281,16 @@ class Aggregator:
         log.info("preloaded pairs", extra={"event": "preload", "pairs": count, "path": path})
         return count
 
+    def warm_up(self) -> int:
+        """Fetch every tracked pair now (coalesced), so preloaded pairs are hot at start."""
+        n = 0
+        for st in self.sources.values():
+            for pair in st.tracked:
+                if pair not in st.inflight:
+                    self._schedule(st, pair)
+                    n += 1
+        return n
+
     # ------------------------------------------------------------------ quotes
     def lookup_hot(self, source: str, base: str, quote: str) -> Quote | None:
         """The fast path: a fresh cached value or None (then call :meth:`get_quote`)."""
@@ -362,7 +373,7 @@ class Aggregator:
         except UpstreamError as err:
             if err.kind == "unknown_pair" and len(req.pairs) > 1:
                 # one unknown symbol fails the whole batch on Binance/Kraken: split it
-                singles = st.client.requests(list(req.pairs), 1)
+                singles = [r for p in req.pairs for r in st.client.requests([p], 1)]
                 await asyncio.gather(*(self._run_request(st, r) for r in singles))
                 return
             self._settle_error(st, req, err)
