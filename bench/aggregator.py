@@ -31,6 +31,7 @@ import tempfile
 import time
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -135,10 +136,12 @@ def _child_fakes(args: argparse.Namespace) -> None:
 
 
 class Proc:
-    def __init__(self, argv: list[str], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, argv: list[str], env: dict[str, str] | None = None, cwd: Path = ROOT
+    ) -> None:
         self.p = subprocess.Popen(
             argv,
-            cwd=ROOT,
+            cwd=cwd,
             env={**os.environ, **(env or {})},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
@@ -234,19 +237,110 @@ def wrk(url: str, duration: int) -> dict[str, Any]:
     return dict(json.loads(line))
 
 
-def phase_hot(fake_url: str, servers: list[str], duration: int) -> dict[str, Any]:
+Starter = Callable[..., tuple["Proc", str]]
+
+
+def ours(server: str, *, bare: bool = False) -> Starter:
+    def start(upstreams: dict[str, str], **kw: Any) -> tuple[Proc, str]:
+        return start_service(server, upstreams, bare=bare, **kw)
+
+    return start
+
+
+REF_CONFIG = """port: {port}
+environment: production
+pairsFilePath: {pairs}
+logger:
+  level: warn
+  isPrettyEnabled: false
+metricsPush:
+  enabled: false
+refetch:
+  enabled: true
+  staleTriggerBeforeExpiry: {stale}
+  batchInterval: 1000
+  minTimeBetweenRefreshes: 2000
+quotes:
+  requestTimeoutMs: 10000
+pairCleanup:
+  enabled: true
+  inactiveTimeoutMs: 600000
+  cleanupIntervalMs: 20000
+sources:
+  binance:
+    enabled: true
+    baseUrl: {base}
+    ttl: {ttl}
+    timeoutMs: 10000
+    rps: 100
+    maxConcurrent: 10
+    refetch: true
+    maxBatchSize: 500
+    stream:
+      autoReconnect: false
+      wsUrl: ws://127.0.0.1:9/ws
+"""
+REF_DISABLED = (
+    "okx",
+    "finnhub",
+    "cryptocompare",
+    "alphavantage",
+    "coingecko",
+    "exchangeratehost",
+    "kraken",
+    "coinbase",
+    "frankfurter",
+    "yahoofinance",
+    "kucoin",
+    "bybit",
+)
+
+
+def reference(ref_dir: str) -> Starter:
+    """The reference NestJS app built by hand outside the repository (dist/main.js)."""
+
+    def start(
+        upstreams: dict[str, str],
+        *,
+        pairs_file: str | None = None,
+        ttl_ms: int = 300_000,
+        stale_ms: int = 5_000,
+        **_: Any,
+    ) -> tuple[Proc, str]:
+        port = free_port()
+        tmp = Path(tempfile.mkdtemp())
+        if pairs_file is None:
+            pairs_file = str(tmp / "pairs.json")
+            Path(pairs_file).write_text("{}")
+        cfg = REF_CONFIG.format(
+            port=port, pairs=pairs_file, stale=stale_ms, base=upstreams["binance"], ttl=ttl_ms
+        )
+        cfg += "".join(f"  {n}:\n    enabled: false\n" for n in REF_DISABLED)
+        (tmp / "config.yaml").write_text(cfg)
+        proc = Proc(
+            ["node", "dist/main.js"],
+            env={"CONFIG_FILE": str(tmp / "config.yaml"), "NODE_ENV": "production"},
+            cwd=Path(ref_dir),
+        )
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/", timeout=60)
+        return proc, url
+
+    return start
+
+
+def phase_hot(fake_url: str, targets: dict[str, Starter], duration: int) -> dict[str, Any]:
     res: dict[str, Any] = {}
-    for server in servers:
-        for bare in (False, True):
-            proc, url = start_service(server, {"binance": fake_url}, bare=bare)
-            try:
-                quote = url + "/quote/binance/BTC/USDT"
-                urllib.request.urlopen(quote, timeout=10).read()  # warm the cache
-                r = wrk(quote, duration)
-                r["rss_mb"] = round(rss_mb(proc.pid), 1)
-                res[f"{server}{'-bare' if bare else ''}"] = r
-            finally:
-                proc.stop()
+    for name, start in targets.items():
+        proc, url = start({"binance": fake_url})
+        try:
+            quote = url + "/quote/binance/BTC/USDT"
+            urllib.request.urlopen(quote, timeout=10).read()  # warm the cache
+            r = wrk(quote, duration)
+            r["rss_mb"] = round(rss_mb(proc.pid), 1)
+            res[name] = r
+        finally:
+            proc.stop()
     return res
 
 
@@ -271,43 +365,64 @@ def _pct(values: list[float], p: float) -> float:
     return round(v[min(len(v) - 1, int(len(v) * p / 100))], 2)
 
 
-def phase_cold(fake_url: str, server: str) -> dict[str, Any]:
-    bases = [
-        "ETH",
-        "BNB",
-        "SOL",
-        "XRP",
-        "ADA",
-        "DOGE",
-        "TRX",
-        "DOT",
-        "LINK",
-        "AVAX",
-        "LTC",
-        "BCH",
-        "ATOM",
-        "UNI",
-        "XLM",
-        "ETC",
-        "FIL",
-        "NEAR",
-        "APE",
-        "ARB",
-    ]
+COLD_BASES = [
+    "ETH",
+    "BNB",
+    "SOL",
+    "XRP",
+    "ADA",
+    "DOGE",
+    "TRX",
+    "DOT",
+    "LINK",
+    "AVAX",
+    "LTC",
+    "BCH",
+    "ATOM",
+    "UNI",
+    "XLM",
+    "ETC",
+    "FIL",
+    "NEAR",
+    "APE",
+    "ARB",
+]
+
+
+def phase_cold(fake_url: str, targets: dict[str, Starter]) -> dict[str, Any]:
     direct = asyncio.run(
-        _timed_gets([f"{fake_url}/api/v3/ticker/price?symbol={b}USDT" for b in bases])
+        _timed_gets([f"{fake_url}/api/v3/ticker/price?symbol={b}USDT" for b in COLD_BASES])
     )
-    proc, url = start_service(server, {"binance": fake_url})
-    try:
-        cold = asyncio.run(_timed_gets([f"{url}/quote/binance/{b}/USDT" for b in bases]))
-    finally:
-        proc.stop()
-    return {
-        "server": server,
-        "direct_upstream_ms": {"p50": _pct(direct, 50), "p90": _pct(direct, 90)},
-        "cold_miss_ms": {"p50": _pct(cold, 50), "p90": _pct(cold, 90), "max": round(max(cold), 2)},
-        "overhead_p50_ms": round(statistics.median(cold) - statistics.median(direct), 2),
-    }
+    res: dict[str, Any] = {"direct_upstream_ms": {"p50": _pct(direct, 50), "p90": _pct(direct, 90)}}
+    for name, start in targets.items():
+        proc, url = start({"binance": fake_url})
+        try:
+            cold = asyncio.run(_timed_gets([f"{url}/quote/binance/{b}/USDT" for b in COLD_BASES]))
+        finally:
+            proc.stop()
+        res[name] = {
+            "p50": _pct(cold, 50),
+            "p90": _pct(cold, 90),
+            "max": round(max(cold), 2),
+            "overhead_p50_ms": round(statistics.median(cold) - statistics.median(direct), 2),
+        }
+    return res
+
+
+async def _warm(url: str, paths: list[str], concurrency: int = 50) -> Counter[int]:
+    import aiohttp
+
+    statuses: Counter[int] = Counter()
+    sem = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession(url) as s:
+
+        async def one(p: str) -> None:
+            async with sem, s.get(p) as r:
+                await r.read()
+                statuses[r.status] += 1
+
+        await asyncio.gather(*(one(p) for p in paths))
+    return statuses
 
 
 def _pairs_file(sources: tuple[str, ...], count: int) -> str:
@@ -326,69 +441,106 @@ def _wait_cached(url: str, sources: tuple[str, ...], count: int, timeout: float 
     raise RuntimeError("cache did not warm up")
 
 
-def phase_rss(server: str, count: int = 1000) -> dict[str, Any]:
+def phase_rss(targets: dict[str, Starter], count: int = 1000) -> dict[str, Any]:
     fakes, urls = start_fakes(("binance",), count, 20)
+    res: dict[str, Any] = {"tracked_pairs": count}
     try:
         pairs = _pairs_file(("binance",), count)
-        proc, url = start_service(server, urls, pairs_file=pairs)
-        try:
-            warm = _wait_cached(url, ("binance",), count)
-            time.sleep(1)
-            return {
-                "server": server,
-                "tracked_pairs": count,
-                "warmup_s": round(warm, 2),
-                "rss_mb": round(rss_mb(proc.pid), 1),
-            }
-        finally:
-            proc.stop()
+        paths = [f"/quote/binance/C{i:04d}/USDT" for i in range(count)]
+        for name, start in targets.items():
+            proc, url = start(urls, pairs_file=pairs)
+            try:
+                t = time.monotonic()
+                statuses = asyncio.run(_warm(url, paths))
+                warm = time.monotonic() - t
+                time.sleep(1)
+                res[name] = {
+                    "rss_mb": round(rss_mb(proc.pid), 1),
+                    "warm_s": round(warm, 2),
+                    "statuses": {str(k): v for k, v in statuses.items()},
+                }
+            finally:
+                proc.stop()
     finally:
         fakes.stop()
+    return res
 
 
-async def _burst(url: str, feeds: int, sources: tuple[str, ...], nodes: int) -> dict[str, Any]:
-    import aiohttp
+_BURST_LUA = """
+local paths = {%s}
+local per = %d
+local threads = {}
+local k = 0
+setup = function(thread)
+  thread:set("start", k * per)
+  k = k + 1
+  table.insert(threads, thread)
+end
+init = function(args)
+  idx = start
+  seen = 0
+  bad = 0
+end
+request = function()
+  idx = idx %% #paths + 1
+  return wrk.format("GET", paths[idx])
+end
+response = function(status, headers, body)
+  if status ~= 200 then bad = bad + 1 end
+end
+done = function(summary, latency, requests)
+  local nbad = 0
+  for _, t in ipairs(threads) do nbad = nbad + t:get("bad") end
+  io.write(string.format(
+    '{"tool":"wrk-burst","requests":%%d,"duration_s":%%.3f,"non200":%%d,' ..
+    '"latency_ms":{"p50":%%.2f,"p99":%%.2f,"max":%%.2f}}\\n',
+    summary.requests, summary.duration / 1e6, nbad,
+    latency:percentile(50) / 1000, latency:percentile(99) / 1000, latency.max / 1000))
+end
+"""
 
-    paths = [f"/quote/{s}/C{i:04d}/USDT" for i in range(feeds) for s in sources]
-    statuses: Counter[int] = Counter()
-    lat: list[float] = []
 
-    async def node() -> None:
-        conn = aiohttp.TCPConnector(limit=100)
-        async with aiohttp.ClientSession(url, connector=conn) as s:
-
-            async def one(p: str) -> None:
-                t = time.perf_counter()
-                async with s.get(p) as r:
-                    await r.read()
-                    statuses[r.status] += 1
-                lat.append((time.perf_counter() - t) * 1000)
-
-            await asyncio.gather(*(one(p) for p in paths))
-
-    t0 = time.perf_counter()
-    await asyncio.gather(*(node() for _ in range(nodes)))
-    wall = time.perf_counter() - t0
-    return {
-        "requests": len(paths) * nodes,
-        "wall_s": round(wall, 3),
-        "statuses": {str(k): v for k, v in statuses.items()},
-        "latency_ms": {"p50": _pct(lat, 50), "p99": _pct(lat, 99), "max": round(max(lat), 1)},
-    }
+def _burst(url: str, feeds: int, sources: tuple[str, ...], nodes: int) -> dict[str, Any]:
+    """The OCR-round request mix (every node asks for every (feed, source)) through wrk at
+    saturation: 2 threads x 100 connections (5 nodes x 20). wrk cannot stop after N
+    requests, so the round's time is 9,100 / measured req/s (a Python client was the
+    bottleneck when timing the round directly)."""
+    paths = [f"/quote/{s}/C{i:04d}/USDT" for i in range(feeds) for s in sources] * nodes
+    lua = _BURST_LUA % (",".join(f'"{p}"' for p in paths), len(paths) // 2)
+    script = Path(tempfile.mkdtemp()) / "burst.lua"
+    script.write_text(lua)
+    out = subprocess.run(
+        ["wrk", "-t2", "-c100", "-d5s", "-s", str(script), url],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(ln for ln in out.splitlines() if ln.startswith('{"tool":"wrk-burst"'))
+    r = dict(json.loads(line))
+    r["rps"] = round(r["requests"] / r["duration_s"], 1)
+    r["round_requests"] = len(paths)
+    r["round_s"] = round(len(paths) / r["rps"], 3)
+    return r
 
 
-def phase_burst(servers: list[str], feeds: int = 260, nodes: int = 5) -> dict[str, Any]:
-    fakes, urls = start_fakes(BURST_SOURCES, feeds, 20)
-    res: dict[str, Any] = {}
+def phase_burst(
+    targets: dict[str, Starter], sources: tuple[str, ...], feeds: int, nodes: int = 5
+) -> dict[str, Any]:
+    fakes, urls = start_fakes(sources, feeds, 20)
+    res: dict[str, Any] = {"sources": list(sources), "feeds": feeds, "nodes": nodes}
     try:
-        pairs = _pairs_file(BURST_SOURCES, feeds)
-        for server in servers:
-            proc, url = start_service(server, urls, pairs_file=pairs)
+        pairs = _pairs_file(sources, feeds)
+        paths = [f"/quote/{s}/C{i:04d}/USDT" for i in range(feeds) for s in sources]
+        for name, start in targets.items():
+            proc, url = start(urls, pairs_file=pairs)
             try:
-                warm = _wait_cached(url, BURST_SOURCES, feeds)
-                r = asyncio.run(_burst(url, feeds, BURST_SOURCES, nodes))
-                r["warmup_s"] = round(warm, 2)
-                res[server] = r
+                t = time.monotonic()
+                statuses = asyncio.run(_warm(url, paths))
+                warm = time.monotonic() - t
+                r = _burst(url, feeds, sources, nodes)
+                r["warm_s"] = round(warm, 2)
+                r["warm_statuses"] = {str(k): v for k, v in statuses.items()}
+                res[name] = r
             finally:
                 proc.stop()
     finally:
@@ -397,7 +549,7 @@ def phase_burst(servers: list[str], feeds: int = 260, nodes: int = 5) -> dict[st
 
 
 def phase_oracle(
-    fake_url: str, server: str, duration: int, ttl_ms: int, stale_ms: int
+    fake_url: str, name: str, start: Starter, duration: int, ttl_ms: int, stale_ms: int
 ) -> dict[str, Any]:
     pairs = Path(tempfile.mkdtemp()) / "pairs20.json"
     bases = [
@@ -423,7 +575,7 @@ def phase_oracle(
         "APE",
     ]
     pairs.write_text(json.dumps({"binance": [f"{b}/USDT" for b in bases]}))
-    proc, url = start_service(server, {"binance": fake_url}, ttl_ms=ttl_ms, stale_ms=stale_ms)
+    proc, url = start({"binance": fake_url}, ttl_ms=ttl_ms, stale_ms=stale_ms)
     try:
         out = subprocess.run(
             [
@@ -453,7 +605,7 @@ def phase_oracle(
         up = r.get("upstream", {})
         calls = up.get("requests_total", sum((up.get("requests") or {}).values()))
         return {
-            "server": server,
+            "target": name,
             "ttl_ms": ttl_ms,
             "stale_trigger_ms": stale_ms,
             "duration_s": duration,
@@ -491,6 +643,11 @@ def main() -> int:
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
     ap.add_argument("--oracle-duration", type=int, default=60)
+    ap.add_argument(
+        "--reference",
+        help="directory of the reference price-aggregator built by hand (node dist/main.js); "
+        "never part of this repository",
+    )
     args = ap.parse_args()
     if args.cmd == "_serve":
         _child_serve(args)
@@ -512,20 +669,30 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "cpus": os.cpu_count(),
     }
+    ref = {"reference": reference(args.reference)} if args.reference else {}
+    main_targets: dict[str, Starter] = {**ref, default: ours(default)}
     try:
         wait_http(fake_url + "/stats")
         if "hot" in phases:
-            result["hot"] = phase_hot(fake_url, servers, args.duration)
+            hot: dict[str, Starter] = dict(ref)
+            for server in servers:
+                hot[server] = ours(server)
+                hot[f"{server}-bare"] = ours(server, bare=True)
+            result["hot"] = phase_hot(fake_url, hot, args.duration)
         if "cold" in phases:
-            result["cold"] = phase_cold(fake_url, default)
+            result["cold"] = phase_cold(fake_url, main_targets)
         if "rss" in phases:
-            result["rss"] = phase_rss(default)
+            result["rss"] = phase_rss(main_targets)
         if "burst" in phases:
-            result["burst"] = phase_burst(servers)
+            # the OCR round on binance only (the reference's other adapters have fixed URLs)
+            result["burst"] = phase_burst(main_targets, ("binance",), 1820)
+            # the realistic mix: 260 feeds x 7 sources, every server
+            result["burst7"] = phase_burst({s: ours(s) for s in servers}, BURST_SOURCES, 260)
         if "oracle" in phases:
             result["oracle"] = [
-                phase_oracle(fake_url, default, args.oracle_duration, 10_000, 5_000),
-                phase_oracle(fake_url, default, args.oracle_duration, 10_000, 1_000),
+                phase_oracle(fake_url, name, start, args.oracle_duration, 10_000, stale)
+                for name, start in main_targets.items()
+                for stale in ((5_000,) if name == "reference" else (5_000, 1_000))
             ]
     finally:
         fake.stop()
@@ -539,25 +706,30 @@ def _human(r: dict[str, Any]) -> None:
     for name, h in r.get("hot", {}).items():
         lat = h["latency_ms"]
         w(
-            f"hot   {name:16} {h['rps']:>9.0f} req/s  p50 {lat['p50']:.2f} ms"
+            f"hot    {name:16} {h['rps']:>9.0f} req/s  p50 {lat['p50']:.2f} ms"
             f"  p99 {lat['p99']:.2f} ms  errors {sum(h['errors'].values())}  rss {h['rss_mb']} MB\n"
         )
-    if "cold" in r:
-        c = r["cold"]
-        w(
-            f"cold  direct p50 {c['direct_upstream_ms']['p50']} ms, via aggregator p50 "
-            f"{c['cold_miss_ms']['p50']} ms (overhead {c['overhead_p50_ms']} ms)\n"
-        )
-    if "rss" in r:
-        w(f"rss   {r['rss']['tracked_pairs']} pairs: {r['rss']['rss_mb']} MB\n")
-    for name, b in r.get("burst", {}).items():
-        w(
-            f"burst {name:16} {b['requests']} requests in {b['wall_s']} s  statuses {b['statuses']}"
-            f"  p99 {b['latency_ms']['p99']} ms\n"
-        )
+    c = r.get("cold", {})
+    for name, v in c.items():
+        if name != "direct_upstream_ms":
+            w(
+                f"cold   {name:16} p50 {v['p50']} ms  p90 {v['p90']} ms  (direct upstream p50 "
+                f"{c['direct_upstream_ms']['p50']} ms, overhead {v['overhead_p50_ms']} ms)\n"
+            )
+    for name, v in r.get("rss", {}).items():
+        if isinstance(v, dict):
+            w(f"rss    {name:16} {r['rss']['tracked_pairs']} pairs: {v['rss_mb']} MB\n")
+    for key in ("burst", "burst7"):
+        for name, b in r.get(key, {}).items():
+            if isinstance(b, dict):
+                w(
+                    f"{key:6} {name:16} {b['round_requests']} requests in {b['round_s']} s"
+                    f" ({b['rps']:.0f} req/s)  non-200 {b['non200']}"
+                    f"  p99 {b['latency_ms']['p99']} ms\n"
+                )
     for o in r.get("oracle", []):
         w(
-            f"oracle ttl {o['ttl_ms']} trigger {o['stale_trigger_ms']}: "
+            f"oracle {o['target']:16} ttl {o['ttl_ms']} trigger {o['stale_trigger_ms']}: "
             f"{o['upstream_calls_per_min']} upstream calls/min ({o['ok']}/{o['requests']} ok)\n"
         )
 
