@@ -1,4 +1,4 @@
-# ruff: noqa: E501  (a literal OpenAPI document reads best one path per line)
+
 """OpenAPI 3 description of the HTTP API (served at ``/docs-json``, the reference's path)."""
 
 from __future__ import annotations
