@@ -236,7 +236,8 @@ class Appliance:
         self.proc = subprocess.Popen(
             ["s6-svscan", str(self.scandir)],
             stdin=subprocess.DEVNULL,
-            stdout=out,
+            # services' own chatter is diagnostics: never on `up`'s stdout (--json is one doc)
+            stdout=out if out is not None else sys.stderr.fileno(),
             stderr=out,
             env=env,
             start_new_session=True,
