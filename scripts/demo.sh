@@ -1,10 +1,8 @@
 #!/usr/bin/env bash
-# Main job on embedded defaults (see README): the appliance's trust chain, end to end.
+# The trust chain on embedded defaults: sign + verify the example configuration (both
+# schemes, tampering rejected), then verify the real TDX/SGX quotes in ../shared/tdx-samples.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if ! command -v uv >/dev/null 2>&1; then
-  echo "[demo] installing uv from PyPI" >&2
-  python3 -m pip install --quiet uv >&2
-fi
-uv sync --locked --quiet
+source scripts/_deps.sh
+ensure_uv
 exec uv run --no-sync python -m sealfeed.demo "$@"

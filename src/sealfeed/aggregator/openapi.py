@@ -1,4 +1,3 @@
-
 """OpenAPI 3 description of the HTTP API (served at ``/docs-json``, the reference's path)."""
 
 from __future__ import annotations
