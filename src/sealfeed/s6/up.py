@@ -237,7 +237,7 @@ class Appliance:
             ["s6-svscan", str(self.scandir)],
             stdin=subprocess.DEVNULL,
             # services' own chatter is diagnostics: never on `up`'s stdout (--json is one doc)
-            stdout=out if out is not None else sys.stderr.fileno(),
+            stdout=out if out is not None else 2,
             stderr=out,
             env=env,
             start_new_session=True,
