@@ -108,3 +108,44 @@ def test_sources_command_json() -> None:
     assert len(names) == 13 and "exchangerate-host" in names
     binance = next(s for s in doc["sources"] if s["name"] == "binance")
     assert (binance["rps"], binance["maxBatchSize"]) == (100, 500)
+
+
+def test_fetch_command_against_a_fake(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from tests.fakes.exchanges import FakeExchange
+
+    loop = asyncio.new_event_loop()
+    fake = FakeExchange("finnhub", prices={("BTC", "USDT"): "67009.99"}, api_key="k-123")
+    url = loop.run_until_complete(fake.start())
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    key = tmp_path / "finnhub.key"
+    key.write_text("k-123\n")
+    key.chmod(0o600)
+    try:
+
+        def cli(*extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "sealfeed", "aggregator", "fetch", "finnhub",
+                 "BTC/USDT", *extra, "--base-url", url, "--json"],
+                capture_output=True, text=True, timeout=30, cwd=ROOT,
+            )  # fmt: skip
+
+        ok = cli("--api-key-file", str(key))
+        assert ok.returncode == 0, ok.stderr
+        doc = json.loads(ok.stdout)
+        assert doc["prices"] == [{"pair": "BTC/USDT", "price": "67009.99"}]
+        missing = cli("FOO/USDT", "--api-key-file", str(key))
+        assert missing.returncode == 1  # one pair not found
+        nokey = cli()
+        assert nokey.returncode == 3 and "unauthorized" in json.loads(nokey.stdout)["error"]
+        assert "k-123" not in ok.stdout + ok.stderr + nokey.stdout + nokey.stderr
+        bad = cli("BTCUSDT")
+        assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+        loop.run_until_complete(fake.stop())
+        loop.close()
