@@ -49,6 +49,9 @@ COALESCE_WINDOW_S = 0.0
 #: a refresh call also takes pairs that fall due within this many ms (one call, not two)
 PIGGYBACK_MS = 2_000
 MAX_FAILURE_BACKOFF_MS = 60_000
+#: an unknown pair answers 404 from memory for this long (capped by the source TTL), so a
+#: job asking every round for a symbol the exchange lacks costs one upstream call a minute
+NOT_FOUND_TTL_MS = 60_000
 
 
 class QuoteError(Exception):
@@ -103,6 +106,8 @@ class SourceState:
     last_error: str | None = None
     last_error_ms: int | None = None
     last_success_ms: int | None = None
+    #: pairs the source said it does not know, until when (negative cache)
+    not_found: dict[Pair, int] = field(default_factory=dict)
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
@@ -317,6 +322,12 @@ class Aggregator:
         if not pair[0] or not pair[1] or len(pair[0]) > 50 or len(pair[1]) > 50:
             raise QuoteError(400, "baseCurrency and quoteCurrency must be 1-50 characters")
         now = now_ms()
+        nf = st.not_found.get(pair)
+        if nf is not None:
+            if now < nf:
+                self.metrics.cache_result(st.name, "not_found")
+                raise price_not_found(st.name, pair)
+            del st.not_found[pair]
         t = self.track(st, pair, now)
         t.last_request_ms = now
         q = self.cache.fresh((st.name, *pair), now)
@@ -406,6 +417,9 @@ class Aggregator:
     def _not_found(self, st: SourceState, pair: Pair, fut: asyncio.Future[Quote] | None) -> None:
         # the reference drops a registration whose symbol the source does not know
         self.untrack(st, pair, drop_value=False)
+        st.not_found[pair] = now_ms() + min(NOT_FOUND_TTL_MS, st.ttl_ms)
+        if len(st.not_found) > 10_000:  # bound memory against arbitrary symbols
+            st.not_found.pop(next(iter(st.not_found)))
         log.info(
             "pair not found upstream",
             extra={"event": "price_not_found", "source": st.name, "pair": f"{pair[0]}/{pair[1]}"},
