@@ -264,3 +264,25 @@ def test_unknown_pair_is_remembered_for_a_while() -> None:
             assert (await client.get("/quote/coinbase/NOPE/USD")).json()["price"] == "2.5"
 
     run(scenario())
+
+
+def test_bad_pairs_files_are_precise_input_errors(tmp_path: Path) -> None:
+    import pytest
+
+    from sealfeed.aggregator.service import load_pairs_file
+    from sealfeed.errors import InputError
+
+    cases = {
+        "nope.json": "cannot read pairs file",
+        "notjson.json": "not JSON",
+        "list.json": "must be an object",
+        "entry.json": '"BASE/QUOTE"',
+    }
+    (tmp_path / "notjson.json").write_text("{")
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "entry.json").write_text(json.dumps({"binance": ["BTC/USDT", "BTCUSDT"]}))
+    for name, needle in cases.items():
+        with pytest.raises(InputError) as err:
+            load_pairs_file(str(tmp_path / name))
+        assert needle in err.value.message
+    assert "entry.json: binance[1]" in str(err.value)

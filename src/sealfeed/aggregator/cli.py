@@ -31,6 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
     if changes:
         agg_cfg = dataclasses.replace(agg_cfg, **changes)
     server = resolve_server(args.server or agg_cfg.server)
+    if agg_cfg.pairs_file:
+        from sealfeed.aggregator.service import load_pairs_file
+
+        load_pairs_file(agg_cfg.pairs_file)  # a bad pairs file fails here, not mid-startup
     app = create_app(agg_cfg, cfg.monitoring, streams=not args.no_streams)
     try:
         run(app, server=server, host=agg_cfg.host, port=agg_cfg.port, notify_fd=args.notify_fd)

@@ -186,7 +186,14 @@ class Aggregator:
         if self.streams is not None:
             for st in self.sources.values():
                 self._streams_set_pairs(st)
-            await self.streams.start()
+            try:
+                await self.streams.start()
+            except Exception as exc:  # REST serves alone rather than not at all
+                log.warning(
+                    "streams failed to start; REST only",
+                    extra={"event": "streams_unavailable", "error": repr(exc)},
+                )
+                self.streams = None
         self._tasks.append(asyncio.create_task(self._refresh_loop(), name="aggregator-refresh"))
         if self.cfg.pair_cleanup.enabled:
             self._tasks.append(asyncio.create_task(self._cleanup_loop(), name="aggregator-cleanup"))
@@ -198,6 +205,11 @@ class Aggregator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        for st in self.sources.values():
+            for fut in st.inflight.values():
+                if not fut.done():
+                    fut.set_exception(QuoteError(503, "Service is shutting down"))
+            st.inflight.clear()
         if self.streams is not None:
             with contextlib.suppress(Exception):
                 await self.streams.stop()
@@ -255,32 +267,17 @@ class Aggregator:
 
     def preload(self, path: str) -> int:
         """Register pairs from a reference ``pairs.json`` (``{"binance": ["BTC/USDT"]}``)."""
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read pairs file: {exc.strerror}", location=path) from None
-        except ValueError as exc:
-            raise InputError(f"pairs file is not JSON: {exc}", location=path) from None
-        if not isinstance(doc, dict):
-            raise InputError('pairs file must be an object {source: ["BASE/QUOTE"]}', location=path)
         now = now_ms()
         count = 0
-        for key, pairs in doc.items():
-            name = canonical_source(str(key))
-            if name is None or name not in self.sources or not isinstance(pairs, list):
+        for name, pairs in load_pairs_file(path).items():
+            st = self.sources.get(name)
+            if st is None:
                 log.info(
-                    "pairs file: source skipped",
-                    extra={"event": "preload_skip", "source": str(key)},
+                    "pairs file: source not enabled, skipped",
+                    extra={"event": "preload_skip", "source": name},
                 )
                 continue
-            st = self.sources[name]
-            for i, label in enumerate(pairs):
-                parts = label.split("/") if isinstance(label, str) else []
-                if len(parts) != 2 or not all(parts):
-                    raise InputError(
-                        f'expected "BASE/QUOTE", got {label!r}', location=f"{path}: {key}[{i}]"
-                    )
-                pair = (parts[0].strip().upper(), parts[1].strip().upper())
+            for pair in pairs:
                 if pair not in st.tracked:
                     st.tracked[pair] = Tracked(now, now, self.ttl_for(st, pair))
                     count += 1
@@ -697,6 +694,39 @@ class Aggregator:
         }
 
 
+def load_pairs_file(path: str) -> dict[str, list[Pair]]:
+    """Parse a reference ``pairs.json``: ``{"<source>": ["BASE/QUOTE", ...]}``.
+
+    Unknown source names are kept out with a log line; malformed entries are an InputError
+    naming the file and the entry (the CLI checks the file before serving).
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read pairs file: {exc.strerror}", location=path) from None
+    except ValueError as exc:
+        raise InputError(f"pairs file is not JSON: {exc}", location=path) from None
+    if not isinstance(doc, dict):
+        raise InputError('pairs file must be an object {source: ["BASE/QUOTE"]}', location=path)
+    out: dict[str, list[Pair]] = {}
+    for key, labels in doc.items():
+        name = canonical_source(str(key))
+        if name is None:
+            log.info("pairs file: unknown source", extra={"event": "preload_skip", "source": key})
+            continue
+        if not isinstance(labels, list):
+            raise InputError('expected a list of "BASE/QUOTE"', location=f"{path}: {key}")
+        pairs = out.setdefault(name, [])
+        for i, label in enumerate(labels):
+            parts = label.split("/") if isinstance(label, str) else []
+            if len(parts) != 2 or not all(p.strip() for p in parts):
+                raise InputError(
+                    f'expected "BASE/QUOTE", got {label!r}', location=f"{path}: {key}[{i}]"
+                )
+            pairs.append((parts[0].strip().upper(), parts[1].strip().upper()))
+    return out
+
+
 def _plain(d: Any) -> str:
     text = format(d.normalize(), "f")
     return text
@@ -711,6 +741,7 @@ __all__ = [
     "QuoteError",
     "SourceState",
     "Tracked",
+    "load_pairs_file",
     "price_not_found",
     "source_not_found",
     "uptime_s",
