@@ -188,3 +188,23 @@ def test_fetch_command_against_a_fake(tmp_path: Path) -> None:
         thread.join(5)
         loop.run_until_complete(fake.stop())
         loop.close()
+
+
+@pytest.mark.parametrize("server", ["granian", "uvicorn", "hypercorn"])
+def test_port_in_use_is_one_line_and_exit_3(server: str) -> None:
+    import socket
+
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-c", SCRIPT, "http://127.0.0.1:9", "aggregator", "serve",
+             "--server", server, "--port", str(port), "--config", "/dev/null"],
+            capture_output=True, text=True, timeout=60, cwd=ROOT,
+        )  # fmt: skip
+    assert proc.returncode == 3
+    assert proc.stderr.strip().splitlines()[-1] == (
+        f"sealfeed: cannot listen on 127.0.0.1:{port}: Address already in use"
+    )
+    assert "Traceback" not in proc.stderr
