@@ -178,3 +178,57 @@ def test_each_app_has_its_own_registry() -> None:
     a = create_app(agg_config({}), streams=False)
     b = create_app(agg_config({}), streams=False)
     assert a.state.registry is not b.state.registry
+
+
+def test_reference_legacy_sources_routes() -> None:
+    async def scenario() -> None:
+        async with fakes(["binance"]) as fx:
+            fx["binance"].set_price("ETH", "USDT", "3000.5")
+            async with service(fx) as (client, _app):
+                r = await client.get("/sources/binance/BTC/USDT")
+                assert r.status == 200 and r.json()["price"] == "67012.34000000"
+                r = await client.post(
+                    "/sources/binance/batch", {"pairs": [["BTC", "USDT"], ["ETH", "USDT"]]}
+                )
+                assert r.status == 200
+                assert [q["price"] for q in r.json()] == ["67012.34000000", "3000.5"]
+                r = await client.post("/sources/binance/batch", {"pairs": []})
+                assert r.status == 400
+                assert r.json()["message"] == "At least one pair must be provided"
+                r = await client.get("/sources/binance/pairs")
+                assert r.status == 400
+                r = await client.get("/sources/nosuch/pairs")
+                assert r.status == 404
+
+    run(scenario())
+
+
+def test_stream_manager_from_package_is_wired(monkeypatch: object) -> None:
+    import sys
+    import types
+
+    from prometheus_client import Counter
+
+    from sealfeed.aggregator import app as app_mod
+
+    made: dict[str, object] = {}
+
+    class StreamManager:
+        def __init__(self, sources: object, sink: object, *, proxy: object = None) -> None:
+            made.update(sources=sources, sink=sink, proxy=proxy)
+            self.counter = Counter("sealfeed_aggregator_stream_test", "test")
+
+        def collectors(self) -> list[object]:
+            return [self.counter]
+
+    mod = types.ModuleType(app_mod.STREAMS_MODULE)
+    mod.StreamManager = StreamManager  # type: ignore[attr-defined]
+    mp = monkeypatch  # pytest.MonkeyPatch
+    mp.setitem(sys.modules, app_mod.STREAMS_MODULE, mod)  # type: ignore[attr-defined]
+    mp.setattr(app_mod.importlib.util, "find_spec", lambda name: object())  # type: ignore[attr-defined]
+    app = create_app(agg_config({"binance": SourceConfig(name="binance")}), streams=False)
+    manager = app_mod.load_streams(app.aggregator, "http://proxy:1")
+    assert isinstance(manager, StreamManager)
+    assert made["sink"] is app.aggregator and made["proxy"] == "http://proxy:1"
+    assert set(made["sources"]) == {"binance"}  # type: ignore[arg-type]
+    assert app.state.registry.get_sample_value("sealfeed_aggregator_stream_test_total") == 0.0

@@ -249,3 +249,40 @@ def test_cache_put_keeps_newest() -> None:
     b = cache.put("binance", "BTC", "USDT", "2.0", 1_000, 1_000)
     assert a is b and cache.fresh(("binance", "BTC", "USDT"), 2_999) is a
     assert cache.fresh(("binance", "BTC", "USDT"), 3_000) is None
+
+
+def test_unknown_pair_is_remembered_for_a_while() -> None:
+    async def scenario() -> None:
+        async with fakes(["coinbase"]) as fx, service(fx) as (client, app):
+            for _ in range(5):
+                r = await client.get("/quote/coinbase/NOPE/USD")
+                assert r.status == 404
+            assert fx["coinbase"].total_calls == 1
+            st = app.aggregator.sources["coinbase"]
+            st.not_found[("NOPE", "USD")] = 0  # (test) expire the negative entry
+            fx["coinbase"].set_price("NOPE", "USD", "2.5")  # listed meanwhile
+            assert (await client.get("/quote/coinbase/NOPE/USD")).json()["price"] == "2.5"
+
+    run(scenario())
+
+
+def test_bad_pairs_files_are_precise_input_errors(tmp_path: Path) -> None:
+    import pytest
+
+    from sealfeed.aggregator.service import load_pairs_file
+    from sealfeed.errors import InputError
+
+    cases = {
+        "nope.json": "cannot read pairs file",
+        "notjson.json": "not JSON",
+        "list.json": "must be an object",
+        "entry.json": '"BASE/QUOTE"',
+    }
+    (tmp_path / "notjson.json").write_text("{")
+    (tmp_path / "list.json").write_text("[]")
+    (tmp_path / "entry.json").write_text(json.dumps({"binance": ["BTC/USDT", "BTCUSDT"]}))
+    for name, needle in cases.items():
+        with pytest.raises(InputError) as err:
+            load_pairs_file(str(tmp_path / name))
+        assert needle in err.value.message
+    assert "entry.json: binance[1]" in str(err.value)

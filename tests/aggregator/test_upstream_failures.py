@@ -129,9 +129,13 @@ def test_rate_limit_retry_after_pauses_the_source() -> None:
             assert fx["binance"].total_calls == 1  # a long Retry-After is not retried
             budget = (await client.get("/sources")).json()["sources"]["binance"]["rateLimit"]
             assert budget["blockedForMs"] > 25_000
+            # while paused, a miss fails fast (no upstream call, no 10 s wait)
+            fx["binance"].mode = None
+            r = await client.get("/quote/binance/ETH/USDT")
+            assert r.status == 503 and "Retry-After" in r.json()["message"]
+            assert fx["binance"].total_calls == 1
             limiter = app.aggregator.sources["binance"].client.limiter
             limiter.blocked_until = 0  # (test) lift the pause: the next call goes out
-            fx["binance"].mode = None
             assert (await client.get("/quote/binance/BTC/USDT")).status == 200
 
     run(scenario())

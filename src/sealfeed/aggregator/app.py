@@ -154,6 +154,35 @@ async def batch(request: Request) -> Response:
     return JsonBytes({"results": results, "ok": ok, "failed": len(results) - ok})
 
 
+async def legacy_batch(request: Request) -> Response:
+    """Reference ``POST /sources/{source}/batch`` (deprecated there): ``{"pairs":[[B,Q]]}``
+    -> a list of quotes; the first failing pair fails the call, as in the reference."""
+    agg = _agg(request)
+    source = request.path_params["source"]
+    agg.state(source)
+    try:
+        doc = json.loads(await request.body())
+    except ValueError:
+        raise QuoteError(400, "body is not valid JSON") from None
+    pairs = doc.get("pairs") if isinstance(doc, dict) else None
+    if not isinstance(pairs, list) or not pairs:
+        raise QuoteError(400, "At least one pair must be provided")
+    if not all(
+        isinstance(p, list) and len(p) == 2 and all(isinstance(x, str) and x for x in p)
+        for p in pairs
+    ):
+        raise QuoteError(400, "pairs must be an array of [base, quote] string pairs")
+    quotes = await asyncio.gather(*(agg.get_quote(source, b, q) for b, q in pairs))
+    return JsonBytes([q.doc() for q in quotes])
+
+
+async def legacy_pairs(request: Request) -> Response:
+    source = request.path_params["source"]
+    name = _agg(request).state(source).name
+    # listing an exchange's whole catalogue is not part of sealfeed's aggregator
+    raise QuoteError(400, f"Feature 'getPairs' is not implemented in {name}")
+
+
 async def sources(request: Request) -> Response:
     return JsonBytes({"sources": _agg(request).source_status()})
 
@@ -214,12 +243,25 @@ def load_streams(agg: Aggregator, proxy: str | None) -> Any:
     sources = {name: st.cfg for name, st in agg.sources.items()}
     manager = manager_cls(sources, agg, proxy=proxy)
     registry = agg.metrics.registry
-    with contextlib.suppress(Exception):
-        if hasattr(manager, "register_metrics"):
-            manager.register_metrics(registry)
-        elif hasattr(manager, "collectors"):
-            for collector in manager.collectors():
-                registry.register(collector)
+    try:
+        for method in ("register_metrics", "register_collectors", "register"):
+            if callable(getattr(manager, method, None)):
+                getattr(manager, method)(registry)
+                break
+        else:
+            collectors = getattr(manager, "collectors", None)
+            if callable(collectors):
+                try:
+                    found = collectors(registry)
+                except TypeError:
+                    found = collectors()
+                for collector in found or ():
+                    registry.register(collector)
+    except Exception as exc:  # metrics of the streams must never stop the service
+        log.warning(
+            "stream metrics not registered",
+            extra={"event": "streams_metrics_error", "error": repr(exc)},
+        )
     return manager
 
 
@@ -329,6 +371,10 @@ def create_app(
         Route(QUOTE_ROUTE, get_quote),
         Route("/quotes/batch", batch, methods=["POST"]),
         Route("/sources", sources),
+        # the reference's deprecated /sources/... routes, kept so old job specs still work
+        Route("/sources/{source}/pairs", legacy_pairs),
+        Route("/sources/{source}/batch", legacy_batch, methods=["POST"]),
+        Route("/sources/{source}/{base}/{quote}", get_quote),
         Route("/metrics", metrics),
         Route("/docs-json", openapi),
         Route("/openapi.json", openapi),

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from sealfeed.errors import ExternalError
+from sealfeed.errors import ExitCode, ExternalError
 from sealfeed.output import add_json_flag, emit
 
 SERVER_CHOICES = ("auto", "granian", "uvicorn", "hypercorn")
@@ -31,6 +31,10 @@ def _serve(args: argparse.Namespace) -> int:
     if changes:
         agg_cfg = dataclasses.replace(agg_cfg, **changes)
     server = resolve_server(args.server or agg_cfg.server)
+    if agg_cfg.pairs_file:
+        from sealfeed.aggregator.service import load_pairs_file
+
+        load_pairs_file(agg_cfg.pairs_file)  # a bad pairs file fails here, not mid-startup
     app = create_app(agg_cfg, cfg.monitoring, streams=not args.no_streams)
     try:
         run(app, server=server, host=agg_cfg.host, port=agg_cfg.port, notify_fd=args.notify_fd)
@@ -63,6 +67,71 @@ def _sources(args: argparse.Namespace) -> int:
     return 0
 
 
+def _fetch(args: argparse.Namespace) -> int:
+    """One live upstream call per source, without the service: checks reachability, the
+    symbol mapping and the API key of a source."""
+    import asyncio
+
+    from sealfeed.aggregator.adapters import ADAPTERS, UpstreamError
+    from sealfeed.aggregator.fetch import SourceClient
+    from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES, canonical_source
+    from sealfeed.errors import InputError
+    from sealfeed.secret import read_secret_file
+
+    name = canonical_source(args.source)
+    if name is None:
+        raise InputError(f"unknown source {args.source!r}; known: {', '.join(SOURCE_NAMES)}")
+    pairs = []
+    for label in args.pairs:
+        base, sep, quote = label.partition("/")
+        if not sep or not base or not quote:
+            raise InputError(f"expected BASE/QUOTE, got {label!r}", location="PAIR")
+        pairs.append((base.strip().upper(), quote.strip().upper()))
+    key = read_secret_file(args.api_key_file).reveal() if args.api_key_file else None
+    adapter = ADAPTERS[name]
+
+    async def go() -> tuple[dict[tuple[str, str], str], str | None]:
+        client = SourceClient(
+            adapter,
+            base_url=adapter.base_url(args.base_url, key),
+            rps=None,
+            max_concurrent=4,
+            timeout_ms=args.timeout_ms,
+            api_key=key,
+            proxy=args.proxy,
+        )
+        prices: dict[tuple[str, str], str] = {}
+        error = None
+        try:
+            todo = client.requests(pairs, DEFAULTS[name].max_batch_size)
+            while todo:
+                req = todo.pop(0)
+                try:
+                    prices.update(await client.fetch(req))
+                except UpstreamError as err:
+                    if err.kind == "unknown_pair" and len(req.pairs) > 1:
+                        todo += [r for p in req.pairs for r in client.requests([p], 1)]
+                    elif err.kind != "unknown_pair":  # unknown symbols are "not found"
+                        error = f"{err.kind}: {err.message}"
+        finally:
+            await client.close()
+        return prices, error
+
+    prices, error = asyncio.run(go())
+    rows = [{"pair": f"{b}/{q}", "price": prices.get((b, q))} for b, q in pairs]
+    lines = [f"{r['pair']:16} {r['price'] or 'not found'}" for r in rows]
+    if error:
+        lines.append(f"error: {error}")
+    emit(
+        args,
+        {"ok": error is None, "source": name, "prices": rows, "error": error},
+        "\n".join(lines),
+    )
+    if error is not None:
+        return int(ExitCode.EXTERNAL)
+    return int(ExitCode.OK if all(r["price"] for r in rows) else ExitCode.FAILED)
+
+
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="aggregator_command", metavar="SUBCOMMAND")
 
@@ -93,6 +162,21 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--no-streams", action="store_true", help="REST only, even if streaming is installed"
     )
     serve.set_defaults(func=_serve)
+
+    fetch = sub.add_parser(
+        "fetch",
+        help="fetch prices from one source once, without the service (connectivity/key check)",
+        description="Fetch BASE/QUOTE pairs from a source once and print the prices. Exit 0 "
+        "all found, 1 some not found, 3 the upstream failed.",
+    )
+    fetch.add_argument("source", help="source name (see `sealfeed aggregator sources`)")
+    fetch.add_argument("pairs", nargs="+", metavar="PAIR", help="BASE/QUOTE, e.g. BTC/USDT")
+    fetch.add_argument("--base-url", default=None, help="API base URL (default: the source's)")
+    fetch.add_argument("--api-key-file", default=None, help="file holding the API key (0600)")
+    fetch.add_argument("--proxy", default=None, help="HTTP(S) proxy URL")
+    fetch.add_argument("--timeout-ms", type=int, default=10_000)
+    add_json_flag(fetch)
+    fetch.set_defaults(func=_fetch)
 
     sources = sub.add_parser("sources", help="list the built-in sources and their defaults")
     add_json_flag(sources)

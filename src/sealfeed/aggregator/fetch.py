@@ -177,6 +177,12 @@ class SourceClient:
                 await asyncio.sleep(delay)
 
     async def _once(self, req: UpstreamRequest) -> Prices:
+        paused = self.limiter.blocked_until - time.monotonic()
+        if paused > (self.timeout.total or 0):
+            # waiting out a long Retry-After would only turn every miss into a 408: fail now
+            raise UpstreamError(
+                "rate_limited", f"paused for {paused:.0f}s more after a 429/418 (Retry-After)"
+            )
         await self.limiter.acquire()
         async with self.semaphore:
             started = time.perf_counter()

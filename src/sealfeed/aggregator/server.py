@@ -13,6 +13,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -156,6 +157,7 @@ async def serve(
 ) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop_event``); graceful shutdown."""
     kind = resolve_server(server)
+    check_bind(host, port)
     loop = asyncio.get_running_loop()
     stop = stop_event or asyncio.Event()
     installed: list[signal.Signals] = []
@@ -184,6 +186,9 @@ async def serve(
     finally:
         ready_task.cancel()
         stop_task.cancel()
+        for helper in (ready_task, stop_task):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await helper
         if not server_task.done():
             log.info("shutting down", extra={"event": "stopping", "server": kind})
             stopper()
@@ -195,8 +200,28 @@ async def serve(
                     await server_task
         for sig in installed:
             loop.remove_signal_handler(sig)
-    if server_task.done() and not server_task.cancelled() and server_task.exception():
-        raise server_task.exception()  # type: ignore[misc]
+    if server_task.done() and not server_task.cancelled():
+        exc = server_task.exception()
+        if exc is not None:
+            from sealfeed.errors import ExternalError
+
+            # granian's errors carry a Rust backtrace after the first line
+            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0]
+            raise ExternalError(f"{kind} stopped: {first}") from None
+
+
+def check_bind(host: str, port: int) -> None:
+    """Fail with one clear line if host:port cannot be bound (the servers' own bind errors
+    are a Rust backtrace (granian) or a log line plus sys.exit (uvicorn))."""
+    from sealfeed.errors import ExternalError
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as exc:
+        raise ExternalError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 def run(app: Any, **kwargs: Any) -> None:
@@ -225,6 +250,7 @@ def run(app: Any, **kwargs: Any) -> None:
 __all__ = [
     "DEFAULT_SERVER",
     "SERVERS",
+    "check_bind",
     "notify_ready",
     "resolve_server",
     "run",

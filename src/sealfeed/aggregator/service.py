@@ -49,6 +49,9 @@ COALESCE_WINDOW_S = 0.0
 #: a refresh call also takes pairs that fall due within this many ms (one call, not two)
 PIGGYBACK_MS = 2_000
 MAX_FAILURE_BACKOFF_MS = 60_000
+#: an unknown pair answers 404 from memory for this long (capped by the source TTL), so a
+#: job asking every round for a symbol the exchange lacks costs one upstream call a minute
+NOT_FOUND_TTL_MS = 60_000
 
 
 class QuoteError(Exception):
@@ -103,6 +106,8 @@ class SourceState:
     last_error: str | None = None
     last_error_ms: int | None = None
     last_success_ms: int | None = None
+    #: pairs the source said it does not know, until when (negative cache)
+    not_found: dict[Pair, int] = field(default_factory=dict)
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
@@ -181,7 +186,14 @@ class Aggregator:
         if self.streams is not None:
             for st in self.sources.values():
                 self._streams_set_pairs(st)
-            await self.streams.start()
+            try:
+                await self.streams.start()
+            except Exception as exc:  # REST serves alone rather than not at all
+                log.warning(
+                    "streams failed to start; REST only",
+                    extra={"event": "streams_unavailable", "error": repr(exc)},
+                )
+                self.streams = None
         self._tasks.append(asyncio.create_task(self._refresh_loop(), name="aggregator-refresh"))
         if self.cfg.pair_cleanup.enabled:
             self._tasks.append(asyncio.create_task(self._cleanup_loop(), name="aggregator-cleanup"))
@@ -193,6 +205,11 @@ class Aggregator:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await t
         self._tasks.clear()
+        for st in self.sources.values():
+            for fut in st.inflight.values():
+                if not fut.done():
+                    fut.set_exception(QuoteError(503, "Service is shutting down"))
+            st.inflight.clear()
         if self.streams is not None:
             with contextlib.suppress(Exception):
                 await self.streams.stop()
@@ -250,32 +267,17 @@ class Aggregator:
 
     def preload(self, path: str) -> int:
         """Register pairs from a reference ``pairs.json`` (``{"binance": ["BTC/USDT"]}``)."""
-        try:
-            doc = json.loads(Path(path).read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise InputError(f"cannot read pairs file: {exc.strerror}", location=path) from None
-        except ValueError as exc:
-            raise InputError(f"pairs file is not JSON: {exc}", location=path) from None
-        if not isinstance(doc, dict):
-            raise InputError('pairs file must be an object {source: ["BASE/QUOTE"]}', location=path)
         now = now_ms()
         count = 0
-        for key, pairs in doc.items():
-            name = canonical_source(str(key))
-            if name is None or name not in self.sources or not isinstance(pairs, list):
+        for name, pairs in load_pairs_file(path).items():
+            st = self.sources.get(name)
+            if st is None:
                 log.info(
-                    "pairs file: source skipped",
-                    extra={"event": "preload_skip", "source": str(key)},
+                    "pairs file: source not enabled, skipped",
+                    extra={"event": "preload_skip", "source": name},
                 )
                 continue
-            st = self.sources[name]
-            for i, label in enumerate(pairs):
-                parts = label.split("/") if isinstance(label, str) else []
-                if len(parts) != 2 or not all(parts):
-                    raise InputError(
-                        f'expected "BASE/QUOTE", got {label!r}', location=f"{path}: {key}[{i}]"
-                    )
-                pair = (parts[0].strip().upper(), parts[1].strip().upper())
+            for pair in pairs:
                 if pair not in st.tracked:
                     st.tracked[pair] = Tracked(now, now, self.ttl_for(st, pair))
                     count += 1
@@ -317,6 +319,12 @@ class Aggregator:
         if not pair[0] or not pair[1] or len(pair[0]) > 50 or len(pair[1]) > 50:
             raise QuoteError(400, "baseCurrency and quoteCurrency must be 1-50 characters")
         now = now_ms()
+        nf = st.not_found.get(pair)
+        if nf is not None:
+            if now < nf:
+                self.metrics.cache_result(st.name, "not_found")
+                raise price_not_found(st.name, pair)
+            del st.not_found[pair]
         t = self.track(st, pair, now)
         t.last_request_ms = now
         q = self.cache.fresh((st.name, *pair), now)
@@ -406,6 +414,9 @@ class Aggregator:
     def _not_found(self, st: SourceState, pair: Pair, fut: asyncio.Future[Quote] | None) -> None:
         # the reference drops a registration whose symbol the source does not know
         self.untrack(st, pair, drop_value=False)
+        st.not_found[pair] = now_ms() + min(NOT_FOUND_TTL_MS, st.ttl_ms)
+        if len(st.not_found) > 10_000:  # bound memory against arbitrary symbols
+            st.not_found.pop(next(iter(st.not_found)))
         log.info(
             "pair not found upstream",
             extra={"event": "price_not_found", "source": st.name, "pair": f"{pair[0]}/{pair[1]}"},
@@ -683,6 +694,39 @@ class Aggregator:
         }
 
 
+def load_pairs_file(path: str) -> dict[str, list[Pair]]:
+    """Parse a reference ``pairs.json``: ``{"<source>": ["BASE/QUOTE", ...]}``.
+
+    Unknown source names are kept out with a log line; malformed entries are an InputError
+    naming the file and the entry (the CLI checks the file before serving).
+    """
+    try:
+        doc = json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise InputError(f"cannot read pairs file: {exc.strerror}", location=path) from None
+    except ValueError as exc:
+        raise InputError(f"pairs file is not JSON: {exc}", location=path) from None
+    if not isinstance(doc, dict):
+        raise InputError('pairs file must be an object {source: ["BASE/QUOTE"]}', location=path)
+    out: dict[str, list[Pair]] = {}
+    for key, labels in doc.items():
+        name = canonical_source(str(key))
+        if name is None:
+            log.info("pairs file: unknown source", extra={"event": "preload_skip", "source": key})
+            continue
+        if not isinstance(labels, list):
+            raise InputError('expected a list of "BASE/QUOTE"', location=f"{path}: {key}")
+        pairs = out.setdefault(name, [])
+        for i, label in enumerate(labels):
+            parts = label.split("/") if isinstance(label, str) else []
+            if len(parts) != 2 or not all(p.strip() for p in parts):
+                raise InputError(
+                    f'expected "BASE/QUOTE", got {label!r}', location=f"{path}: {key}[{i}]"
+                )
+            pairs.append((parts[0].strip().upper(), parts[1].strip().upper()))
+    return out
+
+
 def _plain(d: Any) -> str:
     text = format(d.normalize(), "f")
     return text
@@ -697,6 +741,7 @@ __all__ = [
     "QuoteError",
     "SourceState",
     "Tracked",
+    "load_pairs_file",
     "price_not_found",
     "source_not_found",
     "uptime_s",
