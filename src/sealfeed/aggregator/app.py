@@ -314,6 +314,33 @@ class AggregatorApp:
             self._metrics.request(label.replace("{baseCurrency}", "{base}"), status)
 
 
+def _start_push(
+    cfg: AggregatorConfig, registry: Any, labels: MonitoringLabels | None
+) -> tuple[Any, asyncio.Event, asyncio.Task[None]] | None:
+    """Push the registry (design §3.3.4) with the shared pusher; failures are retried with
+    backoff and counted by the pusher itself, never on the request path."""
+    if not cfg.metrics_push.enabled:
+        return None
+    from sealfeed.config.model import MonitoringLabels as Labels
+    from sealfeed.push import MetricsPusher
+
+    pusher = MetricsPusher(registry, cfg.metrics_push, labels or Labels())
+    stop = asyncio.Event()
+    task = asyncio.get_running_loop().create_task(pusher.run(stop))
+    log.info("metrics push started", extra={"event": "push_started", "url": pusher.safe_url})
+    return pusher, stop, task
+
+
+async def _stop_push(pusher: Any, stop: asyncio.Event, task: asyncio.Task[None]) -> None:
+    stop.set()
+    await asyncio.wait([task], timeout=3)
+    task.cancel()
+    if pusher.cfg.delete_on_shutdown:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(pusher.delete(), timeout=3)
+    await pusher.aclose()
+
+
 def create_app(
     cfg: AggregatorConfig,
     labels: MonitoringLabels | None = None,
@@ -355,9 +382,12 @@ def create_app(
                 "streams": manager is not None,
             },
         )
+        push = _start_push(cfg, agg_metrics.registry, labels)
         try:
             yield
         finally:
+            if push is not None:
+                await _stop_push(*push)
             await agg.stop()
             log.info("aggregator stopped", extra={"event": "stopped"})
 
