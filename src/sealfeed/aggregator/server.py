@@ -18,6 +18,8 @@ import sys
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sealfeed.netutil import reachable_host
+
 log = logging.getLogger("sealfeed.aggregator.server")
 
 SERVERS: tuple[str, ...] = ("granian", "uvicorn", "hypercorn")
@@ -114,7 +116,7 @@ _RUNNERS = {"granian": _granian, "uvicorn": _uvicorn, "hypercorn": _hypercorn}
 
 async def wait_ready(host: str, port: int, timeout: float = READY_TIMEOUT_S) -> bool:
     """True once ``GET /health`` on host:port answers 200."""
-    probe_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    probe_host = reachable_host(host)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     request = f"GET /health HTTP/1.1\r\nHost: {probe_host}\r\nConnection: close\r\n\r\n".encode()

@@ -26,6 +26,7 @@ import tomli_w
 from sealfeed.chainlink.keystore import to_checksum_address
 from sealfeed.config.model import ApplianceConfig, FeedConfig, NodeSpec
 from sealfeed.errors import InputError
+from sealfeed.netutil import reachable_host
 
 #: namespace of the content-derived externalJobID (uuid5(NAMESPACE_URL, "sealfeed:chainlink:job"))
 JOB_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "sealfeed:chainlink:job")
@@ -105,9 +106,7 @@ def validate_feeds(cfg: ApplianceConfig) -> tuple[FeedConfig, ...]:
 
 
 def aggregator_base_url(cfg: ApplianceConfig) -> str:
-    host = cfg.aggregator.host
-    if host in ("", "0.0.0.0", "::"):  # a wildcard bind is reached over loopback
-        host = "127.0.0.1"
+    host = reachable_host(cfg.aggregator.host)
     if ":" in host:
         host = f"[{host}]"
     return f"http://{host}:{cfg.aggregator.port}"

@@ -20,6 +20,7 @@ from sealfeed.chainlink.keys import NodePublicKeys, load_public_keys, read_expor
 from sealfeed.chainlink.render import bootstrappers
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import ExternalError, InputError, SealfeedError
+from sealfeed.netutil import reachable_host
 
 _log = logging.getLogger("sealfeed.chainlink.publish")
 
@@ -259,7 +260,7 @@ def publish(
 
 def default_client_factory(cfg: ApplianceConfig, **kwargs: object) -> ClientFactory:
     def make(node: NodeSpec) -> NodeClient:
-        host = node.api_host if node.api_host not in ("0.0.0.0", "") else "127.0.0.1"
+        host = reachable_host(node.api_host)
         return NodeClient(
             f"http://{host}:{node.api_port}",
             cfg.chainlink.email,
