@@ -64,10 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sealfeed",
         description=(
-            "sealfeed turns a multi-node Chainlink Data Feeds deployment into an attested "
-            "appliance: a reproducible image, a signed configuration, and a verifier that "
-            "proves what is running. Exit codes: 0 ok, 1 verification failed, 2 bad input "
-            "or usage, 3 external dependency failed (docs/cli.md)."
+            "sealfeed turns a multi-node Chainlink Data Feeds deployment into an attested\n"
+            "appliance: a reproducible image, a signed configuration, and a verifier that\n"
+            "proves what is running."
+        ),
+        epilog=(
+            "examples:\n"
+            "  sealfeed up --embedded-defaults --state-dir /tmp/sf   the appliance, locally\n"
+            "  sealfeed config sign configuration.json --key owner.pem --embed\n"
+            "  sealfeed verify --image-measurement M.json --config C.json --pubkey K \\\n"
+            "      --order-report report.json --sp-ca ca.pem ...     one verdict\n"
+            "  sealfeed COMMAND --help                                every command teaches\n\n"
+            "exit codes: 0 ok, 1 verification failed, 2 bad input or usage,\n"
+            "3 external dependency failed (docs/cli.md)"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
