@@ -74,3 +74,31 @@ def test_source_up_follows_upstream_outcomes_and_streams() -> None:
                 assert f'{UP}{{source="okx"}} 1.0' in text
 
     run(scenario(), timeout=30)
+
+
+def test_stream_metrics_are_registered_into_the_app_registry() -> None:
+    """load_streams hands the app's registry to the StreamManager, so /metrics and the pusher
+    carry sealfeed_aggregator_stream_* (no duplicate with the aggregator's own metrics)."""
+    from sealfeed.aggregator.app import load_streams
+    from sealfeed.config.model import StreamConfig
+
+    cfg = agg_config(
+        {
+            "binance": source_config(
+                "binance", "http://127.0.0.1:9", stream=StreamConfig(enabled=True)
+            )
+        }
+    )
+    app = create_app(cfg, streams=False)
+    manager = load_streams(app.aggregator, None)
+    assert manager is not None and manager.registry is app.state.registry
+    reg = app.state.registry
+    for name in ("reconnects", "messages", "quotes"):
+        value = reg.get_sample_value(
+            f"sealfeed_aggregator_stream_{name}_total", {"source": "binance"}
+        )
+        assert value == 0.0, name
+    assert (
+        reg.get_sample_value("sealfeed_aggregator_stream_desired_pairs", {"source": "binance"}) == 0
+    )
+    assert reg.get_sample_value(UP, {"source": "binance"}) == 1.0
