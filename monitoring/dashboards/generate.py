@@ -1,8 +1,8 @@
 """Generate the Grafana dashboards of design §7.4 (run: python monitoring/dashboards/generate.py).
 
 The JSON files next to this script are its output and are what operators import; every panel
-query is parsed by promtool and VictoriaMetrics and checked against the metric contract in
-docs/monitoring.md by tests/exporter/test_monitoring.py.
+query is parsed by promtool and VictoriaMetrics and checked against the metric names the code
+really exports by tests/exporter/test_monitoring.py.
 """
 
 from __future__ import annotations
@@ -147,6 +147,9 @@ def overview() -> Board:
     b.panel("stat", "Aggregator push age", [
         (f"time() - max(sealfeed_push_timestamp_seconds{{{AGG}}})", "age")
     ], w=4, h=4, unit="s", thresholds=[(None, "green"), (30, "orange"), (60, "red")])
+    b.panel("stat", "Price sources down", [
+        (f"count(max by (source) (sealfeed_aggregator_source_up{{{AGG}}}) == 0) or vector(0)", "down")
+    ], w=4, h=4, thresholds=GREEN_RED)
     b.row("Services")
     b.panel("table", "Service status", [
         (f"max by (service) (chainlink_s6_service_up{{{I}}})", "up"),
@@ -176,57 +179,75 @@ def overview() -> Board:
 
 
 def aggregator() -> Board:
-    b = Board("sealfeed-aggregator", "sealfeed / Price Aggregator", "Price aggregator (design §7.4 dashboard 2, metrics §7.2)")
+    b = Board("sealfeed-aggregator", "sealfeed / Price Aggregator",
+              "Price aggregator (design §7.4 dashboard 2; metric names: docs/monitoring.md)")
+    L = "sealfeed_aggregator_cache_lookups_total"
     b.row("Requests")
-    b.panel("timeseries", "Request rate by endpoint and status", [
-        (f"sum by (endpoint, status) (rate(sealfeed_aggregator_http_requests_total{{{AGG}}}[$__rate_interval]))", "{{endpoint}} {{status}}")
+    b.panel("timeseries", "Request rate by route and status", [
+        (f"sum by (route, status) (rate(sealfeed_aggregator_requests_total{{{AGG}}}[$__rate_interval]))", "{{route}} {{status}}")
     ], unit="reqps")
-    b.panel("timeseries", "Request latency p50 / p95 / p99", [
-        (f"histogram_quantile({q}, sum by (le) (rate(sealfeed_aggregator_http_request_duration_seconds_bucket{{{AGG}}}[$__rate_interval])))", f"p{int(q * 100)}")
-        for q in (0.5, 0.95, 0.99)
-    ], unit="s")
-    b.panel("timeseries", "Requests in flight", [(f"sum(sealfeed_aggregator_http_requests_in_flight{{{AGG}}})", "in flight")], w=8)
     b.panel("timeseries", "Error rate (5xx share)", [
-        (f'sum(rate(sealfeed_aggregator_http_requests_total{{{AGG}, status=~"5.."}}[$__rate_interval])) / sum(rate(sealfeed_aggregator_http_requests_total{{{AGG}}}[$__rate_interval]))', "5xx")
+        (f'sum(rate(sealfeed_aggregator_requests_total{{{AGG}, status=~"5.."}}[$__rate_interval])) / sum(rate(sealfeed_aggregator_requests_total{{{AGG}}}[$__rate_interval]))', "5xx")
     ], w=8, unit="percentunit")
+    b.panel("timeseries", "Upstream latency p50 / p95 / p99", [
+        (f"histogram_quantile({q}, sum by (le) (rate(sealfeed_aggregator_upstream_latency_seconds_bucket{{{AGG}}}[$__rate_interval])))", f"p{int(q * 100)}")
+        for q in (0.5, 0.95, 0.99)
+    ], w=8, unit="s", description="the aggregator does not time its own requests: cached answers cost microseconds")
     b.panel("stat", "Push failures (consecutive)", [(f"max(sealfeed_push_consecutive_failures{{{AGG}}})", "failures")], w=8, thresholds=GREEN_RED)
     b.row("Cache")
     b.panel("timeseries", "Cache hit ratio", [
-        (f"sum(rate(sealfeed_aggregator_cache_hits_total{{{AGG}}}[$__rate_interval])) / (sum(rate(sealfeed_aggregator_cache_hits_total{{{AGG}}}[$__rate_interval])) + sum(rate(sealfeed_aggregator_cache_misses_total{{{AGG}}}[$__rate_interval])))", "hit ratio (counters)"),
-        (f"max(sealfeed_aggregator_cache_hit_ratio{{{AGG}}})", "hit ratio (gauge)"),
-    ], w=8, unit="percentunit", thresholds=[(None, "red"), (0.7, "green")])
-    b.panel("timeseries", "Active pairs / cache entries", [
-        (f"sum(sealfeed_aggregator_cache_entries_total{{{AGG}}})", "entries"),
-        (f"sum(sealfeed_aggregator_cache_stale_entries{{{AGG}}})", "stale"),
+        (f'sum(rate({L}{{{AGG}, result=~"hit|not_found"}}[$__rate_interval])) / sum(rate({L}{{{AGG}}}[$__rate_interval]))', "hit ratio"),
+    ], w=8, unit="percentunit", thresholds=[(None, "red"), (0.7, "green")],
+       description="answered from the cache (fresh value or remembered unknown pair) / all lookups")
+    b.panel("timeseries", "Cache lookups by result", [
+        (f"sum by (result) (rate({L}{{{AGG}}}[$__rate_interval]))", "{{result}}")
+    ], w=8, unit="ops")
+    b.panel("timeseries", "Tracked pairs by source", [
+        (f"sum by (source) (sealfeed_aggregator_tracked_pairs{{{AGG}}})", "{{source}}")
     ], w=8)
-    b.panel("timeseries", "Refetch operations", [
-        (f"sum(rate(sealfeed_aggregator_refetch_operations_total{{{AGG}}}[$__rate_interval]))", "refetch/s"),
-        (f"histogram_quantile(0.95, sum by (le) (rate(sealfeed_aggregator_refetch_duration_seconds_bucket{{{AGG}}}[$__rate_interval])))", "p95 duration"),
-        (f"max(sealfeed_aggregator_prefetch_success_rate{{{AGG}}})", "prefetch success"),
-    ], w=8)
+    b.panel("timeseries", "Background refresh lag p95", [
+        (f"histogram_quantile(0.95, sum by (le, source) (rate(sealfeed_aggregator_refresh_lag_seconds_bucket{{{AGG}}}[$__rate_interval])))", "{{source}}"),
+    ], w=12, unit="s", description="how late a refresh started after its pair became due")
+    b.panel("timeseries", "Background refreshes", [
+        (f"sum by (source) (rate(sealfeed_aggregator_refresh_lag_seconds_count{{{AGG}}}[$__rate_interval]))", "{{source}}"),
+    ], w=12, unit="ops")
     b.row("Sources")
-    b.panel("status-history", "Source availability", [
-        (f"max by (source) (sealfeed_aggregator_source_availability{{{AGG}}})", "{{source}}")
-    ], w=24, h=7, thresholds=[(None, "red"), (1, "green")])
-    b.panel("timeseries", "Source latency p95", [
-        (f"histogram_quantile(0.95, sum by (le, source) (rate(sealfeed_aggregator_source_request_duration_seconds_bucket{{{AGG}}}[$__rate_interval])))", "{{source}}")
+    b.panel("status-history", "Source up", [
+        (f"max by (source) (sealfeed_aggregator_source_up{{{AGG}}})", "{{source}}")
+    ], w=24, h=7, thresholds=[(None, "red"), (1, "green")],
+       description="0 after a failed upstream call, 1 after a successful one or a stream quote")
+    b.panel("timeseries", "Upstream latency p95 by source", [
+        (f"histogram_quantile(0.95, sum by (le, source) (rate(sealfeed_aggregator_upstream_latency_seconds_bucket{{{AGG}}}[$__rate_interval])))", "{{source}}")
     ], w=8, unit="s")
-    b.panel("timeseries", "Source requests by status", [
-        (f"sum by (source, status) (rate(sealfeed_aggregator_source_requests_total{{{AGG}}}[$__rate_interval]))", "{{source}} {{status}}")
+    b.panel("timeseries", "Upstream calls by outcome", [
+        (f"sum by (source, outcome) (rate(sealfeed_aggregator_upstream_calls_total{{{AGG}}}[$__rate_interval]))", "{{source}} {{outcome}}")
     ], w=8, unit="reqps")
-    b.panel("timeseries", "Source errors by type", [
-        (f"sum by (source, type) (rate(sealfeed_aggregator_source_errors_total{{{AGG}}}[$__rate_interval]))", "{{source}} {{type}}")
+    b.panel("timeseries", "Upstream errors by kind", [
+        (f"sum by (source, kind) (rate(sealfeed_aggregator_upstream_errors_total{{{AGG}}}[$__rate_interval]))", "{{source}} {{kind}}")
     ], w=8)
     b.row("WebSocket streams")
-    b.panel("timeseries", "WebSocket connections", [
-        (f"sum by (source) (sealfeed_aggregator_websocket_connections{{{AGG}}})", "{{source}}")
+    b.panel("status-history", "Stream connected", [
+        (f"max by (source) (sealfeed_aggregator_stream_connected{{{AGG}}})", "{{source}}")
+    ], w=12, thresholds=[(None, "red"), (1, "green")],
+       description="0 also while a source has no pairs to stream (idle: desired pairs 0)")
+    b.panel("timeseries", "Stream reconnects (10m)", [
+        (f"sum by (source) (increase(sealfeed_aggregator_stream_reconnects_total{{{AGG}}}[10m]))", "{{source}}")
+    ], w=12, thresholds=[(None, "green"), (3, "red")])
+    b.panel("timeseries", "Stream messages and quotes", [
+        (f"sum by (source) (rate(sealfeed_aggregator_stream_messages_total{{{AGG}}}[$__rate_interval]))", "{{source}} messages"),
+        (f"sum by (source) (rate(sealfeed_aggregator_stream_quotes_total{{{AGG}}}[$__rate_interval]))", "{{source}} quotes"),
+    ], w=8, unit="ops")
+    b.panel("timeseries", "Stream pairs: subscribed / desired", [
+        (f"max by (source) (sealfeed_aggregator_stream_subscribed_pairs{{{AGG}}})", "{{source}} subscribed"),
+        (f"max by (source) (sealfeed_aggregator_stream_desired_pairs{{{AGG}}})", "{{source}} desired"),
     ], w=8)
-    b.panel("timeseries", "WebSocket reconnects (10m)", [
-        (f"sum by (source) (increase(sealfeed_aggregator_websocket_reconnects_total{{{AGG}}}[10m]))", "{{source}}")
-    ], w=8, thresholds=[(None, "green"), (3, "red")])
-    b.panel("timeseries", "WebSocket messages", [
-        (f"sum by (source) (rate(sealfeed_aggregator_websocket_messages_received_total{{{AGG}}}[$__rate_interval]))", "{{source}}")
-    ], w=8)
+    b.panel("timeseries", "Stream last message age / backoff", [
+        (f"max by (source) (sealfeed_aggregator_stream_last_message_age_seconds{{{AGG}}})", "{{source}} age"),
+        (f"max by (source) (sealfeed_aggregator_stream_backoff_seconds{{{AGG}}})", "{{source}} backoff"),
+    ], w=8, unit="s")
+    b.panel("timeseries", "Stream errors by kind", [
+        (f"sum by (source, kind) (rate(sealfeed_aggregator_stream_errors_total{{{AGG}}}[$__rate_interval]))", "{{source}} {{kind}}")
+    ], w=24)
     b.row("Process")
     b.panel("timeseries", "Aggregator CPU and memory", [
         (f'sum(chainlink_s6_service_cpu_percent{{{I}, service="price-aggregator"}})', "cpu %"),

@@ -1,5 +1,8 @@
-"""monitoring/: promtool checks and unit tests of the alerts; dashboard queries parse and use
-only metrics of the contract in docs/monitoring.md."""
+"""monitoring/: promtool checks and unit tests of the alerts; every alert and dashboard query
+parses and names only metrics (and labels) the code really exports -- collected from the
+aggregator's registry as the app wires it (with the stream manager and the pusher), and from
+the exporter's collector over the frozen procfs tree -- and docs/monitoring.md lists exactly
+those."""
 
 from __future__ import annotations
 
@@ -13,8 +16,14 @@ from typing import Any
 
 import pytest
 import yaml  # type: ignore[import-untyped]
+from prometheus_client import CollectorRegistry
+from prometheus_client.metrics_core import Metric
 
-from sealfeed.exporter.collector import exposed_names
+from sealfeed.config.model import MetricsPushConfig, MonitoringLabels, StreamConfig
+from sealfeed.exporter.collector import ProcessCollector, exposed_names
+from sealfeed.exporter.sampler import Sampler
+from tests.aggregator.helpers import agg_config, source_config
+from tests.exporter.procfs_tree import NOW, build_tree
 from tests.fixtures.metrics_backends import VictoriaMetrics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,10 +51,105 @@ def _promtool() -> str:
     return path
 
 
-def _contract() -> set[str]:
+#: labels every pushed series carries (sealfeed.push: job + grouping key, ttl per sample)
+PUSH_LABELS = {"job", "instance", "environment", "ttl"}
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+
+
+def _wire(families: list[Metric], labels: dict[int, set[str]]) -> dict[str, set[str]]:
+    """Wire sample name -> label names, for collected families (samples or not)."""
+    out: dict[str, set[str]] = {}
+    for i, fam in enumerate(families):
+        names = {k for smp in fam.samples for k in smp.labels} | labels.get(i, set())
+        names |= set(getattr(fam, "_labelnames", ()))  # *MetricFamily(labels=...) of collectors
+        for suffix in _SUFFIXES.get(fam.type, ("",)):
+            extra = {"le"} if suffix == "_bucket" else set()
+            out.setdefault(fam.name + suffix, set()).update(names - {"le"} | extra)
+    return out
+
+
+def _registry_families(registry: CollectorRegistry) -> tuple[list[Metric], dict[int, set[str]]]:
+    """Families of every collector in the registry; label names of metric objects that have
+    no child yet come from their declaration (prometheus_client's ``_labelnames``, also set
+    on the ``GaugeMetricFamily(labels=...)`` a custom collector yields)."""
+    families: list[Metric] = []
+    labels: dict[int, set[str]] = {}
+    for collector in list(registry._collector_to_names):  # no public iterator
+        declared = set(getattr(collector, "_labelnames", ()))
+        for fam in collector.collect():
+            labels[len(families)] = declared
+            families.append(fam)
+    return families, labels
+
+
+def _aggregator_exports() -> dict[str, set[str]]:
+    """What the aggregator pushes: its registry as create_app builds it, plus the stream
+    manager registered by the app's own load_streams (not started), plus the pusher's metrics
+    (MetricsPusher registers them into the pushed registry at construction)."""
+    from sealfeed.aggregator.app import create_app, load_streams
+    from sealfeed.push import MetricsPusher
+
+    stream = StreamConfig(enabled=True)
+    cfg = agg_config(
+        {
+            n: source_config(n, "http://127.0.0.1:9", stream=stream)
+            for n in ("binance", "okx", "coingecko")
+        }
+    )
+    app = create_app(cfg, MonitoringLabels(), streams=False)
+    manager = load_streams(app.aggregator, None)
+    assert manager is not None, "sealfeed.aggregator.streams is part of the package"
+    registry = app.state.registry
+    push_cfg = MetricsPushConfig(enabled=True, url="http://127.0.0.1:9")
+    MetricsPusher(registry, push_cfg, MonitoringLabels())
+    return _wire(*_registry_families(registry))
+
+
+def _exporter_exports(tmp: Path) -> dict[str, set[str]]:
+    """The exporter's collector output over the frozen procfs/scandir/cgroup tree, plus the
+    pusher's metrics."""
+    from sealfeed.push import MetricsPusher
+
+    tree = build_tree(tmp)
+    sampler = Sampler(
+        proc_root=tree.proc,
+        scandir=tree.scandir,
+        source_dir=tree.source,
+        cgroup_root=tree.cgroup,
+        clock=lambda: NOW,
+    )
+    registry = CollectorRegistry()
+    collector = ProcessCollector(sampler, max_age=1e9)
+    registry.register(collector)
+    collector.sample()
+    push_cfg = MetricsPushConfig(enabled=True, url="http://127.0.0.1:9")
+    MetricsPusher(registry, push_cfg, MonitoringLabels())
+    return _wire(*_registry_families(registry))
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
+    """Every metric name sealfeed really exports -> its label names (push labels added)."""
+    out: dict[str, set[str]] = {}
+    for part in (_aggregator_exports(), _exporter_exports(tmp_path_factory.mktemp("procfs"))):
+        for name, labels in part.items():
+            out.setdefault(name, set()).update(labels | PUSH_LABELS)
+    return out
+
+
+def _documented() -> set[str]:
     """Metric names in the tables of docs/monitoring.md (first column, backticked)."""
     text = (ROOT / "docs" / "monitoring.md").read_text()
     return set(re.findall(r"^\| `([a-zA-Z_:][a-zA-Z0-9_:]*)` \|", text, flags=re.M))
+
+
+def _doc_wire(exported: dict[str, set[str]]) -> set[str]:
+    """Exported names as the docs list them: histograms once, by their base name."""
+    out = set()
+    for name in exported:
+        base = re.sub(r"_(bucket|sum|count)$", "", name)
+        out.add(base if base + "_bucket" in exported else name)
+    return out
 
 
 def _alerts() -> list[dict[str, Any]]:
@@ -81,17 +185,32 @@ def test_every_alert_fires_and_stays_silent_in_unit_tests() -> None:
     assert names <= silent, f"alerts never tested silent: {names - silent}"
 
 
-def test_docs_list_every_exported_metric() -> None:
-    contract = _contract()
-    assert exposed_names() <= contract, exposed_names() - contract
-    push = {
-        "sealfeed_push_requests_total",
-        "sealfeed_push_consecutive_failures",
-        "sealfeed_push_last_success_timestamp_seconds",
-        "sealfeed_push_duration_seconds",
+def test_exported_names_are_collected(exported: dict[str, set[str]]) -> None:
+    # the guard is only as good as what it collects: spot-check every source of names
+    for name in (
+        "sealfeed_aggregator_requests_total",
+        "sealfeed_aggregator_upstream_latency_seconds_bucket",
+        "sealfeed_aggregator_source_up",
+        "sealfeed_aggregator_stream_reconnects_total",
+        "sealfeed_aggregator_stream_connected",
         "sealfeed_push_timestamp_seconds",
-    }
-    assert push <= contract
+        "chainlink_s6_service_restart_count",
+        "sealfeed_exporter_postgres_backends",
+    ):
+        assert name in exported, name
+    assert {"source", "result"} <= exported["sealfeed_aggregator_cache_lookups_total"]
+    assert {"database", "user"} <= exported["sealfeed_exporter_postgres_backends"]
+    # the frozen tree makes the collector emit every family it declares
+    assert exposed_names() <= set(exported)
+
+
+def test_docs_list_exactly_the_exported_metrics(exported: dict[str, set[str]]) -> None:
+    documented = _documented()
+    wire = _doc_wire(exported)
+    assert wire - documented == set(), (
+        f"exported but not in docs/monitoring.md: {wire - documented}"
+    )
+    assert documented - wire == set(), f"documented but not exported: {documented - wire}"
 
 
 # ---- dashboards ------------------------------------------------------------------------------
@@ -175,14 +294,58 @@ def test_dashboards_cover_design() -> None:
         assert uids.startswith("sealfeed-")
 
 
-def test_dashboard_queries_use_contract_metrics() -> None:
-    contract = _contract()
-    allowed = contract | {n + s for n in contract for s in ("_bucket", "_sum", "_count")}
+_SELECTOR = re.compile(r"([a-zA-Z_:][a-zA-Z0-9_:]*)\s*\{([^}]*)\}")
+_MATCHER = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)\s*(?:=~|!~|!=|=)\s*"')
+_GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)")
+_LABEL_REPLACE = re.compile(r'label_replace\(.*?,\s*"([a-zA-Z_][a-zA-Z0-9_]*)"', re.S)
+
+
+def contract_problems(expr: str, exported: dict[str, set[str]]) -> list[str]:
+    """Metric names the code does not export, label matchers a metric does not carry, and
+    grouping labels no metric of the expression carries (label_replace targets count)."""
+    names = metric_names(expr)
+    problems = [f"metric {n} is not exported" for n in sorted(names - set(exported))]
+    for m in _SELECTOR.finditer(expr):
+        name, body = m.group(1), m.group(2)
+        if name in exported:
+            for label in _MATCHER.findall(body):
+                if label not in exported[name] and label != "__name__":
+                    problems.append(f"{name} has no label {label!r}")
+    known = set().union(*(exported.get(n, set()) for n in names)) if names else set()
+    known |= set(_LABEL_REPLACE.findall(expr))
+    for m in _GROUPING.finditer(expr):
+        for label in filter(None, (x.strip() for x in m.group(1).split(","))):
+            if label not in known:
+                problems.append(f"grouping label {label!r} is on none of {sorted(names)}")
+    return problems
+
+
+def test_contract_check_catches_drift() -> None:
+    exported = {"a_total": {"source", "job"}, "b_bucket": {"le", "source"}}
+    assert contract_problems('sum by (source) (rate(a_total{job="x"}[5m]))', exported) == []
+    assert contract_problems("histogram_quantile(0.9, sum by (le) (b_bucket))", exported) == []
+    assert contract_problems("a_hits_total", exported) == ["metric a_hits_total is not exported"]
+    assert contract_problems('a_total{endpoint="/"}', exported) == [
+        "a_total has no label 'endpoint'"
+    ]
+    assert contract_problems("sum by (type) (a_total)", exported) == [
+        "grouping label 'type' is on none of ['a_total']"
+    ]
+    replaced = 'label_replace(a_total, "db", "$1", "source", "(.*)") unless on (db) b_bucket'
+    assert contract_problems(replaced, exported) == []
+
+
+def test_alerts_use_only_exported_metrics(exported: dict[str, set[str]]) -> None:
+    bad = {r["alert"]: p for r in _alerts() if (p := contract_problems(r["expr"], exported))}
+    assert not bad, bad
+
+
+def test_dashboard_queries_use_only_exported_metrics(exported: dict[str, set[str]]) -> None:
     bad = []
     for board, panel, expr in _queries():
-        names = metric_names(_expand(expr))
-        assert names, f"{board} / {panel}: no metric in {expr!r}"
-        bad += [(board, panel, n) for n in names - allowed]
+        expanded = _expand(expr)
+        assert metric_names(expanded), f"{board} / {panel}: no metric in {expr!r}"
+        bad += [(board, panel, p) for p in contract_problems(expanded, exported)]
     assert not bad, bad
 
 

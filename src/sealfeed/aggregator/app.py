@@ -12,6 +12,7 @@ import contextlib
 import gc
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -241,8 +242,12 @@ def load_streams(agg: Aggregator, proxy: str | None) -> Any:
     if manager_cls is None:
         return None
     sources = {name: st.cfg for name, st in agg.sources.items()}
-    manager = manager_cls(sources, agg, proxy=proxy)
     registry = agg.metrics.registry
+    if "registry" in inspect.signature(manager_cls).parameters:
+        # the manager registers its counters and scrape-time gauges straight into the
+        # aggregator's registry, so /metrics and the pusher carry them
+        return manager_cls(sources, agg, proxy=proxy, registry=registry)
+    manager = manager_cls(sources, agg, proxy=proxy)
     try:
         for method in ("register_metrics", "register_collectors", "register"):
             if callable(getattr(manager, method, None)):

@@ -6,10 +6,15 @@ are resolved once and memoised, so a cached GET costs one dict lookup + one ``in
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from sealfeed.config.model import MonitoringLabels
+
+#: UpstreamError.kind of "the source answered: it does not know this pair" (adapters.py)
+UNKNOWN_PAIR = "unknown_pair"
 
 # upstream latency buckets (s): exchanges answer in 20 ms..10 s (timeout_ms default 10 s)
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -62,12 +67,18 @@ class AggregatorMetrics:
             buckets=_LAG_BUCKETS,
             registry=r,
         )
-        self.stream_quotes = Counter(
-            "sealfeed_aggregator_stream_quotes",
-            "prices received from streaming clients",
+        # design §7.5 "data source unavailable > 5 minutes". Written only when the state
+        # flips (see _set_up), so neither cached GETs nor stream quotes pay for it.
+        # (Stream quotes themselves are counted by the streams package as
+        # sealfeed_aggregator_stream_quotes_total, registered into this same registry.)
+        self.source_up = Gauge(
+            "sealfeed_aggregator_source_up",
+            "1 while the source answers (last upstream call ok, or its stream delivers quotes), "
+            "0 after a failed upstream call; 1 from start until a call fails",
             ["source"],
             registry=r,
         )
+        self._up: dict[str, bool] = {}
         info = Gauge(
             "sealfeed_aggregator_info",
             "constant 1, labelled with the deployment's monitoring labels",
@@ -96,6 +107,25 @@ class AggregatorMetrics:
         self.child(self.upstream_latency, source).observe(seconds)  # type: ignore[attr-defined]
         if outcome != "ok":
             self.child(self.upstream_errors, source, kind).inc()  # type: ignore[attr-defined]
+        # "unknown_pair" is an answer about one symbol, not an outage (source_status() also
+        # keeps such a source healthy)
+        self._set_up(source, outcome == "ok" or kind == UNKNOWN_PAIR)
+
+    def init_sources(self, sources: Iterable[str]) -> None:
+        """Give every enabled source its ``source_up`` series at start (1: nothing failed yet)."""
+        for source in sources:
+            self._up.pop(source, None)
+            self._set_up(source, True)
+
+    def stream_alive(self, source: str) -> None:
+        """A stream delivered a quote: the source is up (one dict lookup when unchanged)."""
+        if self._up.get(source) is not True:
+            self._set_up(source, True)
+
+    def _set_up(self, source: str, up: bool) -> None:
+        if self._up.get(source) is not up:
+            self._up[source] = up
+            self.child(self.source_up, source).set(1.0 if up else 0.0)  # type: ignore[attr-defined]
 
 
 __all__ = ["AggregatorMetrics"]

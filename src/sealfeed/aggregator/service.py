@@ -176,6 +176,7 @@ class Aggregator:
                 batch_size=scfg.max_batch_size or d.max_batch_size,
                 refetch=scfg.refetch and cfg.refetch.enabled,
             )
+        self.metrics.init_sources(self.sources)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self, *, streams: Any = None) -> None:
@@ -489,7 +490,7 @@ class Aggregator:
             t.last_response_ms = received_at_ms
             t.failures = 0
         st.last_success_ms = received_at_ms
-        self.metrics.child(self.metrics.stream_quotes, st.name).inc()  # type: ignore[attr-defined]
+        self.metrics.stream_alive(st.name)
         fut = st.inflight.get(pair)
         if fut is not None and not fut.done():
             fut.set_result(q)  # a waiting miss is served at once
