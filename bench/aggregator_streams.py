@@ -22,8 +22,11 @@ then, with every stream subscribed, two phases are measured in the same run:
 Each phase has a quiet window (no HTTP load: the aggregator's CPU for the streams alone) and a
 ``wrk -t2 -c50 -d10s`` window on ``GET /quote/binance/BTC/USDT`` (the core issue's hot-cache
 workload, ../shared/bench/wrk_json.lua). Reported per phase: req/s, p50/p99, the aggregator
-process CPU% (utime+stime of /proc/<pid>/stat, all threads) and the stream messages/quotes
-ingested per second (from its /metrics). Prints one JSON line, then a human table.
+process CPU% (utime+stime of /proc/<pid>/stat, all threads; "cpu% load" under wrk, "cpu%
+quiet" without), the fakes' publisher CPU% (it shares the two cores) and the stream
+messages/quotes ingested per second (``sealfeed_aggregator_stream_{messages,quotes}_total``
+from its /metrics; n/a when the service does not export the series). The added p99 is
+streaming p99 minus idle p99 of the same run. Prints one JSON line, then a human table.
 
   uv run python bench/aggregator_streams.py [--runs 3] [--rate 5000] [--pairs 20]
 """
@@ -98,7 +101,10 @@ def stream_counters(url: str) -> dict[str, float | None]:
     out: dict[str, float | None] = {"messages": None, "quotes": None}
     for line in body.decode().splitlines():
         for key in out:
-            if line.startswith(f"sealfeed_aggregator_stream_{key}_total"):
+            name = f"sealfeed_aggregator_stream_{key}_total"
+            if line.startswith(f"# TYPE sealfeed_aggregator_stream_{key} "):
+                out[key] = out[key] or 0.0  # exported, no labelled sample yet
+            elif line.startswith(name):
                 out[key] = (out[key] or 0.0) + float(line.rsplit(" ", 1)[1])
     return out
 
@@ -230,17 +236,20 @@ def wrk(url: str, seconds: int) -> dict[str, Any]:
     return dict(json.loads(line))
 
 
-def window(pid: int, url: str, seconds: float, load: bool) -> dict[str, Any]:
-    """CPU and stream counters over one window, with or without the wrk load."""
-    c0, m0, t0 = cpu_ticks(pid), stream_counters(url), time.monotonic()
+def window(pid: int, pub_pid: int, url: str, seconds: float, load: bool) -> dict[str, Any]:
+    """CPU (aggregator, and the fakes' publisher sharing the cores) and stream counters over
+    one window, with or without the wrk load."""
+    m0 = stream_counters(url)
+    c0, p0, t0 = cpu_ticks(pid), cpu_ticks(pub_pid), time.monotonic()
     http = wrk(url + HOT, int(seconds)) if load else None
     if not load:
         time.sleep(seconds)
-    c1, t1 = cpu_ticks(pid), time.monotonic()
+    c1, p1, t1 = cpu_ticks(pid), cpu_ticks(pub_pid), time.monotonic()
     m1 = stream_counters(url)
     wall = t1 - t0
     out: dict[str, Any] = {
         "cpu_percent": round(100 * (c1 - c0) / CLK_TCK / wall, 1),
+        "publisher_cpu_percent": round(100 * (p1 - p0) / CLK_TCK / wall, 1),
         "stream_msgs_per_s": rate(m0, m1, "messages", wall),
         "stream_quotes_per_s": rate(m0, m1, "quotes", wall),
         "wall_s": round(wall, 2),
@@ -320,18 +329,18 @@ def one_run(args: argparse.Namespace) -> dict[str, Any]:
             time.sleep(0.2)
         time.sleep(1.0)  # the fakes see the subscriptions (their own wait loop)
 
-        idle_quiet = window(agg.pid, url, quiet, load=False)
-        idle = window(agg.pid, url, load, load=True)
+        idle_quiet = window(agg.pid, streams.pid, url, quiet, load=False)
+        idle = window(agg.pid, streams.pid, url, load, load=True)
         streams.stdin.write("go\n")
         streams.stdin.flush()
         time.sleep(ramp)
-        busy_quiet = window(agg.pid, url, quiet, load=False)
-        busy = window(agg.pid, url, load, load=True)
+        busy_quiet = window(agg.pid, streams.pid, url, quiet, load=False)
+        busy = window(agg.pid, streams.pid, url, load, load=True)
+        st = json.loads(get(url + "/sources")[1])["sources"]
+        reconnects = sum((st[s].get("stream") or {}).get("reconnects", 0) for s in SOURCES)
         sent = json.loads(readline(streams.stdout, publish_s + 30, "publisher summary"))
         streams.stdin.write("bye\n")
         streams.stdin.flush()
-        st = json.loads(get(url + "/sources")[1])["sources"]
-        reconnects = sum((st[s].get("stream") or {}).get("reconnects", 0) for s in SOURCES)
         return {
             "sent_msgs_per_s": round(sent["sent"] / sent["seconds"], 1),
             "idle_quiet": idle_quiet,
@@ -373,7 +382,7 @@ def main() -> int:
 
     def med(key: str, phase: str | None = None) -> float:
         vals = [(x[phase] if phase else x)[key] for x in runs]
-        return round(statistics.median(vals), 3)
+        return round(float(statistics.median(vals)), 3)
 
     result: dict[str, Any] = {
         "bench": "aggregator_streams",
@@ -395,6 +404,7 @@ def main() -> int:
             "cpu_percent_streams_only": med("cpu_percent", "streaming_quiet"),
             "cpu_percent_idle_load": med("cpu_percent", "idle"),
             "cpu_percent_streaming_load": med("cpu_percent", "streaming"),
+            "publisher_cpu_percent_streaming": med("publisher_cpu_percent", "streaming_quiet"),
         },
     }
     print(json.dumps(result))
@@ -413,7 +423,7 @@ def _human(r: dict[str, Any]) -> None:
     )
     head = (
         f"{'run':>3} {'phase':10} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'cpu% load':>9}"
-        f" {'cpu% quiet':>10} {'msgs/s':>8} {'quotes/s':>8}"
+        f" {'cpu% quiet':>10} {'msgs/s':>8} {'quotes/s':>8} {'pub cpu%':>8}"
     )
     print(head)
     for i, x in enumerate(r["runs"], 1):
@@ -423,6 +433,7 @@ def _human(r: dict[str, Any]) -> None:
                 f"{i:>3} {phase:10} {h['rps']:>8.0f} {h['p50_ms']:>7.2f} {h['p99_ms']:>7.2f}"
                 f" {h['cpu_percent']:>9.1f} {q['cpu_percent']:>10.1f}"
                 f" {_num(h['stream_msgs_per_s']):>8} {_num(h['stream_quotes_per_s']):>8}"
+                f" {q['publisher_cpu_percent']:>8.1f}"
             )
         print(
             f"{i:>3} added p99 {x['added_p99_ms']:+.2f} ms, req/s {x['rps_change_percent']:+.1f}%,"
