@@ -102,7 +102,7 @@ def stream_counters(url: str) -> dict[str, float | None]:
     for line in body.decode().splitlines():
         for key in out:
             name = f"sealfeed_aggregator_stream_{key}_total"
-            if line.startswith(f"# TYPE sealfeed_aggregator_stream_{key} "):
+            if line.startswith(f"# TYPE {name} "):
                 out[key] = out[key] or 0.0  # exported, no labelled sample yet
             elif line.startswith(name):
                 out[key] = (out[key] or 0.0) + float(line.rsplit(" ", 1)[1])
