@@ -83,10 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"sealfeed {__version__}")
     parser.add_argument(
         "--log-level",
-        default=os.environ.get("SEALFEED_LOG_LEVEL", "INFO"),
+        default=None,
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         type=str.upper,
-        help="diagnostics verbosity on stderr (default: INFO, env SEALFEED_LOG_LEVEL)",
+        help="diagnostics verbosity on stderr (default: env SEALFEED_LOG_LEVEL, else the "
+        "service's level from the signed configuration, else INFO)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     for name, module, purpose in COMMANDS:
@@ -121,7 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level or os.environ.get("SEALFEED_LOG_LEVEL", "INFO"))
     func = getattr(args, "func", None)
     if func is None:
         sub_parser = getattr(args, "_command_parser", None)

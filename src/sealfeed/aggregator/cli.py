@@ -16,6 +16,8 @@ SERVER_CHOICES = ("auto", "granian", "uvicorn", "hypercorn")
 
 def _serve(args: argparse.Namespace) -> int:
     import dataclasses
+    import logging
+    import os
 
     from sealfeed.aggregator.app import create_app
     from sealfeed.aggregator.server import resolve_server, run
@@ -23,6 +25,12 @@ def _serve(args: argparse.Namespace) -> int:
 
     cfg = config_from_args(args)  # fail closed: no verified config, no service
     agg_cfg = cfg.aggregator
+    if args.log_level is None and "SEALFEED_LOG_LEVEL" not in os.environ:
+        # priceAggregatorConfig.logger.level (reference levels) when nobody chose one
+        level = {"error": "ERROR", "warn": "WARNING", "info": "INFO"}.get(
+            agg_cfg.log_level, "DEBUG"
+        )
+        logging.getLogger().setLevel(level)
     changes = {}
     if args.host is not None:
         changes["host"] = args.host
