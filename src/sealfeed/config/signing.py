@@ -179,6 +179,14 @@ def public_key_pem(key: PublicKey) -> bytes:
     )
 
 
+def _does_not_verify(location: str) -> VerificationError:
+    return VerificationError(
+        "signature does not verify with the trusted key (content changed, or signed by "
+        "another key)",
+        location=location,
+    )
+
+
 # -- reference scheme --------------------------------------------------------------------
 
 
@@ -220,11 +228,7 @@ def verify_reference(
     try:
         key.key.verify(der, digest.encode("ascii"), ec.ECDSA(hashes.SHA256()))
     except (InvalidSignature, ValueError):
-        raise VerificationError(
-            "signature does not verify with the trusted key (content changed, or signed by "
-            "another key)",
-            location=location,
-        ) from None
+        raise _does_not_verify(location) from None
     return VerifiedSignature(Scheme.REFERENCE, digest, key.fingerprint, key.key_id)
 
 
@@ -295,11 +299,7 @@ def verify_modern(
     try:
         key.key.verify(sig, data)
     except (InvalidSignature, ValueError):
-        raise VerificationError(
-            "signature does not verify with the trusted key (content changed, or signed by "
-            "another key)",
-            location=location,
-        ) from None
+        raise _does_not_verify(location) from None
     return VerifiedSignature(Scheme.MODERN, digest, key.fingerprint, key.key_id)
 
 
