@@ -149,6 +149,59 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_json_flag(rp)
     rp.set_defaults(func=cmd_replay)
 
+    q = sub.add_parser(
+        "quote",
+        help="inside a TDX guest: get a quote over report data (configfs-tsm)",
+        description="Ask the TDX module for a quote through Linux configfs-tsm. The report "
+        "data is given as hex, or is the sealfeed binding of an image digest and a "
+        "configuration document (what `sealfeed verify --quote` expects).",
+    )
+    rd = q.add_mutually_exclusive_group(required=True)
+    rd.add_argument("--report-data", metavar="HEX", help="up to 64 bytes, hex")
+    rd.add_argument("--bind-image", metavar="SHA256", help="image archive sha256 to bind ...")
+    q.add_argument("--bind-config", metavar="CONFIG", help="... with this configuration document")
+    q.add_argument("--out", required=True, help="write the raw quote here")
+    q.add_argument(
+        "--tsm-root", default=None, help="configfs-tsm report dir (default: the kernel's)"
+    )
+    add_json_flag(q)
+    q.set_defaults(func=cmd_quote)
+
+
+def cmd_quote(args: argparse.Namespace) -> int:
+    import hashlib
+
+    from sealfeed.attest.tsm import TSM_REPORT_ROOT, request_quote
+    from sealfeed.fsutil import atomic_write
+    from sealfeed.output import emit
+
+    if args.report_data is not None:
+        try:
+            report_data = bytes.fromhex(args.report_data)
+        except ValueError:
+            raise InputError("not hex", location="--report-data") from None
+    else:
+        from sealfeed.config.loader import read_config_document
+        from sealfeed.config.objecthash import object_hash
+        from sealfeed.verification import expected_report_data
+
+        if not args.bind_config:
+            raise InputError("--bind-image needs --bind-config", location="--bind-config")
+        image = args.bind_image.lower().removeprefix("sha256:")
+        if len(image) != 64 or any(c not in "0123456789abcdef" for c in image):
+            raise InputError("must be a sha256 hex digest", location="--bind-image")
+        doc = read_config_document(args.bind_config)
+        report_data = expected_report_data(image, object_hash(doc.document))
+    quote = request_quote(report_data, root=args.tsm_root or TSM_REPORT_ROOT)
+    atomic_write(args.out, quote)
+    emit(
+        args,
+        {"out": args.out, "size": len(quote), "report_data": report_data.hex(),
+         "sha256": hashlib.sha256(quote).hexdigest()},
+        f"wrote {args.out} ({len(quote)} bytes), report_data {report_data[:32].hex()}...",
+    )  # fmt: skip
+    return 0
+
 
 # --- helpers -------------------------------------------------------------------------------
 
