@@ -28,6 +28,7 @@ def test_generate_once_then_reuse(cl_config: ApplianceConfig) -> None:
     assert created == ["evm", "p2p", "ocr2"]
     d = node_key_dir(cl_config.secrets_dir, 2)
     assert stat.S_IMODE(d.stat().st_mode) == 0o700
+    assert stat.S_IMODE(d.parent.stat().st_mode) == 0o700
     for name in KEY_FILES.values():
         assert stat.S_IMODE((d / name).stat().st_mode) == 0o600
     before = {n: (d / n).read_bytes() for n in KEY_FILES.values()}

@@ -134,7 +134,8 @@ def load_public_keys(secrets_dir: str | os.PathLike[str], node: int) -> NodePubl
 
 def _write_export(path: Path, doc: dict[str, Any]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path.parent, 0o700)
+    for d in (path.parent, path.parent.parent):  # node-N/ and chainlink/: owner only
+        os.chmod(d, 0o700)
     atomic_write(path, json.dumps(doc, separators=(",", ":")) + "\n", mode=0o600)
 
 

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from sealfeed.chainlink.client import NodeApiError, NodeClient, RemoteJob
+from sealfeed.chainlink.client import NodeClient, RemoteJob
 from sealfeed.chainlink.jobs import JobSpec, desired_jobs
 from sealfeed.chainlink.keys import NodePublicKeys, load_public_keys, read_export
 from sealfeed.chainlink.render import bootstrappers
 from sealfeed.config.model import ApplianceConfig, NodeSpec
-from sealfeed.errors import ExternalError, InputError, SealfeedError
+from sealfeed.errors import ExternalError, InputError
 from sealfeed.netutil import reachable_host
 
 _log = logging.getLogger("sealfeed.chainlink.publish")
@@ -246,15 +246,13 @@ def publish(
             _import_keys(client, node, keys[node.index], exports[node.index], cfg, report)
             plan = plan_node(jobs[node.index], client.list_jobs(), prune=prune)
             _apply(client, node.index, plan, report)
-        except (NodeApiError, ExternalError) as exc:
+        except ExternalError as exc:  # NodeApiError, unreachable: this node only
             report.failed_nodes.append(node.index)
             report.rows.append(Row(node.index, "job", "-", "failed", "", str(exc)))
             _log.error(
                 "publishing to chainlink node failed",
                 extra={"event": "chainlink_publish_failed", "node": node.index, "error": str(exc)},
             )
-        except SealfeedError:
-            raise
     return report
 
 
