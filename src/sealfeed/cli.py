@@ -30,7 +30,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     (
         "attest",
         "sealfeed.attest.cli",
-        "verify a TDX/SGX DCAP quote against collateral and a policy",
+        "verify TDX/SGX DCAP quotes (collateral, policy), get quotes, replay event logs",
     ),
     (
         "verify",
@@ -38,7 +38,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
         "one verdict from image measurement + signed config + TDX quote",
     ),
     ("image", "sealfeed.image.cli", "measure an OCI/docker image archive and explain differences"),
-    ("sp", "sealfeed.sp.cli", "Super Protocol deployment assets (resource.json)"),
+    ("sp", "sealfeed.sp.cli", "Super Protocol resource.json and order-report checks"),
     ("aggregator", "sealfeed.aggregator.cli", "run the price aggregator service"),
     ("exporter", "sealfeed.exporter.cli", "run the process-metrics exporter"),
     (
