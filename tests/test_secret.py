@@ -55,3 +55,14 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path: Path) -> None:
         atomic_write(target, 123)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["f"]
+
+
+def test_ensure_is_safe_when_many_start_at_once(tmp_path: Path) -> None:
+    import concurrent.futures
+
+    target = tmp_path / "sub" / "keystore.password"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        values = {s.reveal() for s in pool.map(lambda _: ensure_secret_file(target), range(16))}
+    assert len(values) == 1
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert sorted(p.name for p in target.parent.iterdir()) == ["keystore.password"]

@@ -112,12 +112,22 @@ def write_secret_file(
 
 
 def ensure_secret_file(path: str | os.PathLike[str], *, nbytes: int = 32) -> Secret:
-    """Return the secret in ``path``, generating a random URL-safe one (0600) if absent."""
+    """Return the secret in ``path``, generating a random URL-safe one (0600) if absent.
+
+    Safe when several services start at once: the new file is linked into place, so exactly
+    one generator wins and every caller returns the winner's value."""
     p = Path(path)
     if p.exists():
         return read_secret_file(p)
     value = _stdlib_secrets.token_urlsafe(nbytes)
-    write_secret_file(p, value)
+    tmp = p.with_name(f".{p.name}.{_stdlib_secrets.token_hex(6)}.new")
+    atomic_write(tmp, value + "\n", mode=0o600)
+    try:
+        os.link(tmp, p)
+    except FileExistsError:
+        return read_secret_file(p)  # another process generated it first
+    finally:
+        tmp.unlink(missing_ok=True)
     return Secret(value)
 
 

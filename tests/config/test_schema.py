@@ -220,3 +220,16 @@ def test_unsigned_loads_only_via_check(tmp_path: Path) -> None:
     path = tmp_path / "c.json"
     path.write_text(json.dumps(reference_solution()))
     assert loader.load_config_unverified(path).nodes.total == 5
+
+
+def test_generated_secret_files(tmp_path: Path) -> None:
+    solution = reference_solution()
+    solution["chainlinkKeystorePassword"] = {"secretFile": "chainlink/keystore", "generate": True}
+    first = parse_solution(solution, loader.secret_resolver(tmp_path)).chainlink.keystore_password
+    again = parse_solution(solution, loader.secret_resolver(tmp_path)).chainlink.keystore_password
+    assert first == again and len(first.reveal()) >= 16
+    assert oct((tmp_path / "chainlink" / "keystore").stat().st_mode & 0o777) == "0o600"
+    solution["chainlinkKeystorePassword"] = {"secretFile": "x", "generate": "yes"}
+    assert problems_of(solution)[0].startswith(
+        "chainlinkKeystorePassword: a secret reference must be"
+    )

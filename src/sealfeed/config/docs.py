@@ -24,8 +24,10 @@ The file is either the solution object itself or, as Super Protocol delivers it,
 Rules: unknown keys are errors (with "did you mean" for near misses); every problem is
 reported at once, each with its JSON path, and the command exits 2. Secrets
 (passwords, API keys, proxy URLs) may be written inline for compatibility or, better, as
-`{"secretFile": "name"}`, read from the secrets directory (mode 0600); they are never printed,
-logged or shown in `repr()`.
+`{"secretFile": "name"}`, read from the secrets directory (mode 0600); with
+`{"secretFile": "name", "generate": true}` a missing file is created with a random value
+inside the TEE on first start (for internal passwords such as `chainlinkKeystorePassword`,
+which nobody outside needs). Secrets are never printed, logged or shown in `repr()`.
 
 Fail closed: services get their configuration only through
 `sealfeed.config.load_verified_config()`, which verifies the signature *before* it looks at

@@ -28,7 +28,7 @@ from sealfeed.config.signing import (
 )
 from sealfeed.config.spec import SecretRef
 from sealfeed.errors import InputError, VerificationError
-from sealfeed.secret import Secret, read_secret_file
+from sealfeed.secret import Secret, ensure_secret_file, read_secret_file
 
 #: A configuration is a few KiB; refuse absurd inputs before parsing them.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -177,6 +177,8 @@ def secret_resolver(secrets_dir: str | os.PathLike[str] | None) -> Any:
 
     def resolve(ref: SecretRef, path: str) -> Secret:
         try:
+            if ref.generate:
+                return ensure_secret_file(base / ref.file)
             return read_secret_file(base / ref.file, what=f"secret for {path}")
         except InputError as exc:
             raise InputError(f"{path}: {exc.message}", location=exc.location) from None

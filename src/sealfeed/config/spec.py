@@ -24,9 +24,12 @@ _MISSING: Any = object()
 
 @dataclass(frozen=True)
 class SecretRef:
-    """A secret that lives in a file under the secrets directory (``{"secretFile": "x"}``)."""
+    """A secret that lives in a file under the secrets directory (``{"secretFile": "x"}``);
+    with ``"generate": true`` a missing file is created with a random value inside the TEE
+    (internal passwords nobody outside needs to know)."""
 
     file: str
+    generate: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ class Node:
         }
         base = names.get(self.kind, self.kind)
         if self.secret:
-            base = 'secret string (or {"secretFile": "name"})'
+            base = 'secret string (or {"secretFile": "name", "generate"?: bool})'
         if self.kind == "list" and self.item is not None and self.item.kind != "object":
             base = f"list of {self.item.type_name()}"
         return base + (" or null" if self.nullable else "")
@@ -175,15 +178,20 @@ class Validator:
 
     def _secret(self, node: Node, value: Any, path: str) -> Secret | SecretRef | None:
         if isinstance(value, dict):
-            extra = sorted(set(value) - {"secretFile"})
+            extra = sorted(set(value) - {"secretFile", "generate"})
             ref = value.get("secretFile")
-            if extra or not isinstance(ref, str) or not ref:
-                self.err(path, 'a secret reference must be exactly {"secretFile": "<file name>"}')
+            generate = value.get("generate", False)
+            if extra or not isinstance(ref, str) or not ref or not isinstance(generate, bool):
+                self.err(
+                    path,
+                    'a secret reference must be {"secretFile": "<file name>"} with an optional '
+                    '"generate": true|false',
+                )
                 return None
             if ref.startswith("/") or ".." in ref.split("/"):
                 self.err(path + ".secretFile", "must be a relative path inside the secrets dir")
                 return None
-            return SecretRef(ref)
+            return SecretRef(ref, generate)
         if not isinstance(value, str):
             self.err(path, f"must be a string or a secret reference, got {_json_type(value)}")
             return None
