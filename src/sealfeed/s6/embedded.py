@@ -26,6 +26,12 @@ def embedded_solution(state: Path, nodes: int) -> dict[str, object]:
     }
     extras["nodes"] = {"workdirRoot": str(state / "chainlink")}
     extras["logDir"] = str(state / "log")
+    # internal passwords: generated inside the appliance on first start, never written down
+    solution["chainlinkPassword"] = {"secretFile": "chainlink/api-password", "generate": True}
+    solution["chainlinkKeystorePassword"] = {
+        "secretFile": "chainlink/keystore-password",
+        "generate": True,
+    }
     return solution
 
 
