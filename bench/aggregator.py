@@ -552,28 +552,7 @@ def phase_oracle(
     fake_url: str, name: str, start: Starter, duration: int, ttl_ms: int, stale_ms: int
 ) -> dict[str, Any]:
     pairs = Path(tempfile.mkdtemp()) / "pairs20.json"
-    bases = [
-        "BTC",
-        "ETH",
-        "BNB",
-        "SOL",
-        "XRP",
-        "ADA",
-        "DOGE",
-        "TRX",
-        "DOT",
-        "LINK",
-        "AVAX",
-        "LTC",
-        "BCH",
-        "ATOM",
-        "UNI",
-        "XLM",
-        "ETC",
-        "FIL",
-        "NEAR",
-        "APE",
-    ]
+    bases = ["BTC", *COLD_BASES[:19]]
     pairs.write_text(json.dumps({"binance": [f"{b}/USDT" for b in bases]}))
     proc, url = start({"binance": fake_url}, ttl_ms=ttl_ms, stale_ms=stale_ms)
     try:

@@ -114,14 +114,10 @@ class Verdict:
 
 
 def measured_image_digest(measurement: Mapping[str, Any]) -> str | None:
-    """The image archive's sha256 from a golden measurement (``sealfeed image measure``)."""
-    for key in ("archive_sha256", "image_sha256", "sha256"):
-        value = measurement.get(key)
-        if isinstance(value, str):
-            hexpart = value.removeprefix("sha256:").lower()
-            if len(hexpart) == 64 and all(c in "0123456789abcdef" for c in hexpart):
-                return hexpart
-    return None
+    """The image archive's sha256 (hex) from a golden measurement, as
+    ``sealfeed.image.load_measurement`` validated it (``archive_sha256: "sha256:<hex>"``)."""
+    value = measurement.get("archive_sha256")
+    return value.removeprefix("sha256:") if isinstance(value, str) else None
 
 
 def _config_link(inputs: Inputs) -> tuple[Check, str | None]:

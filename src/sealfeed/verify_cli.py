@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -76,28 +75,15 @@ def load_cert(path: str, flag: str) -> Any:
             raise InputError(f"{flag}: not a PEM/DER certificate", location=path) from None
 
 
-def parse_time(value: str | None) -> dt.datetime:
-    if value is None:
-        return dt.datetime.now(dt.UTC)
-    try:
-        return dt.datetime.fromtimestamp(float(value), dt.UTC)
-    except ValueError:
-        pass
-    try:
-        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(f"not ISO-8601 or epoch seconds: {value!r}", location="--at") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
-
-
 def _verify(args: argparse.Namespace) -> int:
     from sealfeed.config.loader import trust_from_args
     from sealfeed.output import emit
     from sealfeed.sp.orderreport import load_order_report
+    from sealfeed.timearg import parse_at
     from sealfeed.verification import Inputs, render_human, run
     from sealfeed.verify_quote import make_quote_verifier
 
-    at = parse_time(args.at)
+    at = parse_at(args.at)
     from sealfeed.image.measure import load_measurement
 
     measurement = load_measurement(args.image_measurement).raw

@@ -228,22 +228,9 @@ def read_quote_file(path: str) -> bytes:
 
 
 def parse_time(value: str | None) -> Any:
-    from datetime import UTC, datetime
+    from sealfeed.timearg import parse_at
 
-    if value is None:
-        return datetime.now(UTC)  # the only clock read in attest: the CLI edge
-    v = value.strip()
-    try:
-        return datetime.fromtimestamp(float(v), UTC)
-    except (ValueError, OverflowError, OSError):
-        pass
-    try:
-        t = datetime.fromisoformat(v.replace("Z", "+00:00"))
-    except ValueError:
-        raise InputError(
-            f"--at: not ISO-8601, Unix seconds or 'collateral': {value!r}", location="--at"
-        ) from None
-    return t if t.tzinfo else t.replace(tzinfo=UTC)
+    return parse_at(value, accepted="ISO-8601, Unix seconds or 'collateral'")
 
 
 def _collateral_issue_time(coll: Any) -> Any:

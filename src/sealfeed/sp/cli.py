@@ -78,10 +78,11 @@ def _check_report(args: argparse.Namespace) -> int:
 
     from sealfeed.output import emit
     from sealfeed.sp import orderreport as spr
-    from sealfeed.verify_cli import load_cert, parse_time
+    from sealfeed.timearg import parse_at
+    from sealfeed.verify_cli import load_cert
 
     report = spr.load_order_report(args.report)
-    at = parse_time(args.at)
+    at = parse_at(args.at)
     checks = [spr.verify_chain(report, load_cert(args.sp_ca, "--sp-ca"), at)]
     ctype, cid = spr.challenge_of(report.leaf)
     checks.append(
