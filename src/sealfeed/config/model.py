@@ -89,6 +89,8 @@ class SourceConfig:
     refetch: bool = True
     stale_trigger_before_expiry_ms: int | None = None
     max_batch_size: int | None = None
+    #: retries of a failed upstream call (jittered exponential backoff)
+    max_retries: int = 3
     stream: StreamConfig | None = None
 
 
@@ -244,6 +246,8 @@ class FeedConfig:
     sources: tuple[str, ...]
     contract_address: str
     decimals: int = 8
+    #: 1: OCR1 ``offchainreporting`` job (AccessControlledOffchainAggregator); 2: OCR2
+    ocr_version: int = 2
 
 
 @dataclass(frozen=True)

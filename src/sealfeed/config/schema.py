@@ -303,6 +303,9 @@ SEALFEED = obj(
                     "contractAddress": s("Feed aggregator contract.", required=True,
                                          pattern=ADDRESS),
                     "decimals": i("Answer decimals.", minimum=0, maximum=36, default=8),
+                    "ocrVersion": i("OCR version of the feed's contract: 1 (OCR1 "
+                                    "AccessControlledOffchainAggregator, as the reference "
+                                    "deploys) or 2 (OCR2).", minimum=1, maximum=2, default=2),
                 },
                 doc="One feed.",
             ),
@@ -470,6 +473,7 @@ def _source(name: str, raw: Mapping[str, Any] | None, resolve: SecretResolver) -
         refetch=raw["refetch"],
         stale_trigger_before_expiry_ms=raw.get("staleTriggerBeforeExpiry"),
         max_batch_size=raw.get("maxBatchSize") or batch_default,
+        max_retries=raw["maxRetries"],
         stream=stream,
     )
 
@@ -533,6 +537,7 @@ def build_config(
             sources=tuple(f["sources"]),
             contract_address=f["contractAddress"],
             decimals=f["decimals"],
+            ocr_version=f["ocrVersion"],
         )
         for f in sf["feeds"]
     )
