@@ -27,7 +27,6 @@ Pure: inputs are loaded objects; :func:`run` never touches the network or the cl
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,21 +34,15 @@ from typing import Any
 
 from cryptography import x509
 
+from sealfeed.attest.binding import APPLIANCE_DOMAIN, appliance_report_data
 from sealfeed.config.loader import Trust, load_and_verify, read_config_document
 from sealfeed.config.objecthash import object_hash
 from sealfeed.errors import SealfeedError
 from sealfeed.sp import orderreport as spr
 from sealfeed.sp.orderreport import Check
 
-BINDING_DOMAIN = b"sealfeed-binding-v1\x00"
-
-
-def expected_report_data(image_sha256: str, config_hash: str) -> bytes:
-    """The 64-byte report_data an appliance binds into its quote (second half zero)."""
-    digest = hashlib.sha256(
-        BINDING_DOMAIN + bytes.fromhex(image_sha256) + bytes.fromhex(config_hash)
-    ).digest()
-    return digest + bytes(32)
+BINDING_DOMAIN = APPLIANCE_DOMAIN
+expected_report_data = appliance_report_data
 
 
 @dataclass(frozen=True)
