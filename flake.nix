@@ -54,6 +54,14 @@
       # so the image digest (and the golden measurement) binds the key (ADR 0082).
       defaultPublicKey = lib.removeSuffix "\n" (builtins.readFile ./modules/keys/configuration-public-key.b64);
 
+      # Filtered sources (ADR 0105): the image depends on pyproject.toml, README.md and
+      # src/sealfeed (plus pkgs/init, its own directory), never on docs/, tests/, .github/ or
+      # attest/measurements/, so a committed golden measurement matches its own commit.
+      sources = import ./pkgs/sources.nix {
+        inherit lib;
+        root = ./.;
+      };
+
       pythonFor =
         system:
         import ./pkgs/sealfeed.nix {
@@ -63,7 +71,10 @@
             uv2nix
             pyproject-build-systems
             ;
+          # read at evaluation only (pyproject.toml, uv.lock); never a build input
           workspaceRoot = ./.;
+          src = sources.sealfeed;
+          testSrc = sources.tests;
         };
 
       # lib.mkAppliance: evaluate the modules and build the image. Operators with their own
@@ -105,6 +116,8 @@
       lib = {
         inherit mkAppliance;
         evalAppliance = args: import ./modules args;
+        # the files each filtered source keeps (docs/reproducibility.md lists them)
+        sourceIncludes = sources.include;
       };
 
       packages = forAllSystems (
@@ -160,8 +173,9 @@
                 ]
             )
           );
-          # Rebuild-and-compare is `nix build .#image --rebuild` (see .github/workflows/image.yml
-          # and docs/reproducibility.md); a check derivation cannot build itself twice.
+          # Reproducibility is two independent builds compared byte for byte plus
+          # `nix build --check` of our derivations (.github/workflows/image.yml,
+          # docs/reproducibility.md); a check derivation cannot build itself twice.
         }
       );
 

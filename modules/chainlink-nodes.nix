@@ -104,9 +104,16 @@ in
       group = cfg.osUserPrefix;
       mode = "0700";
     }) cfg.specs;
+    # the keys mirror sealfeed.config.model.NodesConfig, so the boot check compares like with
+    # like: a configuration may use node indices 1..total at these ports, users and dirs
     image.layout.nodes = {
       total = cfg.count;
       inherit (cfg) bootstrap;
+      api_base_port = cfg.apiBasePort;
+      p2p_base_port = cfg.p2pBasePort;
+      os_user_prefix = cfg.osUserPrefix;
+      workdir_root = cfg.workdirRoot;
+      database_prefix = cfg.databasePrefix;
       specs = cfg.specs;
     };
     assertions = [

@@ -27,7 +27,13 @@ let
 
   directoryType = types.submodule {
     options = {
-      path = mkOption { type = types.strMatching "/[^[:space:]]*"; };
+      # absolute, no "." / ".." components, no trailing slash: pkgs/image.nix creates it
+      # relative to the image root, which must never reach outside it
+      path = mkOption {
+        type = types.addCheck (types.strMatching "(/[A-Za-z0-9_.@+-]+)+") (
+          p: !(lib.elem "." (lib.splitString "/" p)) && !(lib.elem ".." (lib.splitString "/" p))
+        );
+      };
       owner = mkOption {
         type = types.str;
         default = "root";
@@ -85,6 +91,14 @@ in
         type = types.str;
         # dockerTools' default; "now" would make every build's config digest differ.
         default = "1970-01-01T00:00:01Z";
+      };
+      maxLayers = mkOption {
+        type = types.ints.between 2 125;
+        # dockerTools' default, set explicitly: the layer split (and so every layer digest)
+        # depends on it, so a change of nixpkgs' default must not move the image digest.
+        # The upper bound is Docker's practical limit on layers per image.
+        default = 100;
+        description = "Layers of the image: the most popular store paths get one each, the rest share the last.";
       };
       contents = mkOption {
         type = types.listOf types.package;
@@ -189,11 +203,17 @@ in
       PYTHONDONTWRITEBYTECODE = "1";
     };
 
+    # /etc/sealfeed/layout.json: what the image was built for. The boot check compares the
+    # verified configuration with it (node count and indices, every port, the users) and
+    # refuses what the image does not provision. `schema` changes when a key changes meaning.
     image.layout = {
+      schema = "sealfeed.image.layout/v1";
       version = cfg.version;
       users = lib.mapAttrs (_: u: { inherit (u) uid group; }) cfg.image.users;
+      groups = cfg.image.groups;
       log_dir = "/var/log/sealfeed";
       secrets_dir = "/sp/secrets";
+      exposed_ports = cfg.image.exposedPorts;
     };
 
     assertions =

@@ -1,10 +1,11 @@
 # The appliance image: dockerTools.buildLayeredImage over the evaluated modules.
 #
 # Determinism (docs/reproducibility.md): fixed `created`, explicit tag, Env sorted by name,
-# every file from the Nix store (mtime 1, uid/gid 0 in store layers), ownership of the few
-# writable directories set by fakeRootCommands under fakechroot, and the final tarball
-# compressed by dockerTools with `pigz -nTR` (no name, no timestamp). `nix build --rebuild`
-# checks that a second build is bit-identical.
+# every file from the Nix store (mtime 1, uid/gid 0 in store layers), explicit `maxLayers`,
+# ownership of the few writable directories set by fakeRootCommands under fakeroot with paths
+# relative to the customisation layer (no fakechroot/proot, ADR 0107), and the final tarball
+# compressed by dockerTools with `pigz -nTR` (no name, no timestamp). The image workflow
+# builds it on two independent runners and compares the bytes (ADR 0106).
 {
   lib,
   dockerTools,
@@ -66,48 +67,76 @@ let
   uidOf = name: if name == "root" then "0" else toString img.users.${name}.uid;
   gidOf = name: if name == "root" then "0" else toString img.groups.${name};
 
-  # Sorted by path: parents before children, and independent of module order.
-  mkDirs = lib.concatMapStrings (d: ''
-    mkdir -p ${lib.escapeShellArg d.path}
-    chown ${uidOf d.owner}:${gidOf d.group} ${lib.escapeShellArg d.path}
-    chmod ${d.mode} ${lib.escapeShellArg d.path}
-  '') (lib.sort (a: b: a.path < b.path) img.directories);
-in
-dockerTools.buildLayeredImage {
-  inherit (img) name tag created;
+  # Sorted by path: parents before children, and independent of module order. fakeRootCommands
+  # run with the customisation layer as the working directory, so every path is relative
+  # ("./sp/secrets" for /sp/secrets); the modules reject "." and ".." components, so nothing
+  # can point outside the layer.
+  mkDirs = lib.concatMapStrings (
+    d:
+    let
+      rel = lib.escapeShellArg ".${d.path}";
+    in
+    ''
+      mkdir -p ${rel}
+      chown ${uidOf d.owner}:${gidOf d.group} ${rel}
+      chmod ${d.mode} ${rel}
+    ''
+  ) (lib.sort (a: b: a.path < b.path) img.directories);
 
-  contents = [
-    nss
-    dockerTools.caCertificates
-    dockerTools.binSh
-    dockerTools.usrBinEnv
-    sealfeedPkgs.sealfeed
-    sealfeedPkgs.init
-    rootfs
-  ]
-  ++ lib.optional (s6Tree != null) s6Tree
-  ++ img.contents;
+  image = dockerTools.buildLayeredImage {
+    inherit (img)
+      name
+      tag
+      created
+      maxLayers
+      ;
 
-  # Runs under fakeroot + fakechroot in the final layer: ownership without a real root.
-  enableFakechroot = true;
-  fakeRootCommands = mkDirs;
+    contents = [
+      nss
+      dockerTools.caCertificates
+      dockerTools.binSh
+      dockerTools.usrBinEnv
+      sealfeedPkgs.sealfeed
+      sealfeedPkgs.init
+      rootfs
+    ]
+    ++ lib.optional (s6Tree != null) s6Tree
+    ++ img.contents;
 
-  config = {
-    Entrypoint = [ "/init" ];
-    Env = lib.mapAttrsToList (name: value: "${name}=${value}") img.env;
-    # PID 1 (s6-svscan) needs root to start each service under its own user with
-    # s6-setuidgid; no service runs as root (the s6 tree drops privileges).
-    User = "0:0";
-    WorkingDir = "/";
-    StopSignal = "SIGTERM";
-    Labels = {
-      "org.opencontainers.image.title" = "sealfeed";
-      "org.opencontainers.image.version" = cfg.version;
+    # Runs under fakeroot in the customisation layer: ownership without a real root.
+    fakeRootCommands = mkDirs;
+
+    config = {
+      Entrypoint = [ "/init" ];
+      Env = lib.mapAttrsToList (name: value: "${name}=${value}") img.env;
+      # PID 1 (s6-svscan) needs root to start each service under its own user with
+      # s6-setuidgid; no service runs as root (the s6 tree drops privileges).
+      User = "0:0";
+      WorkingDir = "/";
+      StopSignal = "SIGTERM";
+      Labels = {
+        "org.opencontainers.image.title" = "sealfeed";
+        "org.opencontainers.image.version" = cfg.version;
+      };
+    }
+    // lib.optionalAttrs (img.exposedPorts != [ ]) {
+      ExposedPorts = lib.listToAttrs (
+        map (p: lib.nameValuePair "${toString p}/tcp" { }) img.exposedPorts
+      );
     };
-  }
-  // lib.optionalAttrs (img.exposedPorts != [ ]) {
-    ExposedPorts = lib.listToAttrs (map (p: lib.nameValuePair "${toString p}/tcp" { }) img.exposedPorts);
   };
-
-  passthru = { inherit layoutFile keyFile s6Tree; };
-}
+in
+# passthru only (the derivation is unchanged): the pieces the image workflow `nix build --check`s
+# (.#image.rootfs, .#image.init) and the files tests inspect. buildLayeredImage does not forward
+# its own `passthru` argument to the compressed archive, hence overrideAttrs.
+image.overrideAttrs (old: {
+  passthru = (old.passthru or { }) // {
+    inherit
+      layoutFile
+      keyFile
+      s6Tree
+      rootfs
+      ;
+    inherit (sealfeedPkgs) init;
+  };
+})

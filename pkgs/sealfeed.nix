@@ -1,5 +1,9 @@
 # The sealfeed Python application built with uv2nix from uv.lock (ADR 0001).
 #
+# `workspaceRoot` is only read at evaluation (pyproject.toml, uv.lock); the package is built
+# from `src`, the filtered source of pkgs/sources.nix (ADR 0105), so nothing outside
+# pyproject.toml, README.md and src/sealfeed reaches the image.
+#
 # Returns the pieces flake.nix needs: the package set, the shipped application (mkApplication:
 # no interpreter activation scripts or pyvenv.cfg cruft in the image), the small verifier entry
 # point, the editable set for the dev shell, and tests as derivations (pyproject-nix
@@ -10,6 +14,8 @@
   uv2nix,
   pyproject-build-systems,
   workspaceRoot,
+  src,
+  testSrc,
 }:
 let
   inherit (pkgs) lib;
@@ -18,6 +24,12 @@ let
 
   # Wheels from uv.lock (hash-pinned there); sdists only where no wheel exists.
   overlay = workspace.mkPyprojectOverlay { sourcePreference = "wheel"; };
+
+  # uv2nix sets a local project's src to its project root (here: the whole checkout); the
+  # per-package filter is uv2nix's recommended pattern (doc/src/patterns/source-filtering.md).
+  sourceOverlay = _final: prev: {
+    sealfeed = prev.sealfeed.overrideAttrs (_: { inherit src; });
+  };
 
   editableOverlay = workspace.mkEditablePyprojectOverlay { root = "$REPO_ROOT"; };
 
@@ -31,6 +43,7 @@ let
         lib.composeManyExtensions [
           pyproject-build-systems.overlays.wheel
           overlay
+          sourceOverlay
         ]
       );
 
@@ -38,16 +51,27 @@ let
 
   util = pkgs.callPackages pyproject-nix.build.util { };
 
-  # Not workspace.deps.default: uv2nix honours `[tool.uv] default-groups = ["dev"]`, so that
-  # evaluates to { sealfeed = [ "dev" ]; } and would ship pytest, mypy and ruff in the image
-  # (checked by evaluating uv2nix's loadWorkspace against this uv.lock). The app takes the
-  # project's runtime dependencies only.
+  # The image's virtualenv: sealfeed with its default dependencies ONLY -- no optional
+  # extras (the alternative ASGI servers are benchmark extras; granian is the one that ships,
+  # ADR 0020) and no dependency group. Not workspace.deps.default: uv2nix honours
+  # `[tool.uv] default-groups = ["dev"]`, so that is { sealfeed = [ "dev" ]; } and would ship
+  # pytest, mypy and ruff. tests/nix/test_flake_eval.py checks that the venv's resolved
+  # closure is exactly the closure of pyproject.toml's `dependencies` in uv.lock.
   venv = pythonSet.mkVirtualEnv "sealfeed-env" { sealfeed = [ ]; };
 
-  app = util.mkApplication {
-    inherit venv;
-    package = pythonSet.sealfeed;
-  };
+  # passthru (not part of the derivation): `nix build .#sealfeed.venv` / `.#sealfeed.package`
+  # let the image workflow `--check` each of them, and tests inspect them.
+  app =
+    (util.mkApplication {
+      inherit venv;
+      package = pythonSet.sealfeed;
+    }).overrideAttrs
+      (old: {
+        passthru = (old.passthru or { }) // {
+          inherit venv;
+          package = pythonSet.sealfeed;
+        };
+      });
 
   # The verifier for auditors: one command, `sealfeed-verify`, over the same locked closure
   # (a smaller closure needs a dependency-group split in pyproject.toml; see docs/nix.md).
@@ -61,21 +85,6 @@ let
 
   # deps.all includes the dev dependency group: pytest, hypothesis, ruff (pyproject.toml)
   testEnv = pythonSet.mkVirtualEnv "sealfeed-test-env" workspace.deps.all;
-
-  testSrc = lib.fileset.toSource {
-    root = workspaceRoot;
-    # tests/test_nix_parse.py reads the Nix files; the image tests read the fixture measurement
-    fileset = lib.fileset.unions [
-      (workspaceRoot + "/pyproject.toml")
-      (workspaceRoot + "/src")
-      (workspaceRoot + "/tests")
-      (workspaceRoot + "/flake.nix")
-      (workspaceRoot + "/flake.lock")
-      (workspaceRoot + "/pkgs")
-      (workspaceRoot + "/modules")
-      (workspaceRoot + "/attest/measurements")
-    ];
-  };
 
   tests = {
     # Pure tests only: the ones needing PostgreSQL, s6 or the network skip loudly in the sandbox.

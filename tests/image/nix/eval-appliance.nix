@@ -40,7 +40,7 @@ let
   };
   # Stand-ins that return their arguments, so the image's inputs can be inspected.
   dockerTools = {
-    buildLayeredImage = args: args;
+    buildLayeredImage = args: args // { overrideAttrs = f: args // f args; };
     fakeNss = {
       override = args: (fakeDrv "fake-nss") // { fakeNss = args; };
     };
@@ -60,10 +60,11 @@ in
     name
     tag
     created
+    maxLayers
     config
-    enableFakechroot
     fakeRootCommands
     ;
+  enableFakechroot = image.enableFakechroot or false;
   contents = map (p: p.name) image.contents;
   nss = (builtins.elemAt image.contents 0).fakeNss;
   layout = builtins.fromJSON image.passthru.layoutFile.text;
