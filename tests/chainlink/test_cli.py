@@ -118,15 +118,38 @@ def test_oracle_set(
     use_config.append(cfg)
     assert main(["chainlink", "oracle-set"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["f"] == 1 and len(doc["signers"]) == 4
-    assert doc["transmitters"] == [keys[i].evm_address for i in (2, 3, 4, 5)]
-    assert doc["signers"] == [keys[i].ocr2_onchain_address for i in (2, 3, 4, 5)]
-    assert doc["peer_ids"] == [keys[i].peer_id for i in (2, 3, 4, 5)]
-    assert all(re.fullmatch(r"0x[0-9a-f]{64}", k) for k in doc["config_public_keys"])
-    assert doc["feeds"][0]["contract_address"] == cfg.chainlink.feeds[0].contract_address
+    o = doc["ocr2"]
+    assert doc["f"] == o["f"] == 1 and len(o["signers"]) == 4 and "ocr1" not in doc
+    assert o["transmitters"] == [keys[i].evm_address for i in (2, 3, 4, 5)]
+    assert o["signers"] == [keys[i].ocr2_onchain_address for i in (2, 3, 4, 5)]
+    assert o["peer_ids"] == [keys[i].peer_id for i in (2, 3, 4, 5)]
+    assert all(re.fullmatch(r"0x[0-9a-f]{64}", k) for k in o["config_public_keys"])
+    assert o["feeds"][0]["contract_address"] == cfg.chainlink.feeds[0].contract_address
     use_config[0] = replace(cfg, nodes=NodesConfig(total=4))
     assert main(["chainlink", "oracle-set"]) == 2
     assert "at least 4 oracle nodes" in capsys.readouterr().err
+
+
+def test_oracle_set_ocr1_parameters(
+    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    use_config.append(cfg)
+    assert main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)["nodes"]
+    assert all(n["created"] == ["evm", "p2p", "ocr2", "ocr"] for n in created)
+    assert all(n["ocr1_bundle_id"] for n in created)
+    args = ["chainlink", "oracle-set", "--delta-c", "2h", "--alpha-ppb", "1000000"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ocr1"]["offchain_config"]["deltaC"] == "2h0m0s"
+    assert doc["ocr1"]["offchain_config"]["alphaPPB"] == 1_000_000
+    assert doc["ocr1"]["feeds"][0]["set_config"]["calldata"].startswith("0x")
+    assert main(["chainlink", "oracle-set", "--delta-c", "1m"]) == 2
+    err = capsys.readouterr().err
+    assert "ocr1.deltaC" in err and "at least 10m0s" in err
+    assert main(["chainlink", "oracle-set", "--delta-c", "soon"]) == 2
+    assert "--delta-c" in capsys.readouterr().err
 
 
 def _fakes_on_consecutive_ports(total: int) -> tuple[int, list[FakeChainlinkNode]]:

@@ -174,12 +174,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_oracle_set(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from sealfeed.chainlink.keys import load_public_keys
+    from sealfeed.chainlink.ocr1_config import OCR1Params, parse_duration
     from sealfeed.chainlink.oracle_set import oracle_set
 
     cfg = _load_config(args)
+    params = OCR1Params()
+    if args.delta_c is not None:
+        params = replace(params, delta_c=parse_duration(args.delta_c, location="--delta-c"))
+    if args.alpha_ppb is not None:
+        params = replace(params, alpha_ppb=args.alpha_ppb)
     keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
-    doc = oracle_set(cfg, keys)
+    doc = oracle_set(cfg, keys, ocr1=params)
     # The document *is* the result: JSON with or without --json.
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return int(ExitCode.OK)
@@ -255,11 +263,30 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "oracle-set",
-        help="print signers/transmitters/peer ids/OCR keys for setConfig (JSON)",
-        description="Print the OCR2 oracle set (signers, transmitters, f, peer ids, off-chain "
-        "and config public keys) in setConfig order, as JSON.",
+        help="print the setConfig inputs of the feed contracts (JSON)",
+        description="Print the oracle set in setConfig order as JSON: for OCR2 feeds the "
+        "signers, transmitters, f, peer ids, off-chain and config public keys; for OCR1 feeds "
+        "(ocrVersion 1) also, per contract, the threshold, encodedConfigVersion, the encoded "
+        "off-chain config with a freshly encrypted shared secret, and ready call data for the "
+        "standard OCR1 aggregator and Super Protocol's variant. OCR1 output differs on every "
+        "run (a new shared secret each time, as libocr does); send one of them.",
     )
     common(p, node=False)
+    p.add_argument(
+        "--delta-c",
+        metavar="DURATION",
+        default=None,
+        help="OCR1 deltaC: report at least this often even without deviation (default 1h; "
+        "libocr needs >= 10m on chains it does not list, e.g. opBNB)",
+    )
+    p.add_argument(
+        "--alpha-ppb",
+        type=int,
+        metavar="PPB",
+        default=None,
+        help="OCR1 alphaPPB: report when the median moves this many parts per billion "
+        "(default 5000000 = 0.5%%)",
+    )
     p.set_defaults(func=cmd_oracle_set)
 
 
