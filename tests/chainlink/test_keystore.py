@@ -9,7 +9,7 @@ import re
 
 import eth_keyfile
 import pytest
-from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 from hypothesis import given
@@ -313,8 +313,6 @@ _SEED = bytes(range(32))
 
 
 def _payload(d: object = 1, ed: bytes | None = None, enc: object = None) -> bytes:
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-
     pub = (
         ed25519.Ed25519PrivateKey.from_private_bytes(_SEED)
         .public_key()
