@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from sealfeed.chainlink.keys import NodePublicKeys, ensure_node_keys
+from sealfeed.chainlink.keys import NodePublicKeys, ensure_node_keys, kinds_for
 from sealfeed.chainlink.keystore import ScryptParams
 from sealfeed.config.model import (
     AggregatorConfig,
@@ -50,12 +51,17 @@ FEEDS = (
 )
 
 
+#: the reference's feeds are OCR1 contracts; a mixed deployment keeps them beside OCR2 ones
+MIXED_FEEDS = (replace(FEEDS[0], ocr_version=1), FEEDS[1])
+
+
 def make_config(
     tmp: Path,
     *,
     total: int = 5,
     feeds: tuple[FeedConfig, ...] = FEEDS,
     api_base_port: int = 6600,
+    gas_price_wei: int | None = None,
     **chainlink: Any,
 ) -> ApplianceConfig:
     cl = {
@@ -71,6 +77,7 @@ def make_config(
             chain_id=5611,
             rpc_http_url="https://opbnb-testnet-rpc.example/",
             rpc_ws_url="wss://opbnb-testnet-rpc.example/",
+            gas_price_wei=gas_price_wei,
         ),
         postgres=PostgresConfig(socket_dir="/run/postgresql", port=5432),
         chainlink=ChainlinkConfig(**cl),
@@ -97,6 +104,7 @@ def make_keys(cfg: ApplianceConfig, seed: int = 7) -> dict[int, NodePublicKeys]:
             cfg.chainlink.keystore_password,
             params=FAST,
             random=seeded(seed * 100 + node.index),
+            kinds=kinds_for(f.ocr_version for f in cfg.chainlink.feeds),
         )
         out[node.index] = pub
     return out

@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 
 from sealfeed.chainlink import cli as cl_cli
-from sealfeed.chainlink.keys import KEY_FILES, node_key_dir
+from sealfeed.chainlink.keys import BASE_KINDS, KEY_FILES, node_key_dir
 from sealfeed.cli import main
 from sealfeed.config.model import ApplianceConfig, NodesConfig
 from sealfeed.secret import write_secret_file
-from tests.chainlink.conftest import API_PASSWORD, make_config, make_keys
+from tests.chainlink.conftest import API_PASSWORD, MIXED_FEEDS, make_config, make_keys
 from tests.fakes.chainlink_node import FakeChainlinkNode
 
 
@@ -56,7 +56,7 @@ def test_keys_prints_public_parts_only(
     assert "12D3KooW" in human and "[new" not in human
     # nothing from inside the encrypted files (ciphertext, salt, mac, iv) ever reaches stdout
     for node in cfg.nodes.specs():
-        for name in KEY_FILES.values():
+        for name in (KEY_FILES[k] for k in BASE_KINDS):
             path = node_key_dir(cfg.secrets_dir, node.index) / name
             assert stat.S_IMODE(path.stat().st_mode) == 0o600
             crypto = json.loads(path.read_text())["crypto"]
@@ -118,15 +118,38 @@ def test_oracle_set(
     use_config.append(cfg)
     assert main(["chainlink", "oracle-set"]) == 0
     doc = json.loads(capsys.readouterr().out)
-    assert doc["f"] == 1 and len(doc["signers"]) == 4
-    assert doc["transmitters"] == [keys[i].evm_address for i in (2, 3, 4, 5)]
-    assert doc["signers"] == [keys[i].ocr2_onchain_address for i in (2, 3, 4, 5)]
-    assert doc["peer_ids"] == [keys[i].peer_id for i in (2, 3, 4, 5)]
-    assert all(re.fullmatch(r"0x[0-9a-f]{64}", k) for k in doc["config_public_keys"])
-    assert doc["feeds"][0]["contract_address"] == cfg.chainlink.feeds[0].contract_address
+    o = doc["ocr2"]
+    assert doc["f"] == o["f"] == 1 and len(o["signers"]) == 4 and "ocr1" not in doc
+    assert o["transmitters"] == [keys[i].evm_address for i in (2, 3, 4, 5)]
+    assert o["signers"] == [keys[i].ocr2_onchain_address for i in (2, 3, 4, 5)]
+    assert o["peer_ids"] == [keys[i].peer_id for i in (2, 3, 4, 5)]
+    assert all(re.fullmatch(r"0x[0-9a-f]{64}", k) for k in o["config_public_keys"])
+    assert o["feeds"][0]["contract_address"] == cfg.chainlink.feeds[0].contract_address
     use_config[0] = replace(cfg, nodes=NodesConfig(total=4))
     assert main(["chainlink", "oracle-set"]) == 2
     assert "at least 4 oracle nodes" in capsys.readouterr().err
+
+
+def test_oracle_set_ocr1_parameters(
+    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    use_config.append(cfg)
+    assert main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
+    created = json.loads(capsys.readouterr().out)["nodes"]
+    assert all(n["created"] == ["evm", "p2p", "ocr2", "ocr"] for n in created)
+    assert all(n["ocr1_bundle_id"] for n in created)
+    args = ["chainlink", "oracle-set", "--delta-c", "2h", "--alpha-ppb", "1000000"]
+    assert main(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["ocr1"]["offchain_config"]["deltaC"] == "2h0m0s"
+    assert doc["ocr1"]["offchain_config"]["alphaPPB"] == 1_000_000
+    assert doc["ocr1"]["feeds"][0]["set_config"]["calldata"].startswith("0x")
+    assert main(["chainlink", "oracle-set", "--delta-c", "1m"]) == 2
+    err = capsys.readouterr().err
+    assert "ocr1.deltaC" in err and "at least 10m0s" in err
+    assert main(["chainlink", "oracle-set", "--delta-c", "soon"]) == 2
+    assert "--delta-c" in capsys.readouterr().err
 
 
 def _fakes_on_consecutive_ports(total: int) -> tuple[int, list[FakeChainlinkNode]]:
@@ -163,6 +186,43 @@ def test_publish_cli_twice(
         assert main(["chainlink", "publish", "--max-wait", "0.3", "--json"]) == 3
         third = json.loads(capsys.readouterr().out)
         assert third["failed_nodes"] == [2] and not third["ok"]
+    finally:
+        for f in fakes:
+            f.stop()
+
+
+def test_render_writes_the_specs_publish_sends(
+    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``render --out DIR`` writes DIR/node-N/jobs/<feed>.toml; ``publish`` sends exactly that
+    text (issue #18)."""
+    base, fakes = _fakes_on_consecutive_ports(5)
+    try:
+        cfg = make_config(tmp_path, api_base_port=base, feeds=MIXED_FEEDS)
+        use_config.append(cfg)
+        _pg_passwords(cfg)
+        out = tmp_path / "rendered"
+        args = ["chainlink", "render", "--scrypt-n", "1024", "--out", str(out), "--no-chown"]
+        assert main([*args, "--json"]) == 0
+        doc = json.loads(capsys.readouterr().out)
+        assert doc["nodes"][1]["files"] == [
+            "config.toml",
+            "secrets.toml",
+            "apicredentials",
+            "jobs/btc-usd.toml",
+            "jobs/eth-usd.toml",
+        ]
+        assert main(["chainlink", "publish", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["counts"]["create"] == 10
+        for i, fake in enumerate(fakes, start=1):
+            sent = sorted(j.toml for j in fake.jobs.values())
+            on_disk = sorted(p.read_text() for p in (out / f"node-{i}" / "jobs").glob("*.toml"))
+            assert sent == on_disk and len(sent) == 2
+        # a feed removed from the configuration: its spec leaves the directory on re-render
+        use_config[0] = replace(cfg, chainlink=replace(cfg.chainlink, feeds=MIXED_FEEDS[1:]))
+        assert main(args) == 0
+        capsys.readouterr()
+        assert [p.name for p in (out / "node-2" / "jobs").iterdir()] == ["eth-usd.toml"]
     finally:
         for f in fakes:
             f.stop()

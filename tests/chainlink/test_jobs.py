@@ -9,12 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from sealfeed.chainlink.jobs import desired_jobs, median_job, validate_feeds
+from sealfeed.chainlink.jobs import (
+    desired_jobs,
+    job_file_name,
+    median_job,
+    ocr1_bootstrap_job,
+    ocr1_job,
+    validate_feeds,
+)
 from sealfeed.chainlink.keys import NodePublicKeys
 from sealfeed.chainlink.render import bootstrappers
 from sealfeed.config.model import AggregatorConfig, ApplianceConfig, FeedConfig
 from sealfeed.errors import InputError
-from tests.chainlink.conftest import FEEDS, assert_golden, make_config, make_keys
+from tests.chainlink.conftest import FEEDS, MIXED_FEEDS, assert_golden, make_config, make_keys
 
 UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 GOOD = FEEDS[0]
@@ -43,6 +50,10 @@ GOOD = FEEDS[0]
         (replace(GOOD, decimals=37), "decimals", "0..36"),
         (replace(GOOD, decimals=True), "decimals", "0..36"),
         (replace(GOOD, name='evil"name'), "name", "must be"),
+        (replace(GOOD, ocr_version=3), "ocr_version", "must be 1"),
+        (replace(GOOD, ocr_version=True), "ocr_version", "must be 1"),
+        # another feed's job file: "ETH/USD" and "ETH USD" both become eth-usd.toml
+        (replace(GOOD, name="ETH USD", contract_address="0x" + "2" * 40), "name", "eth-usd.toml"),
     ],
 )
 def test_malformed_feed_is_precise(
@@ -132,3 +143,55 @@ def test_golden_jobs(tmp_path: Path) -> None:
         for job in jobs[node]:
             slug = job.feed.replace("/", "-").lower()
             assert_golden(f"jobs/node-{node}/{slug}.toml", job.toml, UPDATE)
+
+
+def test_job_file_names() -> None:
+    assert job_file_name("BTC/USD") == "btc-usd.toml"
+    assert job_file_name("AAVE Network Emergency Count (BNB Chain)") == (
+        "aave-network-emergency-count-bnb-chain.toml"
+    )
+    assert job_file_name("wstETH / stETH Exchange Rate") == "wsteth-steth-exchange-rate.toml"
+    assert job_file_name("../..") == "feed.toml"  # never a path outside jobs/
+
+
+def test_ocr1_jobs(cl_config: ApplianceConfig, tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    keys = make_keys(cfg)
+    feed = MIXED_FEEDS[0]
+    boot = ocr1_bootstrap_job(cfg.nodes.node(1), feed, 5611)
+    doc = tomllib.loads(boot.toml)
+    assert doc == {
+        "type": "offchainreporting",
+        "schemaVersion": 1,
+        "name": "sealfeed BTC/USD bootstrap",
+        "externalJobID": boot.external_job_id,
+        "contractAddress": "0x00000000000000000000000000000000000000B1",  # EIP-55
+        "evmChainID": "5611",
+        "isBootstrapPeer": True,
+    }
+    job = ocr1_job(
+        cfg.nodes.node(3),
+        feed,
+        chain_id=5611,
+        ocr_key_bundle_id=str(keys[3].ocr1_bundle_id),
+        transmitter=keys[3].evm_address.lower(),
+        bootstrappers=["12D3KooWabc@127.0.0.1:9901"],
+        aggregator_url="http://127.0.0.1:3000",
+    )
+    doc = tomllib.loads(job.toml)
+    assert doc["isBootstrapPeer"] is False and doc["keyBundleID"] == keys[3].ocr1_bundle_id
+    assert doc["transmitterAddress"] == keys[3].evm_address  # re-checksummed
+    assert doc["p2pv2Bootstrappers"] == ["12D3KooWabc@127.0.0.1:9901"]
+    assert "answer [type=median];" in doc["observationSource"]
+    assert job.file_name == "btc-usd.toml" and job.type == "offchainreporting"
+    jobs = desired_jobs(cfg, bootstrappers=["12D3KooWabc@127.0.0.1:9901"], keys=keys)
+    assert [j.type for j in jobs[1]] == ["offchainreporting", "bootstrap"]
+    assert [j.type for j in jobs[2]] == ["offchainreporting", "offchainreporting2"]
+
+
+def test_ocr1_feed_without_ocr1_keys(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    keys = make_keys(make_config(tmp_path))  # no OCR1 bundles
+    with pytest.raises(InputError, match="no OCR1 key bundle") as exc:
+        desired_jobs(cfg, bootstrappers=["12D3KooWabc@127.0.0.1:9901"], keys=keys)
+    assert exc.value.location == "chainlink/node-2/ocr_key.json"

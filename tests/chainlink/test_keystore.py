@@ -9,7 +9,7 @@ import re
 
 import eth_keyfile
 import pytest
-from cryptography.hazmat.primitives.asymmetric import x25519
+from cryptography.hazmat.primitives.asymmetric import ed25519, x25519
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from eth_account import Account
 from hypothesis import given
@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from sealfeed.chainlink.keystore import (
     STANDARD_SCRYPT_N,
     EvmKey,
+    OCR1KeyBundle,
     OCR2KeyBundle,
     P2PKey,
     ScryptParams,
@@ -145,7 +146,12 @@ def test_standard_scrypt_n_interop() -> None:
 
 
 def test_repr_hides_private_material() -> None:
-    for key in (EvmKey.generate(), P2PKey.generate(), OCR2KeyBundle.generate()):
+    for key in (
+        EvmKey.generate(),
+        P2PKey.generate(),
+        OCR2KeyBundle.generate(),
+        OCR1KeyBundle.generate(),
+    ):
         text = repr(key) + str(key)
         for secret in vars(key).values():
             assert secret.hex() not in text
@@ -234,3 +240,120 @@ def test_decrypt_data_v3_rejects_bad_kdf() -> None:
     crypto = EvmKey.generate(seeded(11)).export(PW, FAST)["crypto"]
     with pytest.raises(InputError, match="unsupported kdf"):
         decrypt_data_v3({**crypto, "kdf": "argon2"}, b"x")
+
+
+# --- OCR1 ---------------------------------------------------------------------------------
+
+#: Chainlink core/internal/cltest: DefaultOCRKeyBundleID is the id of
+#: ocrkey.MustNewV2XXXTestingOnly(big.NewInt(1)) -- EcdsaD = 1, ed25519 seed and
+#: OffChainEncryption = 01 00 .. 00 -- so it pins the payload byte for byte.
+CHAINLINK_DEFAULT_OCR_KEY_ID = "f5bf259689b26f1374efb3c9a9868796953a0f814bb2d39b968d0e61b58620a5"
+
+
+def test_ocr1_chainlink_vector() -> None:
+    one = bytes([1]) + bytes(31)
+    bundle = OCR1KeyBundle((1).to_bytes(32, "big"), one, one)
+    assert bundle.id == CHAINLINK_DEFAULT_OCR_KEY_ID
+    # secp256k1 scalar 1 is the generator G; its address is a well-known constant
+    assert bundle.onchain_signing_address == Account.from_key((1).to_bytes(32, "big")).address
+    assert bundle.onchain_signing_address == "0x7E5F4552091A69125d5DfCb7b8C2659029395Bdf"
+
+
+def test_ocr1_export_format_and_decrypt() -> None:
+    bundle = OCR1KeyBundle.generate(seeded(12))
+    doc = bundle.export(PW, FAST, random=seeded(13))
+    assert list(doc) == [
+        "keyType",
+        "id",
+        "onChainSigningAddress",
+        "offChainPublicKey",
+        "configPublicKey",
+        "crypto",
+    ]
+    assert doc["keyType"] == "OCR"
+    raw = bytes(
+        eth_keyfile.decode_keyfile_json(
+            {"version": 3, "crypto": doc["crypto"]}, b"ocrkey" + PW.reveal().encode()
+        )
+    )
+    # Go json.Marshal(keyBundleRawData): big.Int as a number, []byte as base64, [32]byte as
+    # an array of numbers, no spaces
+    m = re.fullmatch(
+        rb'\{"EcdsaD":([0-9]+),"Ed25519PrivKey":"([^"]+)","OffChainEncryption":\[([0-9,]+)\]\}',
+        raw,
+    )
+    assert m is not None
+    d = int(m.group(1))
+    ed = base64.b64decode(m.group(2))
+    enc = bytes(int(x) for x in m.group(3).split(b","))
+    assert len(ed) == 64 and len(enc) == 32
+    assert json.loads(raw) == {
+        "EcdsaD": d,
+        "Ed25519PrivKey": m.group(2).decode(),
+        "OffChainEncryption": list(enc),
+    }
+    assert doc["id"] == hashlib.sha256(raw).hexdigest() == bundle.id
+    assert (
+        doc["onChainSigningAddress"] == "ocrsad_" + Account.from_key(d.to_bytes(32, "big")).address
+    )
+    assert doc["offChainPublicKey"] == "ocroff_" + ed[32:].hex()
+    cfg_pub = x25519.X25519PrivateKey.from_private_bytes(enc).public_key()
+    assert (
+        doc["configPublicKey"]
+        == "ocrcfg_" + cfg_pub.public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+    )
+    assert OCR1KeyBundle.from_export(doc, PW) == bundle
+    # Chainlink's own v1 exports carry no keyType and a lower-case address: still accepted
+    legacy = {k: v for k, v in doc.items() if k != "keyType"}
+    legacy["onChainSigningAddress"] = legacy["onChainSigningAddress"].lower()
+    assert OCR1KeyBundle.from_export(legacy, PW) == bundle
+
+
+_SEED = bytes(range(32))
+
+
+def _payload(d: object = 1, ed: bytes | None = None, enc: object = None) -> bytes:
+    pub = (
+        ed25519.Ed25519PrivateKey.from_private_bytes(_SEED)
+        .public_key()
+        .public_bytes(Encoding.Raw, PublicFormat.Raw)
+    )
+    doc = {
+        "EcdsaD": d,
+        "Ed25519PrivKey": base64.b64encode(_SEED + pub if ed is None else ed).decode(),
+        "OffChainEncryption": list(_SEED) if enc is None else enc,
+    }
+    return json.dumps(doc).encode()
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"[]", "malformed"),
+        (b"{}", "malformed"),
+        (_payload(d="1"), "EcdsaD"),
+        (_payload(d=0), "EcdsaD"),
+        (_payload(d=1 << 256), "EcdsaD"),
+        (_payload(ed=b"\0" * 32), "64 bytes"),
+        (_payload(enc=[1, 2]), "32 byte values"),
+        (_payload(enc=[300] * 32), "32 byte values"),
+        (_payload(ed=_SEED + bytes(32)), "public half"),
+    ],
+)
+def test_ocr1_malformed_payload(payload: bytes, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        OCR1KeyBundle.from_raw(payload)
+    assert OCR1KeyBundle.from_raw(_payload()).offchain_seed == _SEED  # the control parses
+
+
+def test_ocr1_tampered_export_rejected() -> None:
+    doc = OCR1KeyBundle.generate(seeded(15)).export(PW, FAST)
+    with pytest.raises(InputError, match="id does not match"):
+        OCR1KeyBundle.from_export({**doc, "id": "00" * 32}, PW)
+    other = OCR1KeyBundle.generate(seeded(16)).onchain_signing_address
+    with pytest.raises(InputError, match="onChainSigningAddress"):
+        OCR1KeyBundle.from_export({**doc, "onChainSigningAddress": "ocrsad_" + other}, PW)
+    with pytest.raises(InputError, match="keyType"):
+        OCR1KeyBundle.from_export({**doc, "keyType": "OCR2"}, PW)
+    with pytest.raises(InputError, match="MAC mismatch"):
+        OCR1KeyBundle.from_export(doc, Secret("not-the-password-000"))

@@ -18,7 +18,7 @@ from sealfeed.chainlink.publish import PublishReport, plan_node, publish
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import InputError
 from sealfeed.secret import Secret
-from tests.chainlink.conftest import API_PASSWORD, FEEDS, make_config, make_keys
+from tests.chainlink.conftest import API_PASSWORD, FEEDS, MIXED_FEEDS, make_config, make_keys
 from tests.fakes.chainlink_node import FakeChainlinkNode
 
 FAST_RETRY = RetryPolicy(initial_s=0.01, factor=2.0, max_s=0.05, deadline_s=5.0)
@@ -289,3 +289,72 @@ def test_no_secret_in_logs_or_report(
     for secret in (cl_config.chainlink.keystore_password, cl_config.chainlink.password):
         assert secret.reveal() not in text
     assert "oldpassword" not in text
+
+
+def test_ocr1_feeds_publish_ocr1_keys_and_jobs(tmp_path: Path) -> None:
+    """Issue #18 item 3: an operator moving from the reference keeps its OCR1 contracts."""
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    keys = make_keys(cfg)
+    fleet = Fleet(cfg)
+    try:
+        first = publish(cfg, fleet.client_for)
+        assert not first.failed_nodes
+        assert _actions(first) == {"create": 10}
+        # oracles: p2p + evm + ocr2 + ocr (OCR1) each; the bootstrap node: p2p only
+        assert _actions(first, "key") == {"import": 1 + 4 * 4, "delete": 5}
+        node1, node2 = fleet.nodes[1], fleet.nodes[2]
+        assert sorted(j.type for j in node1.jobs.values()) == ["bootstrap", "offchainreporting"]
+        assert sorted(j.type for j in node2.jobs.values()) == [
+            "offchainreporting",
+            "offchainreporting2",
+        ]
+        assert set(node2.ocr_keys) == {keys[2].ocr1_bundle_id}
+        assert node1.ocr_keys == {}
+        (ocr1,) = [j for j in node2.jobs.values() if j.type == "offchainreporting"]
+        assert ocr1.spec["keyBundleID"] == keys[2].ocr1_bundle_id
+        assert ocr1.spec["transmitterAddress"] == keys[2].evm_address
+        assert node2.ocr_keys[str(keys[2].ocr1_bundle_id)]["onChainSigningAddress"] == (
+            "ocrsad_" + str(keys[2].ocr1_onchain_signing_address)
+        )
+        before = fleet.mutations()
+        second = publish(cfg, fleet.client_for)
+        assert fleet.mutations() == before and _actions(second) == {"keep": 10}
+        # moving the other feed to OCR1 too: its jobs are replaced (same names)
+        cfg2 = replace(
+            cfg,
+            chainlink=replace(
+                cfg.chainlink, feeds=tuple(replace(f, ocr_version=1) for f in MIXED_FEEDS)
+            ),
+        )
+        fleet.cfg = cfg2
+        third = publish(cfg2, fleet.client_for)
+        assert _actions(third) == {"replace": 5, "keep": 5}
+        assert {j.type for j in node2.jobs.values()} == {"offchainreporting"}
+    finally:
+        fleet.stop()
+
+
+def test_ocr1_without_ocr1_keys_fails_before_any_request(tmp_path: Path) -> None:
+    plain = make_config(tmp_path)
+    make_keys(plain)  # evm/p2p/ocr2 only
+    cfg = replace(plain, chainlink=replace(plain.chainlink, feeds=MIXED_FEEDS))
+    fleet = Fleet(cfg)
+    try:
+        with pytest.raises(InputError, match="run 'sealfeed chainlink keys'"):
+            publish(cfg, fleet.client_for)
+        assert fleet.requests() == 0
+    finally:
+        fleet.stop()
+
+
+def test_node_with_ocr_disabled_reports_501(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
+    make_keys(cfg)
+    fleet = Fleet(cfg, ocr_enabled=False)
+    try:
+        report = publish(cfg, fleet.client_for)
+        assert report.failed_nodes == [1, 2, 3, 4, 5]
+        assert "HTTP 501: The Offchain Reporting feature is disabled" in report.table()
+        assert fleet.sleeps == []  # a disabled feature is final, not a node still starting
+    finally:
+        fleet.stop()

@@ -9,9 +9,12 @@ Written from the node's public API behaviour (the operator UI / ``chainlink admi
 * JSON:API bodies ``{"data": ...}``, errors ``{"errors": [{"detail": "..."}]}``.
 * ``/v2/jobs``: paginated list (``page``/``size``, ``meta.count``), create from
   ``{"toml": ...}`` (validated: job type, required fields, the key bundle and transmitter must
-  exist on the node, duplicate names/externalJobIDs conflict), ``DELETE /v2/jobs/<id>`` -> 204.
-* ``/v2/keys/{evm,p2p,ocr2}``: list and ``POST .../import?oldpassword=`` with the export JSON;
-  the fake really decrypts (with eth-keyfile, independent of sealfeed) and derives the ids.
+  exist on the node, duplicate names/externalJobIDs conflict, one OCR1 job per contract
+  address; a job type whose feature is off in the node's config -> 501 like
+  jobs_controller.go), ``DELETE /v2/jobs/<id>`` -> 204.
+* ``/v2/keys/{evm,p2p,ocr2,ocr}``: list and ``POST .../import?oldpassword=`` with the export
+  JSON; the fake really decrypts (with eth-keyfile, independent of sealfeed) and derives the
+  ids (OCR1: ``sha256`` of the decrypted ``keyBundleRawData`` JSON, parsed like Go does).
 * ``fail_first=N``: the first N requests get 503, like a node whose API is still starting.
 """
 
@@ -74,6 +77,10 @@ class FakeChainlinkNode:
     evm_keys: dict[str, str] = field(default_factory=dict)  # checksum address -> chain id
     p2p_keys: dict[str, str] = field(default_factory=dict)  # peer id -> public key hex
     ocr2_keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    ocr_keys: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: the node's [OCR] / [OCR2] Enabled (jobs of a disabled kind get 501)
+    ocr_enabled: bool = True
+    ocr2_enabled: bool = True
     requests: list[tuple[str, str]] = field(default_factory=list)
     sessions: set[str] = field(default_factory=set)
     csrf_token: str = field(default_factory=lambda: secrets.token_hex(16))
@@ -241,7 +248,7 @@ class FakeChainlinkNode:
                 raise ApiError(404, f"P2P key {peer} not found")
             del self.p2p_keys[peer]
             return 200, [], {"data": {"type": "encryptedP2PKeys", "id": peer}}
-        for kind in ("evm", "p2p", "ocr2"):
+        for kind in ("evm", "p2p", "ocr2", "ocr"):
             if path == f"/v2/keys/{kind}" and method == "GET":
                 return 200, [], {"data": self._keys(kind)}
             if path == f"/v2/keys/{kind}/import" and method == "POST":
@@ -270,6 +277,16 @@ class FakeChainlinkNode:
         }
         if job.type == "bootstrap":
             attrs["bootstrapSpec"] = {"contractID": job.spec["contractID"]}
+        elif job.type == "offchainreporting":
+            attrs["offChainReportingOracleSpec"] = {
+                "contractAddress": job.spec["contractAddress"],
+                "isBootstrapPeer": job.spec["isBootstrapPeer"],
+                "keyBundleID": job.spec.get("keyBundleID"),
+                "transmitterAddress": job.spec.get("transmitterAddress"),
+                "evmChainID": job.spec["evmChainID"],
+            }
+            if "observationSource" in job.spec:
+                attrs["pipelineSpec"] = {"dotDagSource": job.spec["observationSource"]}
         elif job.type == "offchainreporting2":
             attrs["offChainReporting2OracleSpec"] = {
                 "contractID": job.spec["contractID"],
@@ -299,15 +316,21 @@ class FakeChainlinkNode:
         except tomllib.TOMLDecodeError as exc:
             raise ApiError(400, f"failed to parse TOML: {exc}") from None
         jtype = spec.get("type")
-        if jtype not in ("bootstrap", "offchainreporting2"):
+        if jtype not in ("bootstrap", "offchainreporting2", "offchainreporting"):
             raise ApiError(422, f"unsupported job type {jtype!r}")
+        if jtype == "offchainreporting":
+            if not self.ocr_enabled:
+                raise ApiError(501, "The Offchain Reporting feature is disabled by configuration")
+            self._check_ocr1(spec)
+        elif not self.ocr2_enabled:
+            raise ApiError(501, "The Offchain Reporting 2 feature is disabled by configuration")
         required = ["schemaVersion", "contractID", "relay", "relayConfig"]
         if jtype == "offchainreporting2":
             required += ["pluginType", "ocrKeyBundleID", "transmitterID", "observationSource"]
-        for key in required:
+        for key in required if jtype != "offchainreporting" else ():
             if key not in spec:
                 raise ApiError(400, f"{key} is required")
-        if "chainID" not in spec["relayConfig"]:
+        if jtype != "offchainreporting" and "chainID" not in spec["relayConfig"]:
             raise ApiError(400, "relayConfig.chainID is required")
         if jtype == "offchainreporting2":
             if spec["ocrKeyBundleID"] not in self.ocr2_keys:
@@ -332,6 +355,37 @@ class FakeChainlinkNode:
         self.jobs[job.id] = job
         return job
 
+    def _check_ocr1(self, spec: dict[str, Any]) -> None:
+        """What ocr/validate.go and the job ORM refuse for an OCR1 spec."""
+        for key in ("schemaVersion", "contractAddress", "isBootstrapPeer", "evmChainID"):
+            if key not in spec:
+                raise ApiError(400, f"missing required key {key}")
+        address = spec["contractAddress"]
+        if address != _eip55(address):
+            raise ApiError(400, f"{address} is not a valid EIP55 formatted address")
+        for other in self.jobs.values():
+            if other.type == "offchainreporting" and other.spec["contractAddress"] == address:
+                raise ApiError(
+                    400,
+                    f"a job with contract address {address} already exists for chain ID "
+                    f"{spec['evmChainID']}",
+                )
+        if spec["isBootstrapPeer"]:
+            if "observationSource" in spec:
+                raise ApiError(400, "unrecognised key for bootstrap peer: observationSource")
+            return
+        if not spec.get("observationSource"):
+            raise ApiError(400, "missing required key observationSource")
+        if spec.get("keyBundleID") not in self.ocr_keys:
+            raise ApiError(400, f"no key bundle with id: {spec.get('keyBundleID')}")
+        transmitter = spec.get("transmitterAddress")
+        if transmitter not in self.evm_keys:
+            raise ApiError(400, f"no key matching transmitter address: {transmitter}")
+        for b in spec.get("p2pv2Bootstrappers", []):
+            peer, _, addr = b.partition("@")
+            if not peer.startswith("12D3KooW") or ":" not in addr:
+                raise ApiError(400, f"invalid bootstrapper {b!r}")
+
     # --- keys ----------------------------------------------------------------------------
 
     def _keys(self, kind: str) -> list[dict[str, Any]]:
@@ -353,10 +407,8 @@ class FakeChainlinkNode:
                 }
                 for p, pub in self.p2p_keys.items()
             ]
-        return [
-            {"type": "keyV2s", "id": i, "attributes": dict(attrs)}
-            for i, attrs in self.ocr2_keys.items()
-        ]
+        keys = self.ocr2_keys if kind == "ocr2" else self.ocr_keys
+        return [{"type": "keyV2s", "id": i, "attributes": dict(attrs)} for i, attrs in keys.items()]
 
     @staticmethod
     def _decrypt(doc: dict[str, Any], password: str) -> bytes:
@@ -396,6 +448,8 @@ class FakeChainlinkNode:
                 raise ApiError(409, f"key with ID {peer} already exists")
             self.p2p_keys[peer] = pub.hex()
             return {"type": "encryptedP2PKeys", "id": peer, "attributes": {"peerId": "p2p_" + peer}}
+        if kind == "ocr":
+            return self._import_ocr1(doc, old)
         raw = self._decrypt(doc, "ocr2key" + old)
         try:
             bundle = json.loads(raw)
@@ -420,6 +474,38 @@ class FakeChainlinkNode:
             + cfgpub.public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
         }
         return {"type": "keyV2s", "id": bundle_id, "attributes": self.ocr2_keys[bundle_id]}
+
+    def _import_ocr1(self, doc: dict[str, Any], old: str) -> dict[str, Any]:
+        raw = self._decrypt(doc, "ocrkey" + old)
+        try:
+            bundle = json.loads(raw)  # Go: {"EcdsaD": <number>, "Ed25519PrivKey": b64, [32]}
+            d = int(bundle["EcdsaD"])
+            ed = base64.b64decode(bundle["Ed25519PrivKey"])
+            enc = bytes(bundle["OffChainEncryption"])
+        except Exception:
+            raise ApiError(400, "failed to convert OCR key to key bundle") from None
+        if len(ed) != 64 or len(enc) != 32 or d <= 0:
+            raise ApiError(400, "failed to convert OCR key to key bundle")
+        bundle_id = hashlib.sha256(raw).hexdigest()
+        if bundle_id in self.ocr_keys:
+            raise ApiError(409, f"key with ID {bundle_id} already exists")
+        signer = Account.from_key(d.to_bytes(32, "big")).address
+        offpub = ed25519.Ed25519PrivateKey.from_private_bytes(ed[:32]).public_key()
+        cfgpub = x25519.X25519PrivateKey.from_private_bytes(enc).public_key()
+        self.ocr_keys[bundle_id] = {
+            "onChainSigningAddress": "ocrsad_" + signer,
+            "offChainPublicKey": "ocroff_"
+            + offpub.public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+            "configPublicKey": "ocrcfg_"
+            + cfgpub.public_bytes(Encoding.Raw, PublicFormat.Raw).hex(),
+        }
+        return {"type": "keyV2s", "id": bundle_id, "attributes": self.ocr_keys[bundle_id]}
+
+
+def _eip55(address: str) -> str:
+    from eth_utils import to_checksum_address
+
+    return str(to_checksum_address(address))
 
 
 __all__ = ["FakeChainlinkNode", "FakeJob"]

@@ -1,14 +1,28 @@
-"""sealfeed.chainlink: Chainlink node config/secrets rendering, node keys that never leave the
-TEE, idempotent OCR2 job publishing and the oracle set for ``setConfig`` (docs/chainlink.md).
+"""sealfeed.chainlink: Chainlink 2.27 node config/secrets/job-spec rendering, node keys that
+never leave the TEE, idempotent OCR1/OCR2 job publishing and the ``setConfig`` inputs of the
+feed contracts (docs/chainlink.md).
 """
 
 from sealfeed.chainlink.client import NodeApiError, NodeClient, RetryPolicy
 from sealfeed.chainlink.jobs import JobSpec, desired_jobs, validate_feeds
-from sealfeed.chainlink.keys import NodePublicKeys, ensure_node_keys, load_public_keys
-from sealfeed.chainlink.keystore import EvmKey, OCR2KeyBundle, P2PKey, ScryptParams
+from sealfeed.chainlink.keys import NodePublicKeys, ensure_node_keys, kinds_for, load_public_keys
+from sealfeed.chainlink.keystore import (
+    EvmKey,
+    OCR1KeyBundle,
+    OCR2KeyBundle,
+    P2PKey,
+    ScryptParams,
+)
+from sealfeed.chainlink.ocr1_config import OCR1Params
 from sealfeed.chainlink.oracle_set import oracle_set
 from sealfeed.chainlink.publish import PublishReport, plan_node, publish
-from sealfeed.chainlink.render import bootstrappers, render_node_files, write_node_files
+from sealfeed.chainlink.render import (
+    P2PAddresses,
+    bootstrappers,
+    p2p_addresses,
+    render_node_files,
+    write_node_files,
+)
 
 __all__ = [
     "EvmKey",
@@ -16,7 +30,10 @@ __all__ = [
     "NodeApiError",
     "NodeClient",
     "NodePublicKeys",
+    "OCR1KeyBundle",
+    "OCR1Params",
     "OCR2KeyBundle",
+    "P2PAddresses",
     "P2PKey",
     "PublishReport",
     "RetryPolicy",
@@ -24,8 +41,10 @@ __all__ = [
     "bootstrappers",
     "desired_jobs",
     "ensure_node_keys",
+    "kinds_for",
     "load_public_keys",
     "oracle_set",
+    "p2p_addresses",
     "plan_node",
     "publish",
     "render_node_files",

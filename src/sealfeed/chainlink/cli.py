@@ -57,9 +57,10 @@ def _ensure_keys(
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    from sealfeed.chainlink.keys import ensure_node_keys
+    from sealfeed.chainlink.keys import ensure_node_keys, kinds_for
 
     params = _scrypt_params(args)
+    kinds = kinds_for(f.ocr_version for f in cfg.chainlink.feeds)
 
     def one(node: Any) -> Any:
         return ensure_node_keys(
@@ -68,6 +69,7 @@ def _ensure_keys(
             cfg.chainlink.keystore_password,
             params=params,
             verify=verify,
+            kinds=kinds,
         )
 
     with ThreadPoolExecutor(max_workers=max(1, min(len(nodes), os.cpu_count() or 1))) as pool:
@@ -77,19 +79,29 @@ def _ensure_keys(
 def cmd_render(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from sealfeed.chainlink.render import bootstrappers, render_node_files, write_node_files
+    from sealfeed.chainlink.jobs import desired_jobs
+    from sealfeed.chainlink.render import (
+        bootstrappers,
+        p2p_addresses,
+        render_node_files,
+        write_node_files,
+    )
 
     cfg = _load_config(args)
     nodes = _selected(cfg, args.node)
     keys = _ensure_keys(cfg, list(cfg.nodes.specs()), args, verify=False)
-    peers = bootstrappers(cfg, {i: k.peer_id for i, (k, _) in keys.items()})
+    public = {i: k for i, (k, _) in keys.items()}
+    peers = bootstrappers(cfg, {i: k.peer_id for i, k in public.items()})
+    # the same specs publish sends (validated feeds; none configured = no job files)
+    jobs = desired_jobs(cfg, bootstrappers=peers, keys=public) if cfg.chainlink.feeds else {}
     results = []
     for node in nodes:
         files = render_node_files(
             cfg,
             node,
-            default_bootstrappers=peers,
+            p2p=p2p_addresses(cfg, node, peers),
             database_url=_node_database_url(cfg, node),
+            jobs=jobs.get(node.index, ()),
         )
         directory = Path(args.out) / f"node-{node.index}" if args.out else Path(node.workdir)
         written = write_node_files(files, directory, owner=None if args.no_chown else node.os_user)
@@ -98,7 +110,7 @@ def cmd_render(args: argparse.Namespace) -> int:
                 "node": node.index,
                 "role": node.role,
                 "dir": str(directory),
-                "files": [p.name for p in written],
+                "files": [str(p.relative_to(directory)) for p in written],
                 "keys_created": keys[node.index][1],
             }
         )
@@ -137,6 +149,11 @@ def cmd_keys(args: argparse.Namespace) -> int:
             lines.append(f"  ocr2 on-chain signer {r['ocr2_onchain_address']}")
             lines.append(f"  ocr2 off-chain key   {r['ocr2_offchain_public_key']}")
             lines.append(f"  ocr2 config key      {r['ocr2_config_public_key']}")
+            if r["ocr1_bundle_id"]:
+                lines.append(f"  ocr1 bundle id       {r['ocr1_bundle_id']}")
+                lines.append(f"  ocr1 on-chain signer {r['ocr1_onchain_signing_address']}")
+                lines.append(f"  ocr1 off-chain key   {r['ocr1_offchain_public_key']}")
+                lines.append(f"  ocr1 config key      {r['ocr1_config_public_key']}")
         return "\n".join(lines)
 
     emit(args, {"ok": True, "nodes": rows}, human)
@@ -157,12 +174,20 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 
 def cmd_oracle_set(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from sealfeed.chainlink.keys import load_public_keys
+    from sealfeed.chainlink.ocr1_config import OCR1Params, parse_duration
     from sealfeed.chainlink.oracle_set import oracle_set
 
     cfg = _load_config(args)
+    params = OCR1Params()
+    if args.delta_c is not None:
+        params = replace(params, delta_c=parse_duration(args.delta_c, location="--delta-c"))
+    if args.alpha_ppb is not None:
+        params = replace(params, alpha_ppb=args.alpha_ppb)
     keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
-    doc = oracle_set(cfg, keys)
+    doc = oracle_set(cfg, keys, ocr1=params)
     # The document *is* the result: JSON with or without --json.
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return int(ExitCode.OK)
@@ -192,9 +217,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "render",
-        help="write each node's config.toml, secrets.toml (0600) and API credentials",
-        description="Render Chainlink 2.x config.toml/secrets.toml/apicredentials per node from "
-        "the verified configuration; generates missing node keys first.",
+        help="write each node's config.toml, secrets.toml (0600), API credentials and job specs",
+        description="Render Chainlink 2.27 config.toml/secrets.toml/apicredentials per node from "
+        "the verified configuration, and jobs/<feed>.toml: the exact job specs 'publish' sends "
+        "(bootstrap jobs on bootstrap nodes, one OCR1 or OCR2 job per feed on oracle nodes), "
+        "to review and diff. Generates missing node keys first.",
     )
     common(p)
     scrypt(p)
@@ -205,8 +232,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     p = sub.add_parser(
         "keys",
         help="generate missing node keys, reuse existing ones; print public parts only",
-        description="Ensure every node has EVM, P2P and OCR2 keys in the secrets directory "
-        "(encrypted with the keystore password) and print only public parts.",
+        description="Ensure every node has EVM, P2P and OCR2 keys (and an OCR1 bundle when a "
+        "feed has ocrVersion 1) in the secrets directory, encrypted with the keystore "
+        "password, and print only public parts.",
     )
     common(p)
     scrypt(p)
@@ -235,11 +263,30 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "oracle-set",
-        help="print signers/transmitters/peer ids/OCR keys for setConfig (JSON)",
-        description="Print the OCR2 oracle set (signers, transmitters, f, peer ids, off-chain "
-        "and config public keys) in setConfig order, as JSON.",
+        help="print the setConfig inputs of the feed contracts (JSON)",
+        description="Print the oracle set in setConfig order as JSON: for OCR2 feeds the "
+        "signers, transmitters, f, peer ids, off-chain and config public keys; for OCR1 feeds "
+        "(ocrVersion 1) also, per contract, the threshold, encodedConfigVersion, the encoded "
+        "off-chain config with a freshly encrypted shared secret, and ready call data for the "
+        "standard OCR1 aggregator and Super Protocol's variant. OCR1 output differs on every "
+        "run (a new shared secret each time, as libocr does); send one of them.",
     )
     common(p, node=False)
+    p.add_argument(
+        "--delta-c",
+        metavar="DURATION",
+        default=None,
+        help="OCR1 deltaC: report at least this often even without deviation (default 1h; "
+        "libocr needs >= 10m on chains it does not list, e.g. opBNB)",
+    )
+    p.add_argument(
+        "--alpha-ppb",
+        type=int,
+        metavar="PPB",
+        default=None,
+        help="OCR1 alphaPPB: report when the median moves this many parts per billion "
+        "(default 5000000 = 0.5%%)",
+    )
     p.set_defaults(func=cmd_oracle_set)
 
 

@@ -12,7 +12,8 @@ Behaviour relied upon (Chainlink operator API, as used by the CLI and operator U
   ``POST .../import?oldpassword=...`` with the export JSON as body).
 
 While a node starts, its API refuses connections or answers 5xx: those are retried with
-exponential backoff (``RetryPolicy``) until a deadline; 4xx are final. Passwords only travel
+exponential backoff (``RetryPolicy``) until a deadline; 4xx and 501 (a job type whose feature
+the node's config disables) are final. Passwords only travel
 in request bodies/the import query string and are never logged.
 """
 
@@ -37,6 +38,7 @@ _log = logging.getLogger("sealfeed.chainlink.client")
 
 SESSION_COOKIE = "clsession"
 CSRF_HEADER = "X-CSRF-Token"
+NOT_IMPLEMENTED = 501
 #: page size for ``GET /v2/jobs`` (the API paginates; we follow ``meta.count``)
 JOBS_PAGE_SIZE = 100
 
@@ -160,7 +162,9 @@ class NodeClient:
         while True:
             try:
                 status, hdrs, doc = self._once(method, path, body, query)
-                transient = status >= 500
+                # 501 is the node saying a feature is off in its config (jobs_controller.go),
+                # not a node that is still starting: final, like 4xx
+                transient = status >= 500 and status != NOT_IMPLEMENTED
                 reason = f"HTTP {status}" + (f": {_details(doc)}" if _details(doc) else "")
             except (
                 TimeoutError,

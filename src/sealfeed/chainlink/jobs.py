@@ -1,9 +1,17 @@
-"""OCR2 job specs as TOML (pure): one bootstrap job per feed on the bootstrap node, one OCR2
-median job per feed on every oracle node.
+"""OCR job specs as TOML (pure): per feed, one bootstrap job on every bootstrap node and one
+reporting job on every oracle node -- OCR2 or OCR1 by the feed's ``ocr_version``.
 
-Field names follow the Chainlink 2.x job spec (``type = "bootstrap"`` / ``"offchainreporting2"``
-with ``relay = "evm"``, ``[relayConfig] chainID``, ``pluginType = "median"`` and
-``[pluginConfig] juelsPerFeeCoinSource``). The observation source is a pipeline that asks the
+Field names follow the Chainlink 2.27 job specs (``core/services/job/models.go`` TOML tags):
+
+* OCR2 (``ocr_version = 2``): ``type = "bootstrap"`` / ``"offchainreporting2"`` with
+  ``relay = "evm"``, ``[relayConfig] chainID``, ``pluginType = "median"`` and
+  ``[pluginConfig] juelsPerFeeCoinSource``.
+* OCR1 (``ocr_version = 1``, the reference's ``AccessControlledOffchainAggregator`` feeds):
+  ``type = "offchainreporting"`` with ``contractAddress`` (EIP-55, which ``EIP55Address``
+  insists on), ``evmChainID``, ``isBootstrapPeer``; oracle jobs add ``p2pv2Bootstrappers``,
+  ``keyBundleID`` (the OCR1 bundle), ``transmitterAddress`` and the same pipeline.
+
+The observation source is a pipeline that asks the
 sealfeed aggregator for each configured source (``GET /quote/<source>/<base>/<quote>``,
 ``jsonparse path="price"``), scales by ``10**decimals`` and takes the median -- the same shape
 as the reference's feed templates, but generated from the typed configuration.
@@ -38,16 +46,29 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _NAME_OK = re.compile(r"^[\w /.:()+-]{1,64}$")
 #: 10**36 already exceeds int192's useful range on-chain; keep the multiplier sane.
 MAX_DECIMALS = 36
+OCR_VERSIONS = (1, 2)
+JobType = Literal["bootstrap", "offchainreporting2", "offchainreporting"]
 
 
 @dataclass(frozen=True)
 class JobSpec:
     node: int
     name: str
-    type: Literal["bootstrap", "offchainreporting2"]
+    type: JobType
     external_job_id: str
     toml: str
     feed: str
+
+    @property
+    def file_name(self) -> str:
+        """``<feed slug>.toml``: where ``render --out`` writes this spec (``jobs/``)."""
+        return job_file_name(self.feed)
+
+
+def job_file_name(feed_name: str) -> str:
+    """``BTC/USD`` -> ``btc-usd.toml`` (the reference's template names); safe on any FS."""
+    slug = re.sub(r"[^a-z0-9.]+", "-", feed_name.lower()).strip("-.")
+    return f"{slug or 'feed'}.toml"
 
 
 def _feed_error(i: int, field: str, message: str) -> InputError:
@@ -62,6 +83,7 @@ def validate_feeds(cfg: ApplianceConfig) -> tuple[FeedConfig, ...]:
     known = {name for name, src in cfg.aggregator.sources.items() if src.enabled}
     names: set[str] = set()
     addresses: set[str] = set()
+    files: dict[str, str] = {}
     for i, feed in enumerate(feeds):
         if not isinstance(feed.name, str) or not _NAME_OK.match(feed.name):
             raise _feed_error(
@@ -102,6 +124,14 @@ def validate_feeds(cfg: ApplianceConfig) -> tuple[FeedConfig, ...]:
         dec = feed.decimals
         if isinstance(dec, bool) or not isinstance(dec, int) or not 0 <= dec <= MAX_DECIMALS:
             raise _feed_error(i, "decimals", f"must be an integer 0..{MAX_DECIMALS}")
+        if isinstance(feed.ocr_version, bool) or feed.ocr_version not in OCR_VERSIONS:
+            raise _feed_error(i, "ocr_version", "must be 1 (OCR1) or 2 (OCR2)")
+        file_name = job_file_name(feed.name)
+        if file_name in files:
+            raise _feed_error(
+                i, "name", f"job file {file_name} would also be {files[file_name]!r}'s"
+            )
+        files[file_name] = feed.name
     return feeds
 
 
@@ -130,6 +160,11 @@ def observation_source(feed: FeedConfig, base_url: str) -> str:
 
 #: Fees are not paid in LINK on this deployment; the median plugin still requires a source.
 JUELS_PER_FEE_COIN_SOURCE = "    juels [type=memo value=0];\n"
+
+
+def eip55(address: str) -> str:
+    """A validated 0x address in EIP-55 form (OCR1 specs refuse any other spelling)."""
+    return to_checksum_address(bytes.fromhex(address.removeprefix("0x")))
 
 
 def _finish(node: int, feed: FeedConfig, body: dict[str, Any]) -> JobSpec:
@@ -186,42 +221,114 @@ def median_job(
     return _finish(node.index, feed, body)
 
 
+def ocr1_bootstrap_job(node: NodeSpec, feed: FeedConfig, chain_id: int) -> JobSpec:
+    """OCR1 bootstrap peer (ocr/validate.go: type, schemaVersion, contractAddress and
+    isBootstrapPeer must be set; observationSource must not)."""
+    body: dict[str, Any] = {
+        "type": "offchainreporting",
+        "schemaVersion": 1,
+        "name": f"{JOB_NAME_PREFIX} {feed.name} bootstrap",
+        "contractAddress": eip55(feed.contract_address),
+        "evmChainID": str(chain_id),
+        "isBootstrapPeer": True,
+    }
+    return _finish(node.index, feed, body)
+
+
+def ocr1_job(
+    node: NodeSpec,
+    feed: FeedConfig,
+    *,
+    chain_id: int,
+    ocr_key_bundle_id: str,
+    transmitter: str,
+    bootstrappers: Sequence[str],
+    aggregator_url: str,
+) -> JobSpec:
+    """OCR1 oracle: the same aggregator-backed median pipeline as the OCR2 job."""
+    body: dict[str, Any] = {
+        "type": "offchainreporting",
+        "schemaVersion": 1,
+        "name": f"{JOB_NAME_PREFIX} {feed.name}",
+        "forwardingAllowed": False,
+        "maxTaskDuration": "0s",
+        "contractAddress": eip55(feed.contract_address),
+        "evmChainID": str(chain_id),
+        "p2pv2Bootstrappers": list(bootstrappers),
+        "isBootstrapPeer": False,
+        "keyBundleID": ocr_key_bundle_id,
+        "transmitterAddress": eip55(transmitter),
+        "observationSource": observation_source(feed, aggregator_url),
+    }
+    return _finish(node.index, feed, body)
+
+
 def desired_jobs(
     cfg: ApplianceConfig,
     *,
     bootstrappers: Sequence[str],
     keys: Mapping[int, Any],
 ) -> dict[int, list[JobSpec]]:
-    """All jobs per node. ``keys[node]`` needs ``evm_address`` and ``ocr2_bundle_id``."""
+    """All jobs per node. ``keys[node]`` needs ``evm_address``, ``ocr2_bundle_id`` and, when a
+    feed is OCR1, ``ocr1_bundle_id`` (:class:`~sealfeed.chainlink.keys.NodePublicKeys`)."""
     feeds = validate_feeds(cfg)
     url = aggregator_base_url(cfg)
+    chain_id = cfg.chain.chain_id
     out: dict[int, list[JobSpec]] = {}
     for node in cfg.nodes.specs():
-        if node.role == "bootstrap":
-            out[node.index] = [bootstrap_job(node, f, cfg.chain.chain_id) for f in feeds]
-        else:
+        jobs: list[JobSpec] = []
+        for f in feeds:
+            if node.role == "bootstrap":
+                maker = bootstrap_job if f.ocr_version == 2 else ocr1_bootstrap_job
+                jobs.append(maker(node, f, chain_id))
+                continue
             k = keys[node.index]
-            out[node.index] = [
-                median_job(
+            if f.ocr_version == 2:
+                jobs.append(
+                    median_job(
+                        node,
+                        f,
+                        chain_id=chain_id,
+                        ocr_key_bundle_id=k.ocr2_bundle_id,
+                        transmitter=k.evm_address,
+                        bootstrappers=bootstrappers,
+                        aggregator_url=url,
+                    )
+                )
+                continue
+            if not k.ocr1_bundle_id:
+                raise InputError(
+                    f"feed {f.name!r} is OCR1 but node {node.index} has no OCR1 key bundle "
+                    "(run 'sealfeed chainlink keys')",
+                    location=f"chainlink/node-{node.index}/ocr_key.json",
+                )
+            jobs.append(
+                ocr1_job(
                     node,
                     f,
-                    chain_id=cfg.chain.chain_id,
-                    ocr_key_bundle_id=k.ocr2_bundle_id,
+                    chain_id=chain_id,
+                    ocr_key_bundle_id=k.ocr1_bundle_id,
                     transmitter=k.evm_address,
                     bootstrappers=bootstrappers,
                     aggregator_url=url,
                 )
-                for f in feeds
-            ]
+            )
+        out[node.index] = jobs
     return out
 
 
 __all__ = [
+    "OCR_VERSIONS",
     "JobSpec",
+    "JobType",
     "aggregator_base_url",
     "bootstrap_job",
     "desired_jobs",
+    "eip55",
+    "job_file_name",
     "median_job",
     "observation_source",
+    "ocr1_bootstrap_job",
+    "ocr1_job",
     "validate_feeds",
 ]

@@ -18,6 +18,15 @@ Three kinds of key per node, each exported as an encrypted JSON document:
   = ed25519 private key (64 bytes) || X25519 scalar (32 bytes) and ``Keyring`` = the 32-byte
   secp256k1 scalar (``generic_key_bundle.go``, ``offchain_keyring.go``, ``evm_keyring.go``);
   the bundle id is ``sha256(payload)``; the password is ``"ocr2key" + password``.
+* **OCR1 key bundle** (``keys/ocrkey``, for OCR1 ``offchainreporting`` jobs):
+  ``{"keyType": "OCR", "id", "onChainSigningAddress": "ocrsad_0x<EIP-55>",
+  "offChainPublicKey": "ocroff_<hex>", "configPublicKey": "ocrcfg_<hex>", "crypto"}``
+  (``ocrkey/export.go``). The payload is Go's ``json.Marshal`` of ``keyBundleRawData``
+  ``{"EcdsaD": <secp256k1 scalar as a JSON number>, "Ed25519PrivKey": <b64 of seed || pub>,
+  "OffChainEncryption": [<32 X25519 scalar bytes as numbers>]}`` (``ocrkey/key_v2.go``: a
+  ``big.Int`` marshals as a decimal number, a ``[32]byte`` array as an array, a ``[]byte``
+  slice as base64); the bundle id is ``sha256(payload)``; the password is
+  ``"ocrkey" + password``.
 
 All three share go-ethereum's ``EncryptDataV3``: scrypt(password, salt32, N, r=8, p, 32),
 AES-128-CTR with the first 16 derived bytes and a 16-byte IV, MAC =
@@ -64,6 +73,13 @@ PEER_ID_PREFIX = "p2p_"
 
 P2P_PASSWORD_PREFIX = "p2pkey"  # noqa: S105 -- p2pkey/export.go adulteratedPassword
 OCR2_PASSWORD_PREFIX = "ocr2key"  # noqa: S105 -- ocr2key/key_bundle.go adulteratedPassword
+OCR1_PASSWORD_PREFIX = "ocrkey"  # noqa: S105 -- ocrkey/export.go adulteratedPassword
+
+#: prefixes of the OCR1 export's public fields (ocrkey/on_chain_signing_address.go,
+#: off_chain_public_key.go, config_public_key.go)
+OCR1_SIGNING_ADDRESS_PREFIX = "ocrsad_"
+OCR1_OFFCHAIN_KEY_PREFIX = "ocroff_"
+OCR1_CONFIG_KEY_PREFIX = "ocrcfg_"
 
 #: secp256k1 group order (SEC 2 §2.4.1) -- a private scalar must be in [1, n-1]
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -476,11 +492,128 @@ class OCR2KeyBundle:
         return bundle
 
 
+# --- OCR1 key bundle ----------------------------------------------------------------------
+
+
+def _x25519_public(scalar: bytes) -> bytes:
+    priv = x25519.X25519PrivateKey.from_private_bytes(scalar)
+    return priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+
+
+@dataclass(frozen=True)
+class OCR1KeyBundle:
+    """OCR1 bundle: on-chain secp256k1 signer + off-chain ed25519 signer + X25519 config key."""
+
+    onchain_scalar: bytes  # 32 bytes, big-endian (Go big.Int ``EcdsaD``)
+    offchain_seed: bytes  # 32-byte ed25519 seed
+    encryption_scalar: bytes  # 32-byte X25519 scalar (``OffChainEncryption``)
+
+    def __repr__(self) -> str:
+        return f"OCR1KeyBundle(id={self.id})"
+
+    @classmethod
+    def generate(cls, random: RandomBytes = os.urandom) -> OCR1KeyBundle:
+        return cls(_random_scalar(random), random(32), random(32))
+
+    def raw(self) -> bytes:
+        """Go ``json.Marshal(keyBundleRawData)`` -- byte-exact, since the id hashes it."""
+        d = int.from_bytes(self.onchain_scalar, "big")
+        ed_priv = self.offchain_seed + _ed25519_public(self.offchain_seed)
+        enc = ",".join(str(b) for b in self.encryption_scalar)
+        return (
+            '{"EcdsaD":'
+            + str(d)
+            + ',"Ed25519PrivKey":"'
+            + _go_b64(ed_priv)
+            + '","OffChainEncryption":['
+            + enc
+            + "]}"
+        ).encode("ascii")
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.raw()).hexdigest()
+
+    @property
+    def onchain_signing_address(self) -> str:
+        """EIP-55 address of the on-chain signer (what OCR1 ``setConfig`` takes as signer)."""
+        return to_checksum_address(_secp256k1_address(self.onchain_scalar))
+
+    @property
+    def offchain_public_key(self) -> str:
+        return _ed25519_public(self.offchain_seed).hex()
+
+    @property
+    def config_public_key(self) -> str:
+        return _x25519_public(self.encryption_scalar).hex()
+
+    def export(
+        self,
+        password: Secret,
+        params: ScryptParams = DEFAULT_SCRYPT,
+        *,
+        random: RandomBytes = os.urandom,
+    ) -> dict[str, Any]:
+        pw = (OCR1_PASSWORD_PREFIX + password.reveal()).encode()
+        return {
+            "keyType": "OCR",
+            "id": self.id,
+            "onChainSigningAddress": OCR1_SIGNING_ADDRESS_PREFIX + self.onchain_signing_address,
+            "offChainPublicKey": OCR1_OFFCHAIN_KEY_PREFIX + self.offchain_public_key,
+            "configPublicKey": OCR1_CONFIG_KEY_PREFIX + self.config_public_key,
+            "crypto": encrypt_data_v3(self.raw(), pw, params, random=random),
+        }
+
+    @classmethod
+    def from_raw(cls, raw: bytes, *, where: str = "ocr") -> OCR1KeyBundle:
+        """Parse the payload as Go's ``json.Unmarshal`` into ``keyBundleRawData`` would."""
+        try:
+            doc = json.loads(raw)
+            d = doc["EcdsaD"]
+            ed = base64.b64decode(doc["Ed25519PrivKey"], validate=True)
+            enc = doc["OffChainEncryption"]
+        except (ValueError, KeyError, TypeError):
+            raise InputError("malformed OCR key bundle payload", location=where) from None
+        if isinstance(d, bool) or not isinstance(d, int) or not 1 <= d < SECP256K1_N:
+            raise InputError("OCR key bundle: EcdsaD is not a secp256k1 scalar", location=where)
+        if len(ed) != 64:
+            raise InputError("OCR key bundle: Ed25519PrivKey must be 64 bytes", location=where)
+        if (
+            not isinstance(enc, list)
+            or len(enc) != 32
+            or not all(isinstance(b, int) and not isinstance(b, bool) and 0 <= b < 256 for b in enc)
+        ):
+            raise InputError(
+                "OCR key bundle: OffChainEncryption must be 32 byte values", location=where
+            )
+        bundle = cls(d.to_bytes(32, "big"), ed[:32], bytes(enc))
+        if ed[32:] != _ed25519_public(ed[:32]):
+            raise InputError("off-chain ed25519 public half does not match", location=where)
+        return bundle
+
+    @classmethod
+    def from_export(
+        cls, doc: Mapping[str, Any], password: Secret, *, where: str = "ocr"
+    ) -> OCR1KeyBundle:
+        if doc.get("keyType") not in ("OCR", None):  # Chainlink's own v1 exports omit it
+            raise InputError("keyType must be 'OCR'", location=where)
+        pw = (OCR1_PASSWORD_PREFIX + password.reveal()).encode()
+        raw = decrypt_data_v3(_field(doc, "crypto", dict, where), pw, where=where + ".crypto")
+        bundle = cls.from_raw(raw, where=where)
+        if doc.get("id") not in (None, hashlib.sha256(raw).hexdigest()):
+            raise InputError("id does not match the key bundle", location=where)
+        stated = str(doc.get("onChainSigningAddress", "")).removeprefix(OCR1_SIGNING_ADDRESS_PREFIX)
+        if stated and stated.lower() != bundle.onchain_signing_address.lower():
+            raise InputError("onChainSigningAddress does not match the key bundle", location=where)
+        return bundle
+
+
 __all__ = [
     "DEFAULT_SCRYPT",
     "LIGHT_SCRYPT_N",
     "STANDARD_SCRYPT_N",
     "EvmKey",
+    "OCR1KeyBundle",
     "OCR2KeyBundle",
     "P2PKey",
     "ScryptParams",

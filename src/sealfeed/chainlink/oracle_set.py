@@ -1,21 +1,35 @@
-"""The oracle set for an OCR2 aggregator's ``setConfig`` (pure).
+"""The oracle set for the feed contracts' ``setConfig`` (pure; OCR1 randomness injected).
 
-OCR2 ``setConfig(address[] signers, address[] transmitters, uint8 f, bytes onchainConfig,
-uint64 offchainConfigVersion, bytes offchainConfig)`` takes the signers (each oracle's OCR2
-on-chain signing address) and transmitters (each oracle's EVM key) in the same order; the
-off-chain config that libocr encodes needs, per oracle, the peer id, the off-chain ed25519
-public key and the X25519 config public key. This module lists them in that one order for
-every oracle node (bootstrap nodes do not take part in OCR), with ``f`` = floor((n-1)/3) as
-libocr requires n > 3f.
+Oracle nodes only (bootstrap nodes take no part in OCR), in one order used everywhere, with
+``f`` = floor((n-1)/3) as libocr requires n > 3f.
+
+* OCR2 ``setConfig(address[] signers, address[] transmitters, uint8 f, bytes onchainConfig,
+  uint64 offchainConfigVersion, bytes offchainConfig)``: signers (OCR2 on-chain signing
+  addresses) and transmitters (EVM keys) plus, per oracle, the peer id, the off-chain ed25519
+  key and the X25519 config key that libocr's offchain config encodes.
+* OCR1 (feeds with ``ocr_version = 1``): signers are the OCR1 bundles' on-chain signing
+  addresses; per feed contract the complete ``setConfig`` inputs -- threshold,
+  ``encodedConfigVersion``, the encoded config with a fresh encrypted shared secret -- and the
+  call data for the standard OCR1 aggregator and for Super Protocol's variant
+  (:mod:`sealfeed.chainlink.ocr1_config`).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from typing import Any
 
-from sealfeed.chainlink.jobs import validate_feeds
+from sealfeed.chainlink.jobs import eip55, validate_feeds
 from sealfeed.chainlink.keys import NodePublicKeys
+from sealfeed.chainlink.ocr1_config import (
+    MAX_ORACLES,
+    OCR1Oracle,
+    OCR1Params,
+    RandomBytes,
+    check_params,
+    set_config_inputs,
+)
 from sealfeed.config.model import ApplianceConfig
 from sealfeed.errors import InputError
 
@@ -23,43 +37,106 @@ from sealfeed.errors import InputError
 MIN_ORACLES = 4
 
 
-def oracle_set(cfg: ApplianceConfig, keys: Mapping[int, NodePublicKeys]) -> dict[str, Any]:
+def oracle_set(
+    cfg: ApplianceConfig,
+    keys: Mapping[int, NodePublicKeys],
+    *,
+    ocr1: OCR1Params | None = None,
+    random: RandomBytes = os.urandom,
+) -> dict[str, Any]:
     feeds = validate_feeds(cfg)
     oracles = [n for n in cfg.nodes.specs() if n.role == "oracle"]
     if len(oracles) < MIN_ORACLES:
         raise InputError(
-            f"OCR2 needs at least {MIN_ORACLES} oracle nodes (n > 3f, f >= 1); "
+            f"OCR needs at least {MIN_ORACLES} oracle nodes (n > 3f, f >= 1); "
             f"this configuration has {len(oracles)}",
             location="nodes",
         )
+    if len(oracles) > MAX_ORACLES:
+        raise InputError(
+            f"OCR takes at most {MAX_ORACLES} oracles (libocr MaxOracles); "
+            f"this configuration has {len(oracles)}",
+            location="nodes",
+        )
+    f = (len(oracles) - 1) // 3
+    ocr1_feeds = [x for x in feeds if x.ocr_version == 1]
+    ocr2_feeds = [x for x in feeds if x.ocr_version == 2]
     entries = []
     for n in oracles:
         k = keys[n.index]
-        entries.append(
-            {
-                "node": n.index,
+        entry: dict[str, Any] = {
+            "node": n.index,
+            "transmitter": k.evm_address,
+            "peer_id": k.peer_id,
+            "ocr2": {
                 "signer": k.ocr2_onchain_address,
-                "transmitter": k.evm_address,
-                "peer_id": k.peer_id,
                 "offchain_public_key": "0x" + k.ocr2_offchain_public_key,
                 "config_public_key": "0x" + k.ocr2_config_public_key,
-                "ocr2_key_bundle_id": k.ocr2_bundle_id,
+                "key_bundle_id": k.ocr2_bundle_id,
+            },
+        }
+        if ocr1_feeds:
+            if not k.ocr1_bundle_id:
+                raise InputError(
+                    f"node {n.index} has no OCR1 key bundle (run 'sealfeed chainlink keys')",
+                    location=f"chainlink/node-{n.index}/ocr_key.json",
+                )
+            entry["ocr1"] = {
+                "signer": k.ocr1_onchain_signing_address,
+                "offchain_public_key": "0x" + str(k.ocr1_offchain_public_key),
+                "config_public_key": "0x" + str(k.ocr1_config_public_key),
+                "key_bundle_id": k.ocr1_bundle_id,
             }
-        )
-    return {
-        "chain_id": cfg.chain.chain_id,
-        "f": (len(entries) - 1) // 3,
-        "signers": [e["signer"] for e in entries],
-        "transmitters": [e["transmitter"] for e in entries],
-        "offchain_public_keys": [e["offchain_public_key"] for e in entries],
-        "config_public_keys": [e["config_public_key"] for e in entries],
-        "peer_ids": [e["peer_id"] for e in entries],
-        "oracles": entries,
-        "feeds": [
-            {"name": f.name, "contract_address": f.contract_address, "decimals": f.decimals}
-            for f in feeds
-        ],
-    }
+        entries.append(entry)
+    doc: dict[str, Any] = {"chain_id": cfg.chain.chain_id, "f": f, "oracles": entries}
+    if ocr2_feeds:
+        doc["ocr2"] = {
+            "f": f,
+            "signers": [e["ocr2"]["signer"] for e in entries],
+            "transmitters": [e["transmitter"] for e in entries],
+            "offchain_public_keys": [e["ocr2"]["offchain_public_key"] for e in entries],
+            "config_public_keys": [e["ocr2"]["config_public_key"] for e in entries],
+            "peer_ids": [e["peer_id"] for e in entries],
+            "feeds": [
+                {"name": x.name, "contract_address": x.contract_address, "decimals": x.decimals}
+                for x in ocr2_feeds
+            ],
+        }
+    if ocr1_feeds:
+        params = ocr1 or OCR1Params()
+        check_params(params, n=len(entries), f=f, chain_id=cfg.chain.chain_id)
+        identities = [
+            OCR1Oracle(
+                signer=e["ocr1"]["signer"],
+                transmitter=e["transmitter"],
+                offchain_public_key=bytes.fromhex(e["ocr1"]["offchain_public_key"][2:]),
+                config_public_key=bytes.fromhex(e["ocr1"]["config_public_key"][2:]),
+                peer_id=e["peer_id"],
+            )
+            for e in entries
+        ]
+        doc["ocr1"] = {
+            "threshold": f,
+            "encoded_config_version": 1,
+            "signers": [o.signer for o in identities],
+            "transmitters": [o.transmitter for o in identities],
+            "offchain_public_keys": [e["ocr1"]["offchain_public_key"] for e in entries],
+            "config_public_keys": [e["ocr1"]["config_public_key"] for e in entries],
+            "peer_ids": [o.peer_id for o in identities],
+            "offchain_config": params.to_dict(len(identities)),
+            "feeds": [
+                {
+                    "name": x.name,
+                    "contract_address": eip55(x.contract_address),
+                    "decimals": x.decimals,
+                    "set_config": set_config_inputs(
+                        identities, params, f=f, chain_id=cfg.chain.chain_id, random=random
+                    ),
+                }
+                for x in ocr1_feeds
+            ],
+        }
+    return doc
 
 
 __all__ = ["MIN_ORACLES", "oracle_set"]

@@ -16,7 +16,7 @@ from typing import Literal
 
 from sealfeed.chainlink.client import NodeClient, RemoteJob
 from sealfeed.chainlink.jobs import JobSpec, desired_jobs
-from sealfeed.chainlink.keys import NodePublicKeys, load_public_keys, read_export
+from sealfeed.chainlink.keys import KeyKind, NodePublicKeys, load_public_keys, read_export
 from sealfeed.chainlink.render import bootstrappers
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import ExternalError, InputError
@@ -118,11 +118,13 @@ def plan_node(
 
 @dataclass(frozen=True)
 class NodeKeyExports:
-    """The key documents to import on one node (bootstrap nodes need only their P2P key)."""
+    """The key documents to import on one node (bootstrap nodes need only their P2P key;
+    the OCR1 bundle goes to oracle nodes only when a feed is OCR1)."""
 
     evm: Mapping[str, object] | None
     p2p: Mapping[str, object]
     ocr2: Mapping[str, object] | None
+    ocr1: Mapping[str, object] | None = None
 
 
 ClientFactory = Callable[[NodeSpec], NodeClient]
@@ -133,11 +135,17 @@ def prepare(
 ) -> tuple[dict[int, NodePublicKeys], dict[int, NodeKeyExports], dict[int, list[JobSpec]]]:
     """Validate everything and build all specs -- no network. Raises InputError."""
     keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
+    ocr1 = any(f.ocr_version == 1 for f in cfg.chainlink.feeds)
+
+    def export(node: NodeSpec, kind: KeyKind) -> Mapping[str, object] | None:
+        return None if node.role == "bootstrap" else read_export(cfg.secrets_dir, node.index, kind)
+
     exports = {
         n.index: NodeKeyExports(
-            evm=None if n.role == "bootstrap" else read_export(cfg.secrets_dir, n.index, "evm"),
+            evm=export(n, "evm"),
             p2p=read_export(cfg.secrets_dir, n.index, "p2p"),
-            ocr2=None if n.role == "bootstrap" else read_export(cfg.secrets_dir, n.index, "ocr2"),
+            ocr2=export(n, "ocr2"),
+            ocr1=export(n, "ocr") if ocr1 else None,
         )
         for n in cfg.nodes.specs()
     }
@@ -186,13 +194,19 @@ def _import_keys(
         else:
             client.import_key("evm", exports.evm, password, chain_id=cfg.chain.chain_id)
             report.rows.append(Row(node.index, "key", name, "import"))
-    if exports.ocr2 is not None:
-        present = {str(k.get("id") or "").lower() for k in client.list_keys("ocr2")}
-        name = f"ocr2 {keys.ocr2_bundle_id[:16]}…"
-        if keys.ocr2_bundle_id in present:
+    # OCR bundles: "ocr2" (OCR2) and, for OCR1 feeds, "ocr" (/v2/keys/ocr, ADR 0117)
+    for kind, bundle_id, doc in (
+        ("ocr2", keys.ocr2_bundle_id, exports.ocr2),
+        ("ocr", keys.ocr1_bundle_id, exports.ocr1),
+    ):
+        if doc is None or not bundle_id:
+            continue
+        present = {str(k.get("id") or "").lower() for k in client.list_keys(kind)}
+        name = f"{kind} {bundle_id[:16]}…"
+        if bundle_id in present:
             report.rows.append(Row(node.index, "key", name, "keep"))
         else:
-            client.import_key("ocr2", exports.ocr2, password)
+            client.import_key(kind, doc, password)
             report.rows.append(Row(node.index, "key", name, "import"))
 
 

@@ -1,10 +1,12 @@
-"""Per-node Chainlink 2.x ``config.toml``, ``secrets.toml`` and API credentials (pure core),
-plus one thin writer.
+"""Per-node Chainlink 2.x ``config.toml``, ``secrets.toml``, API credentials and job specs
+(pure core), plus one thin writer.
 
-Field names are those of Chainlink v2.27 ``docs/CONFIG.md`` / ``docs/SECRETS.md``;
-:data:`CONFIG_SCHEMA` lists every key we emit with its TOML type so a test proves the
-rendered documents stay inside the schema. All nodes run in one container, so P2P peers
-reach each other over loopback (ADR 0070).
+Field names are those of Chainlink v2.27 ``core/config/docs/{core,chains-evm,secrets}.toml``;
+:data:`CONFIG_SCHEMA` lists every key we emit with its TOML type so the rendered documents stay
+inside the schema (a test walks them against Chainlink's own documented files). Where the
+node's P2P layer listens, what it announces and which bootstrappers it dials are explicit
+inputs (:class:`P2PAddresses`): loopback inside one VM (ADR 0116), configured addresses or
+tunnel endpoints for a deployment that spans VMs.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from typing import Any
 
 import tomli_w
 
+from sealfeed.chainlink.jobs import JobSpec
+from sealfeed.chainlink.keystore import public_from_peer_id, to_checksum_address
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import InputError
 from sealfeed.fsutil import atomic_write
@@ -27,8 +31,15 @@ from sealfeed.secret import Secret
 
 _log = logging.getLogger("sealfeed.chainlink.render")
 
-#: where peers are announced/dialled inside the all-in-one container (ADR 0070)
-P2P_HOST = "127.0.0.1"
+#: where render writes a node's job specs, beside config.toml (``DIR/node-N/jobs/<feed>.toml``)
+JOBS_DIR = "jobs"
+#: Chainlink ``assets.Wei`` holds at most 2**256-1 wei
+MAX_WEI = 2**256 - 1
+#: chains-evm.toml defaults we state explicitly in a fixed-price block (ADR 0115)
+GAS_LIMIT_DEFAULT = 500_000
+GAS_LIMIT_TRANSFER = 21_000
+GAS_BUMP_PERCENT = 20  # >= geth's 10 % PriceBump, which Chainlink enforces
+GAS_BUMP_MIN = "5 gwei"
 
 #: Chainlink ``utils.VerifyPasswordComplexity`` (v2): 16..50 characters, no surrounding space.
 MIN_PASSWORD_LEN = 16
@@ -49,6 +60,7 @@ CONFIG_SCHEMA: Mapping[str, type | tuple[type, ...]] = {
     "Feature.FeedsManager": bool,
     "Feature.LogPoller": bool,
     "Feature.UICSAKeys": bool,
+    "Feature.CCIP": bool,
     "Database.MaxOpenConns": int,
     "Database.MaxIdleConns": int,
     "JobPipeline.MaxSuccessfulRuns": int,
@@ -63,7 +75,21 @@ CONFIG_SCHEMA: Mapping[str, type | tuple[type, ...]] = {
     "EVM[].ChainID": str,
     "EVM[].LinkContractAddress": str,
     "EVM[].GasEstimator.Mode": str,
+    "EVM[].GasEstimator.EIP1559DynamicFees": bool,
     "EVM[].GasEstimator.PriceDefault": str,
+    "EVM[].GasEstimator.PriceMin": str,
+    "EVM[].GasEstimator.PriceMax": str,
+    "EVM[].GasEstimator.LimitDefault": int,
+    "EVM[].GasEstimator.LimitMax": int,
+    "EVM[].GasEstimator.LimitMultiplier": str,
+    "EVM[].GasEstimator.LimitTransfer": int,
+    "EVM[].GasEstimator.EstimateLimit": bool,
+    "EVM[].GasEstimator.BumpMin": str,
+    "EVM[].GasEstimator.BumpPercent": int,
+    "EVM[].GasEstimator.BumpThreshold": int,
+    "EVM[].GasEstimator.FeeCapDefault": str,
+    "EVM[].GasEstimator.TipCapDefault": str,
+    "EVM[].GasEstimator.TipCapMin": str,
     "EVM[].Nodes[].Name": str,
     "EVM[].Nodes[].WSURL": str,
     "EVM[].Nodes[].HTTPURL": str,
@@ -117,6 +143,21 @@ def check_password(value: Secret, *, location: str, max_len: int | None = None) 
         raise InputError("must not start or end with whitespace", location=location)
 
 
+def checked_address(value: str, location: str) -> str:
+    """A 0x-prefixed 20-byte address in EIP-55 form; a mixed-case input must already be."""
+    body = value.removeprefix("0x") if isinstance(value, str) else ""
+    try:
+        raw = bytes.fromhex(body) if value.startswith("0x") else b""
+    except ValueError:
+        raw = b""
+    if len(raw) != 20:
+        raise InputError(f"{value!r} is not a 0x-prefixed 20-byte address", location=location)
+    checksummed = to_checksum_address(raw)
+    if body not in (body.lower(), body.upper()) and checksummed != value:
+        raise InputError("mixed-case address fails the EIP-55 check", location=location)
+    return checksummed
+
+
 def check_chain(cfg: ApplianceConfig) -> None:
     """Chainlink needs an http(s) RPC URL and, on primary nodes, a ws(s) one."""
     from urllib.parse import urlsplit
@@ -136,20 +177,159 @@ def check_chain(cfg: ApplianceConfig) -> None:
         raise InputError("must be a positive integer", location="chain.chain_id")
 
 
+def host_port(host: str, port: int) -> str:
+    """``host:port`` as Chainlink and libocr parse it (IPv6 literals in brackets)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _check_host(host: str, location: str) -> str:
+    if not isinstance(host, str) or not host or any(c in host for c in " /@,[]'\"\n"):
+        raise InputError(f"{host!r} is not a host name or IP address", location=location)
+    return host
+
+
 def bootstrappers(cfg: ApplianceConfig, peer_ids: Mapping[int, str]) -> list[str]:
-    """``<peer id>@<host>:<p2p port>`` of every bootstrap node (Chainlink DefaultBootstrappers)."""
+    """``<peer id>@<announce host>:<p2p port>`` of every bootstrap node (the locator format of
+    libocr ``commontypes.BootstrapperLocator``), for ``DefaultBootstrappers`` and the jobs'
+    ``p2pv2Bootstrappers``. A deployment that spans VMs passes its own list instead."""
+    host = _check_host(cfg.nodes.p2p_announce_host, "nodes.p2p_announce_host")
     out = []
     for node in cfg.nodes.specs():
         if node.role == "bootstrap":
-            out.append(f"{peer_ids[node.index]}@{P2P_HOST}:{node.p2p_port}")
+            out.append(f"{peer_ids[node.index]}@{host_port(host, node.p2p_port)}")
     if not out:
         raise InputError("no bootstrap node in nodes.bootstrap", location="nodes.bootstrap")
     return out
 
 
-def render_config(
-    cfg: ApplianceConfig, node: NodeSpec, *, default_bootstrappers: Sequence[str]
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class P2PAddresses:
+    """One node's ``[P2P.V2]`` addresses, given to the renderer as data: ``host:port`` to bind
+    and to announce, and ``peer@host:port`` bootstrappers (empty on bootstrap nodes)."""
+
+    listen: tuple[str, ...]
+    announce: tuple[str, ...]
+    bootstrappers: tuple[str, ...]
+
+
+def p2p_addresses(
+    cfg: ApplianceConfig, node: NodeSpec, bootstrap_peers: Sequence[str]
+) -> P2PAddresses:
+    """The configured addresses: bind ``nodes.p2p_listen_host`` (loopback unless configured,
+    ADR 0116), announce ``nodes.p2p_announce_host``, dial ``bootstrap_peers``."""
+    listen = _check_host(cfg.nodes.p2p_listen_host, "nodes.p2p_listen_host")
+    announce = _check_host(cfg.nodes.p2p_announce_host, "nodes.p2p_announce_host")
+    return P2PAddresses(
+        listen=(host_port(listen, node.p2p_port),),
+        announce=(host_port(announce, node.p2p_port),),
+        bootstrappers=() if node.role == "bootstrap" else tuple(bootstrap_peers),
+    )
+
+
+def _check_host_port(value: str, what: str) -> None:
+    host, sep, port = value.rpartition(":")
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError(f"{value!r} is not host:port", location=what)
+
+
+def check_p2p(p2p: P2PAddresses) -> None:
+    """What Chainlink checks at start-up: a listen address (ocrcommon.ValidatePeerWrapperConfig),
+    ``host:port`` everywhere, bootstrappers as ``<peer id>@host:port[/host:port]``."""
+    if not p2p.listen:
+        raise InputError("no P2P listen address", location="P2P.V2.ListenAddresses")
+    for field, values in (("ListenAddresses", p2p.listen), ("AnnounceAddresses", p2p.announce)):
+        for value in values:
+            _check_host_port(value, f"P2P.V2.{field}")
+    for locator in p2p.bootstrappers:
+        peer, sep, addrs = locator.partition("@")
+        where = "P2P.V2.DefaultBootstrappers"
+        if not sep or "@" in addrs:
+            raise InputError(f"{locator!r} is not <peer id>@host:port", location=where)
+        try:
+            public_from_peer_id(peer)
+        except InputError:
+            raise InputError(f"{peer!r} is not an ed25519 peer id", location=where) from None
+        for addr in addrs.split("/"):
+            _check_host_port(addr, where)
+
+
+def check_evm_nodes(nodes: Sequence[Mapping[str, Any]]) -> None:
+    """Chainlink's EVMConfig.ValidateConfig: at least one primary (not SendOnly) node, every
+    primary with a WSURL (LogBroadcaster is on), unique names and URLs. Send-only nodes are
+    only ever added next to a primary, never alone (issue #18)."""
+    primaries = [n for n in nodes if not n.get("SendOnly")]
+    if not primaries:
+        raise InputError("must have at least one primary node", location="EVM.Nodes")
+    if any(not n.get("WSURL") for n in primaries):
+        raise InputError("a primary node needs a WSURL", location="EVM.Nodes")
+    for key in ("Name", "WSURL", "HTTPURL"):
+        values = [n[key] for n in nodes if key in n]
+        if len(values) != len(set(values)):
+            raise InputError(f"duplicate {key}", location="EVM.Nodes")
+
+
+def evm_nodes(cfg: ApplianceConfig, node: NodeSpec) -> list[dict[str, Any]]:
+    """Every node gets the configured RPC as a primary node (WSURL + HTTPURL): Chainlink
+    refuses a chain without one (ADR 0115). ``nodes.primary`` names the OCR committee; it no
+    longer demotes a node's RPC to send-only as the reference did."""
+    nodes: list[dict[str, Any]] = [
+        {
+            "Name": f"{cfg.chain.node_name}-{node.index}-primary",
+            "WSURL": cfg.chain.rpc_ws_url,
+            "HTTPURL": cfg.chain.rpc_http_url,
+            "SendOnly": False,
+        }
+    ]
+    check_evm_nodes(nodes)
+    return nodes
+
+
+def fixed_gas_price(price_wei: int) -> dict[str, Any]:
+    """``[EVM.GasEstimator]`` that pays exactly ``price_wei`` per gas, whatever the chain's
+    defaults (chains-evm.toml's own recipe under PriceMin: legacy transactions, FixedPrice,
+    PriceMin = PriceDefault = PriceMax, BumpThreshold = 0; ADR 0115). Every key is explicit so
+    no chain default (e.g. EIP1559DynamicFees = true on opBNB 5611) changes its meaning; the
+    EIP-1559 caps are inert in legacy mode and only satisfy Chainlink's ordering checks
+    (TipCapMin <= TipCapDefault <= FeeCapDefault <= PriceMax)."""
+    if (
+        isinstance(price_wei, bool)
+        or not isinstance(price_wei, int)
+        or not 0 <= price_wei <= MAX_WEI
+    ):
+        raise InputError(
+            "must be an integer number of wei, 0..2**256-1", location="chain.gas_price_wei"
+        )
+    price = f"{price_wei} wei"
+    tip = f"{min(price_wei, 1)} wei"
+    return {
+        "Mode": "FixedPrice",
+        "EIP1559DynamicFees": False,
+        "PriceDefault": price,
+        "PriceMin": price,
+        "PriceMax": price,
+        "LimitDefault": GAS_LIMIT_DEFAULT,
+        "LimitMax": GAS_LIMIT_DEFAULT,
+        "LimitMultiplier": "1",
+        "LimitTransfer": GAS_LIMIT_TRANSFER,
+        "EstimateLimit": False,
+        "BumpThreshold": 0,
+        "BumpMin": GAS_BUMP_MIN,
+        "BumpPercent": GAS_BUMP_PERCENT,
+        "FeeCapDefault": price,
+        "TipCapDefault": tip,
+        "TipCapMin": tip,
+    }
+
+
+def ocr_features(cfg: ApplianceConfig) -> tuple[bool, bool]:
+    """(``OCR.Enabled``, ``OCR2.Enabled``): OCR1 jobs need the first, OCR2 and bootstrap jobs
+    the second (the node answers 501 otherwise). No feeds at all keeps OCR2 on."""
+    versions = {f.ocr_version for f in cfg.chainlink.feeds}
+    return 1 in versions, 2 in versions or not versions
+
+
+def render_config(cfg: ApplianceConfig, node: NodeSpec, *, p2p: P2PAddresses) -> dict[str, Any]:
     """The node's ``config.toml`` as a TOML document (a dict).
 
     ``P2P.PeerID`` is deliberately absent: a configured peer id whose key is not (yet) in the
@@ -157,23 +337,15 @@ def render_config(
     the running node's API. With exactly one P2P key the node uses it; ``publish`` imports ours
     and deletes the one the node auto-created on first boot (ADR 0071).
     """
-    primary = not cfg.nodes.primary or node.index in cfg.nodes.primary
-    evm_node: dict[str, Any] = {
-        "Name": f"{cfg.chain.node_name}-{node.index}-{'primary' if primary else 'sendonly'}",
-    }
-    if primary:
-        evm_node["WSURL"] = cfg.chain.rpc_ws_url
-    evm_node["HTTPURL"] = cfg.chain.rpc_http_url
-    evm_node["SendOnly"] = not primary
+    check_p2p(p2p)
     evm: dict[str, Any] = {"ChainID": str(cfg.chain.chain_id)}
     if cfg.chain.link_ca:
-        evm["LinkContractAddress"] = cfg.chain.link_ca
+        # an EIP55Address in Chainlink: any other spelling stops the node at start-up
+        evm["LinkContractAddress"] = checked_address(cfg.chain.link_ca, "chain.link_ca")
     if cfg.chain.gas_price_wei is not None:
-        evm["GasEstimator"] = {
-            "Mode": "FixedPrice",
-            "PriceDefault": f"{cfg.chain.gas_price_wei} wei",
-        }
-    evm["Nodes"] = [evm_node]
+        evm["GasEstimator"] = fixed_gas_price(cfg.chain.gas_price_wei)
+    evm["Nodes"] = evm_nodes(cfg, node)
+    ocr1, ocr2 = ocr_features(cfg)
     conns = cfg.postgres.max_open_conns_per_node
     doc: dict[str, Any] = {
         "RootDir": node.workdir,
@@ -187,7 +359,8 @@ def render_config(
             "SessionTimeout": "15m",
             "TLS": {"HTTPSPort": 0},
         },
-        "Feature": {"FeedsManager": False, "LogPoller": True, "UICSAKeys": False},
+        # CCIP defaults to true in 2.27 (core.toml); the appliance runs no CCIP jobs.
+        "Feature": {"FeedsManager": False, "LogPoller": True, "UICSAKeys": False, "CCIP": False},
         "Database": {"MaxOpenConns": conns, "MaxIdleConns": min(10, conns)},
         # Keep few successful runs: every OCR round is a run and the database is shared.
         "JobPipeline": {
@@ -195,16 +368,14 @@ def render_config(
             "ReaperInterval": "10m",
             "ReaperThreshold": "24h",
         },
-        "OCR": {"Enabled": False},
-        "OCR2": {"Enabled": True},
+        "OCR": {"Enabled": ocr1},
+        "OCR2": {"Enabled": ocr2},
         "P2P": {
             "V2": {
                 "Enabled": True,
-                "AnnounceAddresses": [f"{P2P_HOST}:{node.p2p_port}"],
-                "DefaultBootstrappers": []
-                if node.role == "bootstrap"
-                else list(default_bootstrappers),
-                "ListenAddresses": [f"0.0.0.0:{node.p2p_port}"],
+                "AnnounceAddresses": list(p2p.announce),
+                "DefaultBootstrappers": list(p2p.bootstrappers),
+                "ListenAddresses": list(p2p.listen),
             },
         },
         "EVM": [evm],
@@ -248,33 +419,48 @@ def render_node_files(
     cfg: ApplianceConfig,
     node: NodeSpec,
     *,
-    default_bootstrappers: Sequence[str],
+    p2p: P2PAddresses,
     database_url: Secret,
+    jobs: Sequence[JobSpec] = (),
 ) -> list[RenderedFile]:
+    """The node's files; ``jobs`` (this node's specs from ``desired_jobs``) become
+    ``jobs/<feed>.toml``, byte for byte the TOML ``publish`` sends."""
     ch = cfg.chainlink
     check_chain(cfg)
     check_password(ch.keystore_password, location="chainlink.keystore_password")
     check_password(ch.password, location="chainlink.password", max_len=MAX_API_PASSWORD_LEN)
-    config = render_config(cfg, node, default_bootstrappers=default_bootstrappers)
+    config = render_config(cfg, node, p2p=p2p)
     check_schema(config, CONFIG_SCHEMA)
     secrets = render_secrets(database_url, ch.keystore_password)
     check_schema(secrets, SECRETS_SCHEMA)
     header = f"# sealfeed: Chainlink node {node.index} ({node.role}); generated, do not edit\n"
-    return [
+    files = [
         RenderedFile("config.toml", (header + dumps(config)).encode(), 0o644, False),
         RenderedFile("secrets.toml", (header + dumps(secrets)).encode(), 0o600, True),
         RenderedFile(
             "apicredentials", render_api_credentials(ch.email, ch.password).encode(), 0o600, True
         ),
     ]
+    for job in jobs:
+        if job.node != node.index:
+            raise AssertionError(f"job {job.name!r} is for node {job.node}, not {node.index}")
+        files.append(RenderedFile(f"{JOBS_DIR}/{job.file_name}", job.toml.encode(), 0o644, False))
+    return files
 
 
 def write_node_files(
     files: Sequence[RenderedFile], directory: str | os.PathLike[str], *, owner: str | None
 ) -> list[Path]:
-    """Write atomically; secret files 0600 and owned by ``owner`` (if that user exists)."""
+    """Write atomically; secret files 0600 and owned by ``owner`` (if that user exists).
+
+    ``jobs/`` belongs to render: a ``*.toml`` there that is not among ``files`` (a feed that
+    was removed or renamed) is deleted after the new files are in place, so the directory is
+    always exactly the specs ``publish`` would send.
+    """
     d = Path(directory)
     d.mkdir(parents=True, exist_ok=True)
+    jobs_dir = d / JOBS_DIR
+    jobs_dir.mkdir(exist_ok=True)
     uid = gid = None
     if owner is not None:
         try:
@@ -291,19 +477,38 @@ def write_node_files(
         if uid is not None and gid is not None:
             os.chown(path, uid, gid)
         written.append(path)
+    keep = {p.name for p in written if p.parent == jobs_dir}
+    for stale in sorted(jobs_dir.glob("*.toml")):
+        if stale.name not in keep:
+            stale.unlink()
+            _log.info(
+                "removed stale job spec",
+                extra={"event": "chainlink_job_file_removed", "path": str(stale)},
+            )
     if uid is not None and gid is not None:
+        os.chown(jobs_dir, uid, gid)
         os.chown(d, uid, gid)
     return written
 
 
 __all__ = [
     "CONFIG_SCHEMA",
+    "JOBS_DIR",
     "SECRETS_SCHEMA",
+    "P2PAddresses",
     "RenderedFile",
     "bootstrappers",
     "check_chain",
+    "check_evm_nodes",
+    "check_p2p",
     "check_schema",
+    "checked_address",
+    "evm_nodes",
+    "fixed_gas_price",
     "flatten",
+    "host_port",
+    "ocr_features",
+    "p2p_addresses",
     "render_api_credentials",
     "render_config",
     "render_node_files",

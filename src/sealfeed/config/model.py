@@ -182,6 +182,9 @@ class NodesConfig:
     api_host: str = LOOPBACK
     api_base_port: int = DEFAULT_API_BASE_PORT
     p2p_base_port: int = DEFAULT_P2P_BASE_PORT
+    #: P2P.V2.ListenAddresses host / AnnounceAddresses + bootstrapper host (ADR 0116)
+    p2p_listen_host: str = LOOPBACK
+    p2p_announce_host: str = LOOPBACK
     database_prefix: str = "chainlink_node"
     workdir_root: str = "/chainlink"
     #: one OS user per node ("chainlink-N") unless set to a single shared name
