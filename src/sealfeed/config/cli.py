@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from sealfeed.output import add_json_flag
 from sealfeed.secret import Secret
@@ -199,14 +200,15 @@ def _verify(args: argparse.Namespace) -> int:
     from sealfeed.config import loader
     from sealfeed.output import emit
 
-    trust = loader.trust_from_args(args.pubkey)
-    cfg, sig = loader.load_and_verify(
+    trust = loader.trust_from_args(args.pubkey, os.environ)
+    verified = loader.load_and_verify(
         args.config,
         trust,
         secrets_dir=args.secrets_dir,
         sig_path=args.sig,
         read_secrets=args.secrets_dir is not None,
     )
+    cfg, sig = verified.config, verified.signature
     result = {
         "ok": True,
         "config": args.config,
