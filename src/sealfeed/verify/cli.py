@@ -77,13 +77,13 @@ def cmd_verify(args: argparse.Namespace) -> ExitCode:
     from sealfeed.sp import SpAnchors, load_certificate
     from sealfeed.timearg import parse_at
     from sealfeed.verify import (
+        Inputs,
         evidence_from_files,
         load_config,
         make_quote_verifier,
         render_human,
         run,
     )
-    from sealfeed.verify.model import Inputs
 
     if args.report_quote and not args.order_report:
         raise InputError("--report-quote goes with --order-report", location="--report-quote")
