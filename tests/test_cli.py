@@ -76,7 +76,7 @@ def test_a_command_that_fails_to_import_is_a_failure(
 ) -> None:
     broken = (*COMMANDS, ("ghost", "sealfeed.no_such_module.cli", "a command that is missing"))
     monkeypatch.setattr("sealfeed.cli.COMMANDS", broken)
-    with pytest.raises(CommandImportError, match="'ghost'.*sealfeed.no_such_module.cli"):
+    with pytest.raises(CommandImportError, match=r"'ghost'.*sealfeed\.no_such_module\.cli"):
         build_parser()
     assert main(["--help"]) == ExitCode.BUG
     err = capsys.readouterr().err
