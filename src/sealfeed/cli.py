@@ -147,7 +147,7 @@ def main(
         return int(err.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("sealfeed: interrupted\n")
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)
     except Exception as exc:  # anything else is a bug: say so, without a traceback
