@@ -122,13 +122,13 @@ def build_evidence(root: Path) -> dict[str, str]:
     from tests.fakes.intel_pki import Scenario
     from tests.fakes.superprotocol import NOW, SpWorld, pem
 
+    from sealfeed.attest.binding import appliance_report_data
     from sealfeed.config.objecthash import object_hash
-    from sealfeed.verification import expected_report_data
 
     image = hashlib.sha256((root / ARCHIVE).read_bytes()).hexdigest()
     config_hash = object_hash(json.loads((root / "configuration.json").read_text()))
     built = dataclasses.replace(
-        Scenario(), report_data=expected_report_data(image, config_hash)
+        Scenario(), report_data=appliance_report_data(image, config_hash)
     ).build()
     (root / "quote.bin").write_bytes(built.quote)
     (root / "collateral.json").write_text(built.collateral.to_json())

@@ -3,7 +3,9 @@
 Each component owns its subcommands in ``sealfeed/<component>/cli.py`` and exposes
 ``register(parser)``. Those modules import only argparse at module level; the work is
 imported inside the handler, so ``sealfeed attest verify-quote`` never loads Starlette
-or psycopg (style-anchors.md §12).
+or psycopg (style-anchors.md §12). Every command in :data:`COMMANDS` must import: a module
+that does not is a broken installation (exit 70 naming the command), never a command
+silently missing from ``--help``.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "verify",
-        "sealfeed.verify_cli",
+        "sealfeed.verify.cli",
         "one verdict from image measurement + signed config + TDX quote",
     ),
     ("image", "sealfeed.image.cli", "measure an OCI/docker image archive and explain differences"),
@@ -55,9 +57,9 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
 _BUG_HINT = "this is a bug in sealfeed; please file an issue with the command you ran"
 
 
-def _module_missing(exc: ModuleNotFoundError, module: str) -> bool:
-    name = exc.name or ""
-    return module == name or module.startswith(name + ".")
+class CommandImportError(RuntimeError):
+    """A command's module failed to import: the installation is broken. Never skipped --
+    a silently shorter ``--help`` would hide it (docs/cli.md)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,10 +95,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name, module, purpose in COMMANDS:
         try:
             mod = importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if _module_missing(exc, module):
-                continue  # component not built into this installation
-            raise
+        except Exception as exc:  # any import failure: name the command, never skip it
+            raise CommandImportError(
+                f"command {name!r}: cannot import {module}: {exc.__class__.__name__}: {exc}"
+            ) from exc
         cmd = sub.add_parser(name, help=purpose, description=purpose)
         mod.register(cmd)
         cmd.set_defaults(_command_parser=cmd)
@@ -117,10 +119,20 @@ def _print_error(err: SealfeedError, args: argparse.Namespace | None) -> None:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None
+) -> int:
+    """Run one command. ``parser`` (default: :func:`build_parser`) is the seam tests use
+    to add a command of their own to the real tree."""
     from sealfeed.log import setup_logging
 
-    parser = build_parser()
+    if parser is None:
+        try:
+            parser = build_parser()
+        except CommandImportError as exc:
+            sys.stderr.write(f"sealfeed: broken installation: {exc}\n")
+            sys.stderr.write(f"sealfeed: {_BUG_HINT}\n")
+            return int(ExitCode.BUG)
     args = parser.parse_args(argv)
     setup_logging(args.log_level or os.environ.get("SEALFEED_LOG_LEVEL", "INFO"))
     func = getattr(args, "func", None)
@@ -135,7 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(err.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("sealfeed: interrupted\n")
-        return 130
+        return int(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         return int(ExitCode.OK)
     except Exception as exc:  # anything else is a bug: say so, without a traceback
@@ -154,4 +166,4 @@ def run() -> None:
     sys.exit(main())
 
 
-__all__ = ["COMMANDS", "build_parser", "main"]
+__all__ = ["COMMANDS", "CommandImportError", "build_parser", "main"]

@@ -42,7 +42,8 @@ def config_chain(workdir: Path) -> bool:
             sig = signing.sign_modern(signed, key)
             Path(str(path) + ".sig").write_text(signing.signature_document_text(sig))
         path.write_text(json.dumps({"solution": signed}, indent=2))
-        cfg, verified = load_and_verify(path, trust)
+        result = load_and_verify(path, trust)
+        cfg, verified = result.config, result.signature
         _say(f"[config] {scheme.value}: signed and verified {path.name}")
         _say(f"         digest {verified.digest}")
         _say(f"         key    {verified.key_fingerprint}")

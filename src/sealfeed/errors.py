@@ -20,8 +20,10 @@ class ExitCode(enum.IntEnum):
     USAGE = 2
     #: an external dependency failed (server unreachable, tool missing)
     EXTERNAL = 3
-    #: an internal bug (an exception that is not a SealfeedError)
+    #: an internal bug (an exception that is not a SealfeedError), or a broken installation
     BUG = 70
+    #: interrupted by the user (Ctrl-C): 128 + SIGINT, as shells report it
+    INTERRUPTED = 130
 
 
 class SealfeedError(Exception):

@@ -298,3 +298,62 @@ def test_policy_flags_override_file(tdx_samples: Path, capsys) -> None:
     doc = json.loads(capsys.readouterr().out)
     assert [m["field"] for m in doc["policy_mismatches"]] == ["td_attributes", "rtmr1", "xfam"]
     assert main(["attest", "verify-quote", *args, "--at", "collateral", "--mr-owner", "zz"]) == 2
+
+
+SPR_E4_TAIL = b"\nextra bytes(only for testing purpose)\n"
+
+
+def test_trailing_bytes_verified_reported_and_forbiddable(
+    tdx_samples: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue #19.6: exit 0 with the quote's own verdict (was: exit 2), the tail reported as
+    unauthenticated; --forbid-trailing-bytes or the policy field rejects it (exit 1)."""
+    q = tmp_path / "tailed.dat"
+    q.write_bytes((tdx_samples / "dcap-qvl" / "tdx_quote").read_bytes()[:4936] + SPR_E4_TAIL)
+    coll = str(tdx_samples / "dcap-qvl" / "tdx_quote_collateral.json")
+    argv = ["attest", "verify-quote", str(q), "--collateral", coll, "--at", "collateral"]
+    assert main([*argv, "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["verdict"] == "accepted" and doc["tcb_status"] == "UpToDate"
+    assert doc["trailing_bytes"] == {
+        "count": 39,
+        "zero_padding": False,
+        "sha256": __import__("hashlib").sha256(SPR_E4_TAIL).hexdigest(),
+        "authenticated": False,
+    }
+    assert main(argv) == 0
+    assert "39 trailing bytes, UNAUTHENTICATED" in capsys.readouterr().out
+    assert main([*argv, "--forbid-trailing-bytes", "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    assert [m["field"] for m in doc["policy_mismatches"]] == ["trailing_bytes"]
+    pol = tmp_path / "policy.json"
+    pol.write_text(json.dumps({"allow_trailing_bytes": False}))
+    assert main([*argv, "--policy", str(pol)]) == 1
+    capsys.readouterr()
+    # zero padding is not "trailing bytes" for the policy: the stored sample passes strictly
+    strict = ["--policy", str(pol), "--json"]
+    plain = samples(tdx_samples, "dcap-qvl/tdx_quote", "dcap-qvl/tdx_quote_collateral.json")
+    assert main(["attest", "verify-quote", *plain, "--at", "collateral", *strict]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["trailing_bytes"]["zero_padding"] is True and doc["padding"] == 70
+
+
+def test_collateral_dir_without_matching_file_is_bad_input(
+    tdx_samples: Path, tmp_path: Path, capsys
+) -> None:
+    """Issue #19.5: a directory with no file for this quote is bad input (2), not an
+    external failure (3), and the message names the file it looked for."""
+    q = str(tdx_samples / "dcap-qvl" / "tdx_quote")
+    assert (
+        main(["attest", "verify-quote", q, "--collateral", str(tmp_path), "--at", "collateral"])
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert "tdx-B0C06F000000-platform.json" in err and str(tmp_path) in err
+    assert "Traceback" not in err
+
+
+def test_cache_dir_without_pccs_is_bad_input(tdx_samples: Path, tmp_path: Path, capsys) -> None:
+    args = samples(tdx_samples, "dcap-qvl/tdx_quote", "dcap-qvl/tdx_quote_collateral.json")
+    assert main(["attest", "verify-quote", *args, "--cache-dir", str(tmp_path)]) == 2
+    assert "--cache-dir applies to --pccs only" in capsys.readouterr().err

@@ -201,3 +201,68 @@ def test_cos113_signatures_verify_without_its_collateral(
         "quote_signature",
     } <= passed
     assert ei.value.check == "tcb_level" and "FMSPC" in ei.value.message
+
+
+# --- issue #19.6: quotes followed by bytes that are not zero padding ----------------------
+
+#: the 39-byte tail of go-tdx-guest's tdx_prod_quote_SPR_E4.dat (after its 4935-byte quote)
+SPR_E4_TAIL = b"\nextra bytes(only for testing purpose)\n"
+TRAILING_CASES = [
+    ("tdx_quote", 1751328000, OK_TDX),
+    ("tdx_quote", 1754006400, REJECT),
+    ("quote_v5_sample", 1772323200, OK_TDX),
+    ("tdx_quote_outdated", 1772323200, REJECT),
+    ("sgx_quote", 1751328000, SGX_STATUS),
+]
+
+
+@pytest.mark.parametrize(
+    ("sample", "now", "expected"), TRAILING_CASES, ids=[f"{s}@{t}" for s, t, _ in TRAILING_CASES]
+)
+def test_trailing_bytes_earn_the_quotes_own_verdict_like_dcap_qvl(
+    attest_samples: dict[str, Sample], sample: str, now: int, expected
+) -> None:
+    """The SPR_E4 tail after a real quote: the quote is verified as if the tail were not
+    there (dcap-qvl and go-tdx-guest ignore it), and both verifiers agree."""
+    s = attest_samples[sample]
+    assert s.collateral is not None and s.collateral_path is not None
+    from sealfeed.attest import parse_quote
+
+    raw = s.quote[: parse_quote(s.quote).size] + SPR_E4_TAIL
+    got = ours(raw, s.collateral, now)
+    assert got == expected
+    assert got == oracle(raw, s.collateral_path, now)
+
+
+def test_policy_can_forbid_trailing_bytes(attest_samples: dict[str, Sample]) -> None:
+    from sealfeed.attest import Policy, PolicyError, evaluate_policy
+
+    s = attest_samples["tdx_quote"]
+    padded = verify_quote(s.quote, s.collateral, now=1751328000)  # 70 zero bytes
+    tailed = verify_quote(s.quote[:4936] + SPR_E4_TAIL, s.collateral, now=1751328000)
+    strict = Policy.from_dict({"allow_trailing_bytes": False})
+    assert "trailing_bytes" in evaluate_policy(padded, strict)  # zero padding is fine
+    assert "trailing_bytes" not in evaluate_policy(tailed, Policy())  # default: allowed
+    with pytest.raises(PolicyError) as ei:
+        evaluate_policy(tailed, strict)
+    assert [m[0] for m in ei.value.mismatches] == ["trailing_bytes"]
+    assert "39 unauthenticated bytes" in ei.value.mismatches[0][1]
+
+
+def test_go_tdx_guest_production_sample_if_present(tdx_samples: Path) -> None:
+    """go-tdx-guest's own tdx_prod_quote_SPR_E4.dat (39 trailing bytes). Not among the
+    shared samples yet (docs/adr/0091): when it and a collateral JSON built from
+    go-tdx-guest's recorded PCS responses are dropped next to the other go-tdx-guest files,
+    this checks the verdict against dcap-qvl at go-tdx-guest's test time (2023-07-01T01:00Z:
+    every signature verifies, no matching TCB level -- both verifiers reject)."""
+    quote_path = tdx_samples / "go-tdx-guest" / "tdx_prod_quote_SPR_E4.dat"
+    coll_path = tdx_samples / "go-tdx-guest" / "tdx_prod_quote_SPR_E4_collateral.json"
+    if not quote_path.is_file() or not coll_path.is_file():
+        pytest.skip(f"SKIPPED LOUDLY: {quote_path.name} (+ _collateral.json) not in {tdx_samples}")
+    from sealfeed.attest import parse_quote
+
+    raw = quote_path.read_bytes()
+    q = parse_quote(raw)
+    assert len(q.trailing) == 39 and not q.trailing_is_zero_padding
+    now = 1688173200
+    assert ours(raw, load_collateral(coll_path), now) == oracle(raw, coll_path, now)

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from sealfeed.attest import parse_quote
+from sealfeed.attest.binding import appliance_report_data
 from sealfeed.attest.tsm import request_quote
 from sealfeed.config.objecthash import object_hash
 from sealfeed.errors import ExternalError, InputError
-from sealfeed.verification import expected_report_data
 from tests.fakes.intel_pki import Scenario
 
 
@@ -64,13 +64,40 @@ def test_errors_are_precise(tmp_path: Path) -> None:
         request_quote(b"x", root=tmp_path / "nope")
 
 
-def test_cli_without_tsm_is_external_error(tmp_path: Path, solution: dict[str, object]) -> None:
+def _quote_cli(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONFIGURATION_")}
+    return subprocess.run(
+        [sys.executable, "-m", "sealfeed", "attest", "quote", "--bind-image", "ab" * 32,
+         "--out", str(tmp_path / "q.bin"), "--tsm-root", str(tmp_path / "none"), *extra],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+
+
+def test_bind_config_hashes_only_a_verified_document(
+    tmp_path: Path, solution: dict[str, object]
+) -> None:
+    """Issue #17.2: --bind-config verifies the configuration first (it needs the owner's
+    key); an unsigned or foreign-signed document never reaches the TDX module."""
+    from sealfeed.config import signing
+
+    owner = signing.generate_key(signing.Scheme.REFERENCE)
+    (tmp_path / "owner.pub").write_bytes(signing.public_key_pem(owner.public()))
     cfg = tmp_path / "c.json"
     cfg.write_text(json.dumps({"solution": solution}))
-    proc = subprocess.run(
-        [sys.executable, "-m", "sealfeed", "attest", "quote", "--bind-image", "ab" * 32,
-         "--bind-config", str(cfg), "--out", str(tmp_path / "q.bin"), "--tsm-root", str(tmp_path / "none")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    proc = _quote_cli(tmp_path, "--bind-config", str(cfg))
+    assert proc.returncode == 2 and "no trusted public key" in proc.stderr
+    proc = _quote_cli(tmp_path, "--bind-config", str(cfg), "--pubkey", str(tmp_path / "owner.pub"))
+    assert proc.returncode == 1 and "not signed" in proc.stderr
+    assert "configfs-tsm" not in proc.stderr
+    signed = dict(solution)
+    signed["signature"] = signing.sign_reference(signed, owner)
+    cfg.write_text(json.dumps({"solution": signed}))
+    # verified: now the request goes to the TDX module (absent here: exit 3)
+    proc = _quote_cli(tmp_path, "--bind-config", str(cfg), "--pubkey", str(tmp_path / "owner.pub"))
     assert proc.returncode == 3 and "configfs-tsm is not available" in proc.stderr
-    assert expected_report_data("ab" * 32, object_hash({"solution": solution}))[:32]
+    assert appliance_report_data("ab" * 32, object_hash({"solution": signed}))[:32]
+
+
+def test_report_data_with_bind_flags_is_usage_error(tmp_path: Path) -> None:
+    proc = _quote_cli(tmp_path)  # --bind-image without --bind-config
+    assert proc.returncode == 2 and "--bind-config" in proc.stderr

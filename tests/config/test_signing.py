@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
 from sealfeed.config import signing
 from sealfeed.config.loader import Trust, load_and_verify, load_verified_config
@@ -47,7 +47,8 @@ def test_node_signed_config_verifies_in_python(
     assert signing.reference_digest(solution) == signed["hash"]
     path = _write(tmp_path / "configuration.json", {"solution": solution})
     trust = Trust(signing.load_public_key(keys["pub"].encode()), "node")
-    cfg, sig = load_and_verify(path, trust)
+    verified = load_and_verify(path, trust)
+    cfg, sig = verified.config, verified.signature
     assert sig.digest == signed["hash"] and sig.scheme is Scheme.REFERENCE
     assert cfg.nodes.total == 5
 
@@ -109,13 +110,26 @@ def test_garbage_signature_is_clear_error(
         load_verified_config(path, _trust(ref_key))
 
 
-def test_key_on_another_curve_rejected() -> None:
+def test_key_on_another_curve_is_bad_input() -> None:
+    """Issue #19.5: a P-256 key is the wrong key -- bad input (exit 2) like garbage, not a
+    failed verification (exit 1)."""
     p256 = ec.generate_private_key(ec.SECP256R1()).public_key()
     der = p256.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    with pytest.raises(VerificationError, match="secp256r1"):
+    with pytest.raises(InputError, match=r"P-256 \(secp256r1\)") as ei:
         signing.load_public_key(base64.b64encode(der))
+    assert ei.value.exit_code == 2
+
+
+def test_rsa_key_is_bad_input() -> None:
+    rsa_pub = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    pem = rsa_pub.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    with pytest.raises(InputError, match="an RSA key; configuration keys are secp256k1") as ei:
+        signing.load_public_key(pem, location="owner.pub")
+    assert ei.value.exit_code == 2 and ei.value.location == "owner.pub"
 
 
 def test_not_a_key_is_input_error() -> None:
@@ -138,7 +152,8 @@ def test_modern_scheme_detached_signature(
     path = _write(tmp_path / "configuration.json", {"solution": solution})
     sig_doc = signing.sign_modern(solution, ed_key)
     (tmp_path / "configuration.json.sig").write_text(json.dumps(sig_doc))
-    cfg, sig = load_and_verify(path, _trust(ed_key))
+    verified = load_and_verify(path, _trust(ed_key))
+    cfg, sig = verified.config, verified.signature
     assert sig.digest == sig_doc["digest"] and cfg.nodes.total == 5
     # the key, not the file, decides the scheme: a reference signature does not help
     solution["signature"] = "anything"
@@ -188,3 +203,131 @@ def test_ed25519_raw_key_type_loads() -> None:
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     assert signing.load_private_key(pem).scheme is Scheme.MODERN
+
+
+# --- issue #19.5: the scheme the configuration is signed with vs the trusted key ------------
+
+
+@pytest.mark.parametrize("where", ["embedded", "detached"])
+def test_ed25519_signed_config_with_secp256k1_key_names_the_mismatch(
+    solution: dict[str, Any],
+    ed_key: signing.PrivateKey,
+    ref_key: signing.PrivateKey,
+    tmp_path: Path,
+    where: str,
+) -> None:
+    path = tmp_path / "configuration.json"
+    sig_doc = signing.sign_modern(solution, ed_key)
+    if where == "embedded":
+        solution[signing.EMBEDDED_SIGNATURE_KEY] = sig_doc
+    else:
+        (tmp_path / "configuration.json.sig").write_text(json.dumps(sig_doc))
+    _write(path, {"solution": solution})
+    with pytest.raises(VerificationError) as ei:
+        load_verified_config(path, _trust(ref_key))
+    msg = ei.value.message
+    assert "no signature field" not in msg
+    assert "signed with ed25519-jcs" in msg and "the trusted key is secp256k1" in msg
+    assert "pass the owner's Ed25519 public key" in msg
+    assert ei.value.exit_code == 1
+
+
+def test_secp256k1_signed_config_with_ed25519_key_names_the_mismatch(
+    solution: dict[str, Any],
+    ed_key: signing.PrivateKey,
+    ref_key: signing.PrivateKey,
+    tmp_path: Path,
+) -> None:
+    solution["signature"] = signing.sign_reference(solution, ref_key)
+    path = _write(tmp_path / "configuration.json", {"solution": solution})
+    with pytest.raises(VerificationError) as ei:
+        load_verified_config(path, _trust(ed_key))
+    msg = ei.value.message
+    assert "detached signature file missing" not in msg and "is missing" not in msg
+    assert "signed with secp256k1-objecthash" in msg and "the trusted key is Ed25519" in msg
+
+
+def test_unsigned_config_still_says_unsigned(
+    solution: dict[str, Any],
+    ref_key: signing.PrivateKey,
+    ed_key: signing.PrivateKey,
+    tmp_path: Path,
+) -> None:
+    path = _write(tmp_path / "configuration.json", {"solution": solution})
+    with pytest.raises(VerificationError, match="not signed"):
+        load_verified_config(path, _trust(ref_key))
+    with pytest.raises(VerificationError, match="not signed"):
+        load_verified_config(path, _trust(ed_key))
+
+
+def test_huge_integer_is_named_not_a_python_hint(
+    solution: dict[str, Any], ref_key: signing.PrivateKey, tmp_path: Path
+) -> None:
+    path = tmp_path / "configuration.json"
+    text = json.dumps({"solution": solution}, indent=2)
+    text = text.replace('"pgPort": 5432', '"pgPort": ' + "9" * 5001)
+    path.write_text(text)
+    with pytest.raises(InputError) as ei:
+        load_verified_config(path, _trust(ref_key))
+    msg = ei.value.message
+    assert "set_int_max_str_digits" not in msg
+    assert "an integer with 5,001 digits at line" in msg and "not accepted" in msg
+    assert ei.value.location == str(path) and ei.value.exit_code == 2
+
+
+# --- issue #17.2: one read; the hash is of the verified bytes ----------------------------
+
+
+def test_verified_config_carries_document_and_hash_of_one_read(
+    solution: dict[str, Any], ref_key: signing.PrivateKey, tmp_path: Path
+) -> None:
+    import hashlib
+
+    from sealfeed.config.objecthash import object_hash
+
+    solution["signature"] = signing.sign_reference(solution, ref_key)
+    path = _write(tmp_path / "configuration.json", {"solution": solution})
+    verified = load_and_verify(path, _trust(ref_key))
+    assert verified.document.document == {"solution": solution}
+    assert verified.config_hash == object_hash({"solution": solution})
+    assert verified.document.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert verified.path == path and verified.signature.scheme is Scheme.REFERENCE
+
+
+def test_file_swapped_after_verification_cannot_change_the_hash(
+    solution: dict[str, Any],
+    ref_key: signing.PrivateKey,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """TOCTOU: an attacker replaces the file right after its signature verified. The hash
+    (what quotes and orders bind) is still of the verified document, because nothing is
+    read again -- the swap is invisible, by construction."""
+    from sealfeed.config import loader
+    from sealfeed.config.objecthash import object_hash
+
+    solution["signature"] = signing.sign_reference(solution, ref_key)
+    path = _write(tmp_path / "configuration.json", {"solution": solution})
+    honest = json.loads(path.read_text())
+    evil = copy.deepcopy(honest)
+    evil["solution"]["pgPort"] = 6666  # unsigned change
+    real_verify = loader.verify_document
+    opened: list[Path] = []
+    real_read = loader.read_config_document
+
+    def counting_read(p: Any) -> Any:
+        opened.append(Path(p))
+        return real_read(p)
+
+    def verify_then_swap(*a: Any, **kw: Any) -> Any:
+        result = real_verify(*a, **kw)
+        _write(path, evil)  # the swap, between verification and anything after it
+        return result
+
+    monkeypatch.setattr(loader, "verify_document", verify_then_swap)
+    monkeypatch.setattr(loader, "read_config_document", counting_read)
+    verified = load_and_verify(path, _trust(ref_key), read_secrets=False)
+    assert opened == [path]  # one read
+    assert verified.config_hash == object_hash(honest) != object_hash(evil)
+    assert verified.document.document == honest
+    assert verified.config.postgres.port == 5432  # the typed config is of the same bytes

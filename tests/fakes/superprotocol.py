@@ -122,6 +122,7 @@ class SpWorld:
         *,
         image_size: int = 1000,
         challenge_type: bytes = b"tdx",
+        sub_challenge_type: bytes | None = None,
         workload_override: dict[str, Any] | None = None,
         issuer_key: Any = None,
         not_after: dt.datetime | None = None,
@@ -138,8 +139,9 @@ class SpWorld:
             ],
         }
         challenge = {OID_CHALLENGE_TYPE: challenge_type, OID_CHALLENGE_ID: self.measurement}
+        sub_challenge = {**challenge, OID_CHALLENGE_TYPE: sub_challenge_type or challenge_type}
         sub = _cert("SuperProtocol TEE SubRoot", self.sub_key, "SuperProtocol TEE Root CA",
-                    issuer_key or self.ca_key, ca=True, extensions=challenge)  # fmt: skip
+                    issuer_key or self.ca_key, ca=True, extensions=sub_challenge)  # fmt: skip
         leaf = _cert(
             "tee-order", self.tee_key, "SuperProtocol TEE SubRoot", self.sub_key, ca=False,
             extensions={**challenge, OID_WORKLOAD_INFO_HASH: bytes.fromhex(object_hash(workload))},

@@ -106,6 +106,13 @@ def add_verify_arguments(p: argparse.ArgumentParser) -> None:
             f"{' (repeatable)' if many else ''}; unchecked if unset",
         )
     pol.add_argument(
+        "--forbid-trailing-bytes",
+        action="store_true",
+        help="reject a quote followed by bytes other than zero padding (policy "
+        "allow_trailing_bytes: false); by default they are accepted and reported as "
+        "unauthenticated, as go-tdx-guest and dcap-qvl ignore them",
+    )
+    pol.add_argument(
         "--dangerous-allow-debug",
         action="store_true",
         help="accept a debug TD/enclave (never for production)",
@@ -154,12 +161,29 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="inside a TDX guest: get a quote over report data (configfs-tsm)",
         description="Ask the TDX module for a quote through Linux configfs-tsm. The report "
         "data is given as hex, or is the sealfeed binding of an image digest and a "
-        "configuration document (what `sealfeed verify --quote` expects).",
+        "configuration document (what `sealfeed verify --quote` expects). The binding is "
+        "only computed over a configuration whose signature verified: --bind-config needs "
+        "the owner's key (--pubkey, or env CONFIGURATION_PUBLIC_KEY / "
+        "CONFIGURATION_PUBLIC_KEY_FILE), and the hash is taken from the very bytes whose "
+        "signature was checked.",
     )
     rd = q.add_mutually_exclusive_group(required=True)
     rd.add_argument("--report-data", metavar="HEX", help="up to 64 bytes, hex")
-    rd.add_argument("--bind-image", metavar="SHA256", help="image archive sha256 to bind ...")
-    q.add_argument("--bind-config", metavar="CONFIG", help="... with this configuration document")
+    rd.add_argument(
+        "--bind-image", metavar="SHA256", help="image archive sha256 to bind (with --bind-config)"
+    )
+    q.add_argument(
+        "--bind-config",
+        metavar="CONFIG",
+        help="... with this signed configuration document (verified first: needs --pubkey)",
+    )
+    q.add_argument(
+        "--pubkey",
+        metavar="FILE",
+        help="with --bind-config: the owner's public key the configuration must verify with "
+        "(default: env CONFIGURATION_PUBLIC_KEY = base64 SPKI DER, or "
+        "CONFIGURATION_PUBLIC_KEY_FILE)",
+    )
     q.add_argument("--out", required=True, help="write the raw quote here")
     q.add_argument(
         "--tsm-root", default=None, help="configfs-tsm report dir (default: the kernel's)"
@@ -168,39 +192,48 @@ def register(parser: argparse.ArgumentParser) -> None:
     q.set_defaults(func=cmd_quote)
 
 
-def cmd_quote(args: argparse.Namespace) -> int:
+def cmd_quote(args: argparse.Namespace) -> ExitCode:
     import hashlib
+    import os
 
+    from sealfeed.attest.binding import appliance_report_data
     from sealfeed.attest.tsm import TSM_REPORT_ROOT, request_quote
     from sealfeed.fsutil import atomic_write
     from sealfeed.output import emit
 
+    bound: dict[str, Any] = {}
     if args.report_data is not None:
+        if args.bind_config or args.pubkey:
+            raise InputError("--bind-config/--pubkey go with --bind-image, not --report-data")
         try:
             report_data = bytes.fromhex(args.report_data)
         except ValueError:
             raise InputError("not hex", location="--report-data") from None
     else:
-        from sealfeed.config.loader import read_config_document
-        from sealfeed.config.objecthash import object_hash
-        from sealfeed.verification import expected_report_data
+        from sealfeed.config.loader import load_and_verify, trust_from_args
 
         if not args.bind_config:
             raise InputError("--bind-image needs --bind-config", location="--bind-config")
         image = args.bind_image.lower().removeprefix("sha256:")
         if len(image) != 64 or any(c not in "0123456789abcdef" for c in image):
             raise InputError("must be a sha256 hex digest", location="--bind-image")
-        doc = read_config_document(args.bind_config)
-        report_data = expected_report_data(image, object_hash(doc.document))
+        trust = trust_from_args(args.pubkey, os.environ)
+        verified = load_and_verify(args.bind_config, trust, read_secrets=False)
+        report_data = appliance_report_data(image, verified.config_hash)
+        bound = {
+            "image_sha256": image,
+            "config_hash": verified.config_hash,
+            "config_signed_by": verified.signature.key_fingerprint,
+        }
     quote = request_quote(report_data, root=args.tsm_root or TSM_REPORT_ROOT)
     atomic_write(args.out, quote)
     emit(
         args,
         {"out": args.out, "size": len(quote), "report_data": report_data.hex(),
-         "sha256": hashlib.sha256(quote).hexdigest()},
+         "sha256": hashlib.sha256(quote).hexdigest(), **({"binding": bound} if bound else {})},
         f"wrote {args.out} ({len(quote)} bytes), report_data {report_data[:32].hex()}...",
     )  # fmt: skip
-    return 0
+    return ExitCode.OK
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -216,101 +249,12 @@ def _read(path: str, what: str) -> bytes:
         raise InputError(f"cannot read {what}: {exc.strerror}", location=path) from None
 
 
-def read_quote_file(path: str) -> bytes:
-    """Raw binary, or hex text (as in near_quote_hex.txt, optional 0x and whitespace)."""
-    data = _read(path, "quote")
-    text = data.strip()
-    if text[:2] in (b"0x", b"0X"):
-        text = text[2:]
-    if text and len(text) % 2 == 0 and all(c in b"0123456789abcdefABCDEF" for c in text):
-        return bytes.fromhex(text.decode())
-    return data
+def _collateral_source(args: argparse.Namespace) -> Any:
+    from sealfeed.attest.collateral import CollateralSource
 
-
-def parse_time(value: str | None) -> Any:
-    from sealfeed.timearg import parse_at
-
-    return parse_at(value, accepted="ISO-8601, Unix seconds or 'collateral'")
-
-
-def _collateral_issue_time(coll: Any) -> Any:
-    """Latest issueDate/thisUpdate inside the collateral (``--at collateral``)."""
-    import json
-
-    from cryptography import x509
-
-    from sealfeed.attest.tcbinfo import _Obj
-
-    times = []
-    for text, key in ((coll.tcb_info, "tcbInfo"), (coll.qe_identity, "enclaveIdentity")):
-        try:
-            times.append(_Obj(json.loads(text), key, key).get_time("issueDate"))
-        except ValueError:
-            raise InputError(f"{key} is not JSON", location="collateral") from None
-    for der in (coll.root_ca_crl, coll.pck_crl):
-        try:
-            times.append(x509.load_der_x509_crl(der).last_update_utc)
-        except ValueError:
-            raise InputError("CRL is not DER", location="collateral") from None
-    return max(times)
-
-
-def obtain_collateral(args: argparse.Namespace, quote: Any, now: Any) -> tuple[Any, str]:
-    import asyncio
-    import os
-
-    from cryptography import x509
-
-    from sealfeed.attest.collateral import CollateralCache, get_collateral, load_collateral
-    from sealfeed.attest.pck import parse_pck_extension
-    from sealfeed.errors import ExternalError
-
-    if args.collateral and args.pccs:
-        raise InputError("use either --collateral or --pccs, not both")
-    if args.collateral and not os.path.isdir(args.collateral):
-        return load_collateral(args.collateral), f"file {args.collateral}"
-    pem = quote.signature_data.pck_chain_pem
-    if pem is None:
-        raise InputError("the quote carries no PCK chain to find its FMSPC", location="quote")
-    try:
-        certs = x509.load_pem_x509_certificates(pem.rstrip(b"\x00"))
-    except ValueError as exc:
-        raise InputError(f"PCK chain in the quote is not PEM: {exc}", location="quote") from None
-    fmspc = parse_pck_extension(certs[0]).fmspc
-    ca = (
-        "processor"
-        if len(certs) > 1 and "Processor" in certs[1].subject.rfc4514_string()
-        else "platform"
+    return CollateralSource.from_flags(
+        args.collateral, args.pccs, cache_dir=args.cache_dir, root_crl_url=args.root_crl_url
     )
-    if args.collateral:
-        cache = CollateralCache(args.collateral)
-        coll = cache.get(quote.tee, fmspc, ca, now) if not isinstance(now, str) else None
-        path = cache.path(quote.tee, fmspc, ca)
-        if coll is None and path.is_file():
-            coll = load_collateral(path)  # stale is still evidence; verify() will judge it
-        if coll is None:
-            raise ExternalError(
-                f"no collateral for this quote in the directory ({path.name})",
-                location=args.collateral,
-            )
-        return coll, f"directory {path}"
-    if not args.pccs:
-        raise InputError("need --collateral FILE|DIR or --pccs URL")
-    from datetime import UTC, datetime
-
-    fresh_now = now if not isinstance(now, str) else datetime.now(UTC)
-    coll, how = asyncio.run(
-        get_collateral(
-            args.pccs,
-            tee=quote.tee,
-            fmspc=fmspc,
-            ca=ca,
-            now=fresh_now,
-            cache_dir=args.cache_dir,
-            root_crl_url=args.root_crl_url,
-        )
-    )
-    return coll, f"{how} from {args.pccs}"
 
 
 def _policy_from_args(args: argparse.Namespace) -> tuple[Any, str]:
@@ -339,6 +283,8 @@ def _policy_from_args(args: argparse.Namespace) -> tuple[Any, str]:
         changes["report_data_sha256_of"] = _read(args.user_data, "user data")
     if args.dangerous_allow_debug:
         changes["dangerous_allow_debug"] = True
+    if args.forbid_trailing_bytes:
+        changes["allow_trailing_bytes"] = False
     if changes:
         policy = dataclasses.replace(policy, **changes)
         source += " + flags"
@@ -390,31 +336,39 @@ def _replay(args: argparse.Namespace, td: Any) -> dict[str, Any]:
 # --- handlers ----------------------------------------------------------------------------
 
 
-def cmd_verify_quote(args: argparse.Namespace) -> int:
+def cmd_verify_quote(args: argparse.Namespace) -> ExitCode:
     import json
     import sys
 
+    from sealfeed.attest.collateral import collateral_issue_time, obtain_collateral
+    from sealfeed.attest.files import read_quote_file
     from sealfeed.attest.policy import PolicyError, evaluate_policy
     from sealfeed.attest.quote import parse_quote
     from sealfeed.attest.trust import INTEL_SGX_ROOT_CA_SHA256
     from sealfeed.attest.verify import QuoteVerificationError, verify_quote
     from sealfeed.errors import VerificationError
+    from sealfeed.timearg import parse_at
 
+    source = _collateral_source(args)
     raw = read_quote_file(args.quote)
     quote = parse_quote(raw)
     policy, policy_source = _policy_from_args(args)
     at_collateral = (args.at or "").strip().lower() == "collateral"
-    now = None if at_collateral else parse_time(args.at)
-    coll, coll_source = obtain_collateral(args, quote, now or "collateral")
-    if at_collateral:
-        now = _collateral_issue_time(coll)
-    assert now is not None
+    now = (
+        None
+        if at_collateral
+        else parse_at(args.at, accepted="ISO-8601, Unix seconds or 'collateral'")
+    )
+    coll, coll_source = obtain_collateral(source, quote, now)
+    if now is None:
+        now = collateral_issue_time(coll)
     roots = args.root_ca_fingerprint or [INTEL_SGX_ROOT_CA_SHA256]
     doc: dict[str, Any] = {
         "quote": args.quote,
         "quote_version": quote.header.version,
         "quote_size": quote.size,
         "padding": len(raw) - quote.size,
+        "trailing_bytes": quote.trailing_json(),
         "collateral_source": coll_source,
         "verified_at": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "policy_source": policy_source,
@@ -467,13 +421,19 @@ def cmd_verify_quote(args: argparse.Namespace) -> int:
         sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     else:
         sys.stdout.write(_human(doc, event_lines))
-    return int(ExitCode.OK if ok else ExitCode.FAILED)
+    return ExitCode.OK if ok else ExitCode.FAILED
 
 
 def _human(doc: dict[str, Any], event_lines: list[str] | None) -> str:
     out: list[str] = []
     body = doc.get("body", {})
-    pad = f" + {doc['padding']} zero padding" if doc.get("padding") else ""
+    tail = doc.get("trailing_bytes") or {}
+    if not tail.get("count"):
+        pad = ""
+    elif tail.get("zero_padding"):
+        pad = f" + {tail['count']} zero padding"
+    else:
+        pad = f" + {tail['count']} trailing bytes, UNAUTHENTICATED (not covered by any signature)"
     ver = f"v{doc['quote_version']} "
     out.append(
         f"quote       {doc['quote']} ({doc.get('tee')} quote {ver}{doc['quote_size']} bytes{pad})"
@@ -536,7 +496,8 @@ def _human(doc: dict[str, Any], event_lines: list[str] | None) -> str:
     return "\n".join(out) + "\n"
 
 
-def cmd_parse(args: argparse.Namespace) -> int:
+def cmd_parse(args: argparse.Namespace) -> ExitCode:
+    from sealfeed.attest.files import read_quote_file
     from sealfeed.attest.quote import parse_quote
     from sealfeed.output import emit
 
@@ -548,21 +509,26 @@ def cmd_parse(args: argparse.Namespace) -> int:
         "version": h.version,
         "size": q.size,
         "padding": len(raw) - q.size,
+        "trailing_bytes": q.trailing_json(),
         "body_type": q.body_type,
         "body": q.report.fields(),
     }
+    tail = "" if q.trailing_is_zero_padding else (
+        f" + {len(q.trailing)} UNAUTHENTICATED trailing bytes"
+    )  # fmt: skip
     emit(
         args,
         doc,
         lambda: "\n".join(
-            [f"{q.tee} quote v{h.version}, {q.size} bytes"]
+            [f"{q.tee} quote v{h.version}, {q.size} bytes{tail}"]
             + [f"  {k:16} {v}" for k, v in doc["body"].items()]
         ),
     )
-    return 0
+    return ExitCode.OK
 
 
-def cmd_replay(args: argparse.Namespace) -> int:
+def cmd_replay(args: argparse.Namespace) -> ExitCode:
+    from sealfeed.attest.files import read_quote_file
     from sealfeed.attest.quote import parse_quote
     from sealfeed.errors import VerificationError
     from sealfeed.output import emit
@@ -586,4 +552,4 @@ def cmd_replay(args: argparse.Namespace) -> int:
     emit(args, doc, human)
     if "match" in doc and not all(doc["match"].values()):
         raise VerificationError("replayed RTMRs do not match the quote", location="event_log")
-    return 0
+    return ExitCode.OK

@@ -30,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from sealfeed.attest.quote import Quote
 from sealfeed.errors import ExternalError, InputError
 
 _FIELDS = (
@@ -344,14 +345,15 @@ async def get_collateral(
     tee: str,
     fmspc: bytes,
     ca: str,
-    now: datetime,
+    now: datetime | None,
     cache_dir: str | os.PathLike[str] | None = None,
     root_crl_url: str | None = None,
 ) -> tuple[Collateral, str]:
     """Collateral from the cache when fresh (``now`` < earliest nextUpdate), else fetched
-    and stored. Returns (collateral, "cache" | "fetched")."""
+    and stored. ``now=None`` (no verification time chosen yet) cannot judge freshness, so
+    it always fetches. Returns (collateral, "cache" | "fetched")."""
     cache = CollateralCache(cache_dir) if cache_dir is not None else None
-    if cache is not None:
+    if cache is not None and now is not None:
         hit = cache.get(tee, fmspc, ca, now)
         if hit is not None:
             return hit, "cache"
@@ -361,14 +363,162 @@ async def get_collateral(
     return coll, "fetched"
 
 
+# --- acquisition: one typed source, one entry point ---------------------------------------
+
+
+@dataclass(frozen=True)
+class CollateralSource:
+    """Where a quote's collateral comes from: exactly one of a file, a cache directory of
+    ``<tee>-<FMSPC>-<ca>.json`` files, or a PCS/PCCS (optionally with an on-disk cache)."""
+
+    file: Path | None = None
+    directory: Path | None = None
+    pccs: str | None = None
+    cache_dir: Path | None = None
+    root_crl_url: str | None = None
+
+    def __post_init__(self) -> None:
+        given = [x for x in (self.file, self.directory, self.pccs) if x is not None]
+        if len(given) > 1:
+            raise InputError("use either --collateral or --pccs, not both", location="--pccs")
+        if not given:
+            raise InputError(
+                "need collateral: --collateral FILE|DIR (offline) or --pccs URL",
+                location="--collateral",
+            )
+        if (self.cache_dir or self.root_crl_url) and self.pccs is None:
+            flag = "--cache-dir" if self.cache_dir else "--root-crl-url"
+            raise InputError(f"{flag} applies to --pccs only", location=flag)
+
+    @classmethod
+    def from_flags(
+        cls,
+        collateral: str | None = None,
+        pccs: str | None = None,
+        *,
+        cache_dir: str | None = None,
+        root_crl_url: str | None = None,
+    ) -> CollateralSource:
+        """``--collateral FILE|DIR`` (a directory is a cache) or ``--pccs URL``."""
+        if collateral is not None and pccs is not None:
+            raise InputError("use either --collateral or --pccs, not both", location="--pccs")
+        path = Path(collateral) if collateral is not None else None
+        is_dir = path is not None and path.is_dir()
+        return cls(
+            file=path if path is not None and not is_dir else None,
+            directory=path if is_dir else None,
+            pccs=pccs,
+            cache_dir=Path(cache_dir) if cache_dir is not None else None,
+            root_crl_url=root_crl_url,
+        )
+
+    def describe(self) -> str:
+        if self.file is not None:
+            return f"file {self.file}"
+        if self.directory is not None:
+            return f"directory {self.directory}"
+        return f"PCS/PCCS {self.pccs}"
+
+
+def collateral_key(quote: Quote) -> tuple[str, bytes, str]:
+    """(TEE, FMSPC, PCK CA kind) -- what a quote's collateral is issued for -- read from the
+    PCK chain the quote carries (certification data type 5)."""
+    from cryptography import x509
+
+    from sealfeed.attest.pck import parse_pck_extension
+
+    pem = quote.signature_data.pck_chain_pem
+    if pem is None:
+        raise InputError("the quote carries no PCK chain to find its FMSPC", location="quote")
+    try:
+        certs = x509.load_pem_x509_certificates(pem.rstrip(b"\x00"))
+    except ValueError as exc:
+        raise InputError(f"PCK chain in the quote is not PEM: {exc}", location="quote") from None
+    fmspc = parse_pck_extension(certs[0]).fmspc
+    ca = (
+        "processor"
+        if len(certs) > 1 and "Processor" in certs[1].subject.rfc4514_string()
+        else "platform"
+    )
+    return quote.tee, fmspc, ca
+
+
+def obtain_collateral(
+    source: CollateralSource, quote: Quote, now: datetime | None
+) -> tuple[Collateral, str]:
+    """The collateral for ``quote`` from ``source``; returns it and how it was obtained.
+
+    ``now`` is the verification time, used only to judge cache freshness; ``None`` means
+    "not chosen yet" (``--at collateral``): cached files are taken as they are and a
+    PCS/PCCS is always asked. Nothing here judges validity -- :func:`verify_quote` does.
+    Unreadable or missing local collateral is bad input (exit 2); an unreachable or
+    misbehaving PCS/PCCS is an external failure (exit 3)."""
+    if source.file is not None:
+        return load_collateral(source.file), f"file {source.file}"
+    tee, fmspc, ca = collateral_key(quote)
+    if source.directory is not None:
+        cache = CollateralCache(source.directory)
+        path = cache.path(tee, fmspc, ca)
+        coll = cache.get(tee, fmspc, ca, now) if now is not None else None
+        if coll is None and path.is_file():
+            coll = load_collateral(path)  # stale is still evidence; verify_quote judges it
+        if coll is None:
+            raise InputError(
+                f"no collateral for this quote in the directory: expected {path.name} "
+                f"({tee}, FMSPC {fmspc.hex().upper()}, {ca} CA)",
+                location=str(source.directory),
+            )
+        return coll, f"directory {path}"
+    assert source.pccs is not None
+    import asyncio
+
+    coll, how = asyncio.run(
+        get_collateral(
+            source.pccs,
+            tee=tee,
+            fmspc=fmspc,
+            ca=ca,
+            now=now,
+            cache_dir=source.cache_dir,
+            root_crl_url=source.root_crl_url,
+        )
+    )
+    return coll, f"{how} from {source.pccs}"
+
+
+def collateral_issue_time(coll: Collateral) -> datetime:
+    """The latest issueDate / thisUpdate inside the collateral: the earliest time at which
+    all of it exists (``--at collateral``, for archived samples)."""
+    from cryptography import x509
+
+    from sealfeed.attest.tcbinfo import _Obj
+
+    times = []
+    for text, key in ((coll.tcb_info, "tcbInfo"), (coll.qe_identity, "enclaveIdentity")):
+        try:
+            times.append(_Obj(json.loads(text), key, key).get_time("issueDate"))
+        except ValueError:
+            raise InputError(f"{key} is not JSON", location="collateral") from None
+    for der in (coll.root_ca_crl, coll.pck_crl):
+        try:
+            times.append(x509.load_der_x509_crl(der).last_update_utc)
+        except ValueError:
+            raise InputError("CRL is not DER", location="collateral") from None
+    return max(times)
+
+
 __all__ = [
     "INTEL_PCS_URL",
     "Collateral",
     "CollateralCache",
+    "CollateralSource",
     "PcsEndpoints",
     "cache_key",
+    "collateral_issue_time",
+    "collateral_key",
     "collateral_next_update",
     "fetch_collateral",
     "get_collateral",
     "load_collateral",
+    "obtain_collateral",
 ]

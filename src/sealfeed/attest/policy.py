@@ -136,6 +136,11 @@ class Policy:
     dangerous_allow_service_td: bool = False
     #: accept TDs without SEPT_VE_DISABLE (the guest then handles EPT violations itself).
     dangerous_allow_sept_ve: bool = False
+    #: accept bytes after the quote's end that are not zero padding. They are never
+    #: authenticated (no signature covers them) and never read; go-tdx-guest and dcap-qvl
+    #: ignore them, so the default accepts them (reported as unauthenticated). ``False``
+    #: rejects such a quote; zero padding is always accepted (ADR 0091).
+    allow_trailing_bytes: bool = True
     #: free text, shown in reports
     description: str = field(default="", compare=False)
 
@@ -180,7 +185,7 @@ class Policy:
                     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                         raise InputError("must be a non-negative integer", location=name)
                     kw[name] = value
-                elif name.startswith("dangerous_"):
+                elif name.startswith("dangerous_") or name == "allow_trailing_bytes":
                     if not isinstance(value, bool):
                         raise InputError("must be true or false", location=name)
                     kw[name] = value
@@ -312,6 +317,17 @@ def evaluate_policy(report: VerifiedReport, policy: Policy) -> list[str]:
         rd = td.report_data
     if policy.report_data_sha256_of is not None:
         one("report_data[0:32]", rd[:32], hashlib.sha256(policy.report_data_sha256_of).digest())
+    if not policy.allow_trailing_bytes:
+        applied.append("trailing_bytes")
+        q = report.quote
+        if not q.trailing_is_zero_padding:
+            bad.append(
+                (
+                    "trailing_bytes",
+                    f"{len(q.trailing)} unauthenticated bytes after the quote",
+                    "none but zero padding (allow_trailing_bytes is false)",
+                )
+            )
     if bad:
         raise PolicyError(bad)
     return applied

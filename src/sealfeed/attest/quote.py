@@ -13,6 +13,7 @@ same document's 1.5 revision (section A.3.3: body type 2 = TD report 1.0, 3 = TD
 
 from __future__ import annotations
 
+import hashlib
 import struct
 from dataclasses import dataclass, field
 from typing import Union
@@ -409,7 +410,11 @@ class QuoteSignatureData:
 
 @dataclass(frozen=True)
 class Quote:
-    """A parsed quote. ``signed`` is header+body exactly as signed by the attestation key."""
+    """A parsed quote. ``signed`` is header+body exactly as signed by the attestation key.
+
+    ``trailing`` holds whatever followed the quote in the input (``size`` = header + body +
+    4 + signature_data_len is where the quote ends). Neither the attestation key nor the PCK
+    signs those bytes: they are reported as unauthenticated and never read as evidence."""
 
     header: QuoteHeader
     body_type: int
@@ -417,6 +422,23 @@ class Quote:
     signature_data: QuoteSignatureData
     size: int
     signed: bytes = field(repr=False, compare=False)
+    trailing: bytes = field(default=b"", repr=False, compare=False)
+
+    @property
+    def trailing_is_zero_padding(self) -> bool:
+        """No trailing bytes, or only zeros (the fixed-size quote buffers several public
+        samples come from); such padding carries nothing."""
+        return not self.trailing.strip(b"\x00")
+
+    def trailing_json(self) -> dict[str, object]:
+        """How many bytes follow the quote, whether they are zero padding, and their hash:
+        always ``authenticated: false`` (no signature covers them)."""
+        return {
+            "count": len(self.trailing),
+            "zero_padding": self.trailing_is_zero_padding,
+            "sha256": hashlib.sha256(self.trailing).hexdigest() if self.trailing else None,
+            "authenticated": False,
+        }
 
     @property
     def tee(self) -> str:
@@ -438,8 +460,11 @@ class Quote:
 
 
 def parse_quote(raw: bytes) -> Quote:
-    """Parse a DCAP quote. Trailing zero padding (as in several public samples) is
-    accepted; any other trailing byte is rejected as an inflated quote."""
+    """Parse a DCAP quote. Bytes after the quote's end are kept in :attr:`Quote.trailing`
+    and not parsed: zero padding (several public samples) or anything else (go-tdx-guest's
+    ``tdx_prod_quote_SPR_E4.dat`` carries 39 bytes of text). go-tdx-guest and dcap-qvl
+    verify such quotes and ignore the tail; so do we, report it as unauthenticated, and let
+    a policy forbid it (``allow_trailing_bytes``, ADR 0091)."""
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise InputError("quote must be bytes")
     raw = bytes(raw)
@@ -521,14 +546,6 @@ def parse_quote(raw: bytes) -> Quote:
             offset=sr.pos,
         )
     size = sig_start + sig_len
-    tail = raw[size:]
-    if tail.strip(b"\x00"):
-        first = size + next(i for i, b in enumerate(tail) if b)
-        raise QuoteParseError(
-            f"{len(tail)} trailing bytes after the quote are not zero padding",
-            field="trailing",
-            offset=first,
-        )
     return Quote(
         header=header,
         body_type=body_type,
@@ -536,6 +553,7 @@ def parse_quote(raw: bytes) -> Quote:
         signature_data=QuoteSignatureData(signature, att_key, outer, qe),
         size=size,
         signed=raw[:signed_end],
+        trailing=raw[size:],
     )
 
 

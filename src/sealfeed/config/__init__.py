@@ -5,6 +5,7 @@
 
 from sealfeed.config.loader import (
     Trust,
+    VerifiedConfig,
     load_and_verify,
     load_config_unverified,
     load_verified_config,
@@ -51,6 +52,7 @@ __all__ = [
     "SourceConfig",
     "StreamConfig",
     "Trust",
+    "VerifiedConfig",
     "load_and_verify",
     "load_config_unverified",
     "load_verified_config",

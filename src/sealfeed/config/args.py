@@ -1,4 +1,10 @@
-"""CLI glue shared by every service command: where the config is and how it is trusted."""
+"""CLI glue shared by every service command: where the config is and how it is trusted.
+
+This module is part of the CLI layer (argparse in, argparse out; imported only by
+``*/cli.py`` modules): it is where the environment (``CONFIGURATION_PATH``,
+``CONFIGURATION_PUBLIC_KEY``, ``SP_SECRETS_DIR``) is read and handed to the library, which
+never reads ``os.environ`` itself (:func:`sealfeed.config.loader.trust_from_args` takes it).
+"""
 
 from __future__ import annotations
 
@@ -36,7 +42,7 @@ def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
     from sealfeed.config.loader import load_verified_config, trust_from_args
 
     return load_verified_config(
-        args.config, trust_from_args(args.pubkey), secrets_dir=args.secrets_dir
+        args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import os
 
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 from sealfeed.secret import Secret
 
@@ -101,7 +103,7 @@ def _summary(cfg: object) -> dict[str, object]:
     }
 
 
-def _keygen(args: argparse.Namespace) -> int:
+def _keygen(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.config import signing
@@ -132,10 +134,10 @@ def _keygen(args: argparse.Namespace) -> int:
         f"scheme:      {pub.scheme.value}\nfingerprint: {pub.fingerprint}\n"
         f"CONFIGURATION_PUBLIC_KEY={pub.base64_der}",
     )
-    return 0
+    return ExitCode.OK
 
 
-def _sign(args: argparse.Namespace) -> int:
+def _sign(args: argparse.Namespace) -> ExitCode:
     import json
     from pathlib import Path
 
@@ -188,25 +190,26 @@ def _sign(args: argparse.Namespace) -> int:
         f"signed {doc.path} ({result['scheme']}) -> {result['written']}\n"
         f"digest:      {result['digest']}\nfingerprint: {result['fingerprint']}",
     )
-    return 0
+    return ExitCode.OK
 
 
 def _placeholder_secret() -> Secret:
     return Secret("<secret file resolved at load time>")
 
 
-def _verify(args: argparse.Namespace) -> int:
+def _verify(args: argparse.Namespace) -> ExitCode:
     from sealfeed.config import loader
     from sealfeed.output import emit
 
-    trust = loader.trust_from_args(args.pubkey)
-    cfg, sig = loader.load_and_verify(
+    trust = loader.trust_from_args(args.pubkey, os.environ)
+    verified = loader.load_and_verify(
         args.config,
         trust,
         secrets_dir=args.secrets_dir,
         sig_path=args.sig,
         read_secrets=args.secrets_dir is not None,
     )
+    cfg, sig = verified.config, verified.signature
     result = {
         "ok": True,
         "config": args.config,
@@ -224,10 +227,10 @@ def _verify(args: argparse.Namespace) -> int:
         f"scheme:      {sig.scheme.value}\ndigest:      {sig.digest}\n"
         f"fingerprint: {sig.key_fingerprint} (from {trust.source})",
     )
-    return 0
+    return ExitCode.OK
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace) -> ExitCode:
     from sealfeed.config import loader
     from sealfeed.output import emit
 
@@ -241,13 +244,13 @@ def _check(args: argparse.Namespace) -> int:
         f"OK: {args.config} matches the schema (signature NOT checked; use `config verify`)\n"
         + "\n".join(f"{k}: {v}" for k, v in summary.items()),
     )
-    return 0
+    return ExitCode.OK
 
 
-def _schema(args: argparse.Namespace) -> int:
+def _schema(args: argparse.Namespace) -> ExitCode:
     import sys
 
     from sealfeed.config.docs import render_markdown
 
     sys.stdout.write(render_markdown())
-    return 0
+    return ExitCode.OK

@@ -1,21 +1,29 @@
 """Fail-closed loading: the only way any service gets its configuration.
 
-Order matters: read bytes -> parse JSON strictly -> locate the solution object -> verify its
-signature with the trusted key -> only then validate the schema and build typed objects ->
-resolve secret files. Nothing downstream ever sees an unverified value.
+Order matters: read bytes (once) -> parse JSON strictly -> locate the solution object ->
+verify its signature with the trusted key -> only then validate the schema and build typed
+objects -> resolve secret files. Nothing downstream ever sees an unverified value, and
+whatever is derived from the document (its object-hash ``config_hash``, which quotes bind)
+comes from the very parsed bytes whose signature was checked (:class:`VerifiedConfig`).
+
+Library code: the environment is passed in (:func:`trust_from_args` takes ``env``); only
+CLI modules read ``os.environ``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sealfeed.config.model import ApplianceConfig
+from sealfeed.config.objecthash import object_hash
 from sealfeed.config.schema import no_secret_files, parse_solution
 from sealfeed.config.signing import (
     EMBEDDED_SIGNATURE_KEY,
@@ -23,6 +31,7 @@ from sealfeed.config.signing import (
     Scheme,
     VerifiedSignature,
     load_public_key,
+    scheme_mismatch,
     verify_modern,
     verify_reference,
 )
@@ -49,12 +58,34 @@ class ConfigDocument:
     solution: dict[str, Any]
     #: True when the file is ``{"solution": {...}}`` as Super Protocol deploys it
     wrapped: bool
+    #: SHA-256 (hex) of the bytes read from ``path`` -- the only read of the file
+    sha256: str = ""
 
 
-def trust_from_args(pubkey: str | None, env: Mapping[str, str] | None = None) -> Trust:
-    """``--pubkey FILE``, else env ``CONFIGURATION_PUBLIC_KEY`` (base64 SPKI DER, as the
-    reference's image bakes it), else env ``CONFIGURATION_PUBLIC_KEY_FILE``. None -> exit 2."""
-    env = os.environ if env is None else env
+@dataclass(frozen=True)
+class VerifiedConfig:
+    """A configuration whose signature verified, and everything derived from that one read.
+
+    ``document`` is the parsed top-level JSON whose signature was checked; ``config_hash``
+    is object-hash of exactly that document (what ``argsHash`` in a Super Protocol order and
+    the appliance binding in report_data commit to, :mod:`sealfeed.attest.binding`). Nothing
+    here is re-read from disk, so a file swapped after verification cannot change it."""
+
+    config: ApplianceConfig
+    signature: VerifiedSignature
+    document: ConfigDocument
+    config_hash: str
+
+    @property
+    def path(self) -> Path:
+        return self.document.path
+
+
+def trust_from_args(pubkey: str | None, env: Mapping[str, str]) -> Trust:
+    """``--pubkey FILE``, else ``CONFIGURATION_PUBLIC_KEY`` (base64 SPKI DER, as the
+    reference's image bakes it), else ``CONFIGURATION_PUBLIC_KEY_FILE``, both looked up in
+    ``env`` -- the environment the CLI passes in (library code never reads ``os.environ``).
+    No key -> exit 2."""
     if pubkey:
         path = Path(pubkey)
         try:
@@ -93,14 +124,43 @@ def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return out
 
 
+class _NumberTooLong(ValueError):
+    pass
+
+
+def _int_parser(text: str) -> Any:
+    def parse_int(digits: str) -> int:
+        limit = sys.get_int_max_str_digits()
+        n = len(digits.lstrip("-"))
+        if limit and n > limit:
+            at = text.find(digits)
+            line = text.count("\n", 0, at) + 1
+            col = at - text.rfind("\n", 0, at)
+            raise _NumberTooLong(
+                f"an integer with {n:,} digits at line {line} column {col}; numbers longer "
+                f"than {limit:,} digits are not accepted"
+            )
+        return int(digits)
+
+    return parse_int
+
+
 def parse_json_bytes(data: bytes, *, location: str) -> Any:
-    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (parser-differential safety)."""
+    """Strict JSON: UTF-8, no NaN/Infinity, no duplicate keys (parser-differential safety),
+    no integers beyond Python's conversion limit (named, with their position)."""
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise InputError(f"not UTF-8 (byte {exc.start})", location=location) from None
     try:
-        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_no_duplicates)
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            object_pairs_hook=_no_duplicates,
+            parse_int=_int_parser(text),
+        )
+    except _NumberTooLong as exc:
+        raise InputError(str(exc), location=location) from None
     except json.JSONDecodeError as exc:
         raise InputError(
             f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}", location=location
@@ -125,13 +185,14 @@ def read_config_document(path: str | os.PathLike[str]) -> ConfigDocument:
         raise InputError("top level must be a JSON object", location=str(p))
     # Super Protocol delivers {"solution": {...}} (reference read-configuration.js reads
     # `.solution`); configuration-signer writes the bare object. Accept both, keep the shape.
+    digest = hashlib.sha256(data).hexdigest()
     if "solution" in doc:
         if set(doc) != {"solution"} or not isinstance(doc["solution"], dict):
             raise InputError(
                 'a wrapped configuration must be exactly {"solution": {...}}', location=str(p)
             )
-        return ConfigDocument(p, doc, doc["solution"], wrapped=True)
-    return ConfigDocument(p, doc, doc, wrapped=False)
+        return ConfigDocument(p, doc, doc["solution"], wrapped=True, sha256=digest)
+    return ConfigDocument(p, doc, doc, wrapped=False, sha256=digest)
 
 
 def default_signature_path(config_path: str | os.PathLike[str]) -> Path:
@@ -144,6 +205,11 @@ def verify_document(
     """Verify with the scheme the trusted key dictates (a key decides, never the file)."""
     key = trust.public_key
     if key.scheme is Scheme.REFERENCE:
+        detached = Path(sig_path) if sig_path else default_signature_path(doc.path)
+        if "signature" not in doc.solution and (
+            EMBEDDED_SIGNATURE_KEY in doc.solution or detached.is_file()
+        ):
+            raise scheme_mismatch(Scheme.MODERN, key, f"{doc.path}: signature")
         return verify_reference(doc.solution, key, location=f"{doc.path}: signature")
     if EMBEDDED_SIGNATURE_KEY in doc.solution:
         return verify_modern(
@@ -156,8 +222,12 @@ def verify_document(
     try:
         raw = sp.read_bytes()
     except FileNotFoundError:
+        if isinstance(doc.solution.get("signature"), str):
+            raise scheme_mismatch(Scheme.REFERENCE, key, f"{doc.path}: signature") from None
         raise VerificationError(
-            "configuration is not signed: detached signature file missing", location=str(sp)
+            "configuration is not signed: no embedded "
+            f"{EMBEDDED_SIGNATURE_KEY} and the detached signature file is missing",
+            location=str(sp),
         ) from None
     except OSError as exc:
         raise InputError(f"cannot read signature file: {exc.strerror}", location=str(sp)) from None
@@ -221,14 +291,16 @@ def load_and_verify(
     secrets_dir: str | os.PathLike[str] | None = None,
     sig_path: str | os.PathLike[str] | None = None,
     read_secrets: bool = True,
-) -> tuple[ApplianceConfig, VerifiedSignature]:
-    """:func:`load_verified_config` that also returns what was verified (digest, key).
+) -> VerifiedConfig:
+    """:func:`load_verified_config` that also returns what was verified: the signature facts,
+    the verified document and its object-hash, all from one read of ``path``.
 
-    ``read_secrets=False`` (auditors, ``sealfeed verify``): ``{"secretFile"}`` references are
-    validated but their files are not read."""
+    ``read_secrets=False`` (auditors, ``sealfeed verify``, ``attest quote --bind-config``):
+    ``{"secretFile"}`` references are validated but their files are not read."""
     doc = read_config_document(path)
     sig = verify_document(doc, trust, sig_path=sig_path)
-    return _parse(doc, secrets_dir, read_secrets), sig
+    cfg = _parse(doc, secrets_dir, read_secrets)
+    return VerifiedConfig(cfg, sig, doc, object_hash(doc.document))
 
 
 def load_verified_config(
@@ -239,13 +311,14 @@ def load_verified_config(
     sig_path: str | os.PathLike[str] | None = None,
 ) -> ApplianceConfig:
     """Read, verify (fail closed), validate and type the appliance configuration."""
-    return load_and_verify(path, trust, secrets_dir=secrets_dir, sig_path=sig_path)[0]
+    return load_and_verify(path, trust, secrets_dir=secrets_dir, sig_path=sig_path).config
 
 
 __all__ = [
     "MAX_CONFIG_BYTES",
     "ConfigDocument",
     "Trust",
+    "VerifiedConfig",
     "default_signature_path",
     "load_and_verify",
     "load_config_unverified",

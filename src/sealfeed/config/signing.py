@@ -88,19 +88,42 @@ class VerifiedSignature:
     key_id: str
 
 
+#: what the key-type errors name: cryptography's class name -> what users call it
+_KEY_KINDS = {
+    "RSAPublicKey": "RSA",
+    "RSAPrivateKey": "RSA",
+    "DSAPublicKey": "DSA",
+    "DSAPrivateKey": "DSA",
+    "Ed448PublicKey": "Ed448",
+    "Ed448PrivateKey": "Ed448",
+    "X25519PublicKey": "X25519",
+    "X25519PrivateKey": "X25519",
+    "X448PublicKey": "X448",
+    "X448PrivateKey": "X448",
+}
+_CURVES = {"secp256r1": "P-256 (secp256r1)", "secp384r1": "P-384", "secp521r1": "P-521"}
+
+
 def _scheme_for(key: Any, location: str) -> Scheme:
+    """The key type picks the scheme. Any other key is bad input (exit 2), exactly like a
+    file that is not a key at all: nothing was verified yet, the operator gave the wrong key."""
     if isinstance(key, (ed25519.Ed25519PublicKey, ed25519.Ed25519PrivateKey)):
         return Scheme.MODERN
     if isinstance(key, (ec.EllipticCurvePublicKey, ec.EllipticCurvePrivateKey)):
         if not isinstance(key.curve, ec.SECP256K1):
-            raise VerificationError(
-                f"key is on curve {key.curve.name}; configuration keys are secp256k1 "
-                "(reference scheme) or Ed25519",
+            curve = _CURVES.get(key.curve.name, key.curve.name)
+            raise InputError(
+                f"an EC key on curve {curve}; configuration keys are secp256k1 "
+                "(secp256k1-objecthash, the reference scheme) or Ed25519 (ed25519-jcs)",
                 location=location,
             )
         return Scheme.REFERENCE
-    raise VerificationError(
-        f"unsupported key type {type(key).__name__}; use secp256k1 or Ed25519", location=location
+    kinds = [c.__name__ for c in type(key).__mro__]
+    kind = next((_KEY_KINDS[k] for k in kinds if k in _KEY_KINDS), type(key).__name__)
+    raise InputError(
+        f"an {kind} key; configuration keys are secp256k1 (secp256k1-objecthash, the "
+        "reference scheme) or Ed25519 (ed25519-jcs)",
+        location=location,
     )
 
 
@@ -187,6 +210,18 @@ def _does_not_verify(location: str) -> VerificationError:
     )
 
 
+def scheme_mismatch(signed_with: Scheme, key: PublicKey, location: str) -> VerificationError:
+    """The configuration is signed with one scheme, the trusted key belongs to the other:
+    say so (the fix is the right key), rather than "not signed"."""
+    kind = {Scheme.REFERENCE: "secp256k1", Scheme.MODERN: "Ed25519"}
+    return VerificationError(
+        f"the configuration is signed with {signed_with.value} (a {kind[signed_with]} key) but "
+        f"the trusted key is {kind[key.scheme]} ({key.scheme.value}, {key.fingerprint}); "
+        f"pass the owner's {kind[signed_with]} public key",
+        location=location,
+    )
+
+
 # -- reference scheme --------------------------------------------------------------------
 
 
@@ -211,13 +246,11 @@ def verify_reference(
     solution: dict[str, Any], key: PublicKey, *, location: str = "signature"
 ) -> VerifiedSignature:
     if not isinstance(key.key, ec.EllipticCurvePublicKey):
-        raise VerificationError(
-            "the configuration carries a reference (secp256k1) signature but the trusted key "
-            f"is {key.scheme.value}",
-            location=location,
-        )
+        raise scheme_mismatch(Scheme.REFERENCE, key, location)
     sig_text = solution.get("signature")
     if not isinstance(sig_text, str) or not sig_text:
+        if EMBEDDED_SIGNATURE_KEY in solution:
+            raise scheme_mismatch(Scheme.MODERN, key, location)
         raise VerificationError("configuration is not signed (no signature field)",
                                 location=location)  # fmt: skip
     try:
@@ -270,7 +303,7 @@ def verify_modern(
     solution: dict[str, Any], sig_doc: Any, key: PublicKey, *, location: str = "signature file"
 ) -> VerifiedSignature:
     if not isinstance(key.key, ed25519.Ed25519PublicKey):
-        raise VerificationError("the trusted key is not Ed25519", location=location)
+        raise scheme_mismatch(Scheme.MODERN, key, location)
     if (
         not isinstance(sig_doc, dict)
         or set(sig_doc) != _SIG_DOC_KEYS
@@ -322,6 +355,7 @@ __all__ = [
     "private_key_pem",
     "public_key_pem",
     "reference_digest",
+    "scheme_mismatch",
     "sign_modern",
     "sign_reference",
     "signature_document_text",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 
@@ -31,10 +32,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
     p = sub.add_parser(
         "check-report",
-        help="verify an order report's certificate chain and workload binding",
-        description="Verify a `spctl orders get-report --save-to` file: the TEE certificate "
-        "chain to the Super Protocol CA, the TDX challenge, the TD measurement signature and "
-        "the workloadInfo hash. Use `sealfeed verify` for the full chain.",
+        help="verify an order report's certificate chain, TDX challenge, TD measurement "
+        "and workload binding",
+        description="Verify a `spctl orders get-report --save-to` file with the same rules "
+        "`sealfeed verify --order-report` applies to it: the TEE certificate chain to the "
+        "Super Protocol CA, a TDX challenge on every certificate of the chain, the TD "
+        "measurement on the TEE loader's signed allow-list (needs --tee-loader-cert and "
+        "--sp-signatures; without them the report is not accepted) and the workloadInfo "
+        "hash. Use `sealfeed verify` for the whole chain (image, configuration, quote). "
+        "Exit 0 accepted, 1 rejected, 2 bad input.",
     )
     p.add_argument("report", metavar="REPORT")
     p.add_argument("--sp-ca", required=True, help="Super Protocol root CA (PEM)")
@@ -45,7 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.set_defaults(func=_check_report)
 
 
-def _resource(args: argparse.Namespace) -> int:
+def _resource(args: argparse.Namespace) -> ExitCode:
     import json
     from pathlib import Path
 
@@ -70,40 +76,30 @@ def _resource(args: argparse.Namespace) -> int:
     emit(
         args, {"written": args.out, **doc}, f"wrote {args.out}: image sha256 {doc['hash']['hash']}"
     )
-    return 0
+    return ExitCode.OK
 
 
-def _check_report(args: argparse.Namespace) -> int:
+def _check_report(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.output import emit
-    from sealfeed.sp import orderreport as spr
+    from sealfeed.sp import SpAnchors, check_order_report, load_certificate, load_order_report
     from sealfeed.timearg import parse_at
-    from sealfeed.verify_cli import load_cert
 
-    report = spr.load_order_report(args.report)
+    report = load_order_report(args.report)
     at = parse_at(args.at)
-    checks = [spr.verify_chain(report, load_cert(args.sp_ca, "--sp-ca"), at)]
-    ctype, cid = spr.challenge_of(report.leaf)
-    checks.append(
-        spr.Check("sp-challenge", ctype == "tdx" and bool(cid), f"leaf challenge {ctype}")
+    anchors = SpAnchors(
+        ca=load_certificate(args.sp_ca, "--sp-ca"),
+        tee_loader_cert=load_certificate(args.tee_loader_cert, "--tee-loader-cert")
+        if args.tee_loader_cert
+        else None,
+        signatures_dir=Path(args.sp_signatures) if args.sp_signatures else None,
     )
-    if cid and args.tee_loader_cert and args.sp_signatures:
-        path = spr.find_measurement_signature(Path(args.sp_signatures), cid)
-        if path is None:
-            checks.append(
-                spr.Check("sp-td-measurement", False, f"{cid.hex()} not on the allow-list")
-            )
-        else:
-            checks.append(
-                spr.verify_measurement_signature(
-                    cid,
-                    spr.load_signature_doc(path),
-                    load_cert(args.tee_loader_cert, "--tee-loader-cert"),
-                )
-            )
-    checks.append(spr.verify_workload_binding(report))
-    ok = all(c.ok for c in checks)
-    doc = {"ok": ok, "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks]}
+    result = check_order_report(report, anchors, at)
+    checks = result.checks
+    doc = {
+        "ok": result.ok,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in checks],
+    }
     emit(args, doc, "\n".join(f"[{'ok' if c.ok else 'FAIL'}] {c.name}: {c.detail}" for c in checks))
-    return 0 if ok else 1
+    return ExitCode.OK if result.ok else ExitCode.FAILED

@@ -139,6 +139,24 @@ def load_order_report(path: str | Path) -> OrderReport:
     return parse_order_report(doc, location=str(p))
 
 
+def load_certificate(path: str | Path, flag: str) -> x509.Certificate:
+    """A PEM or DER certificate file named by ``flag`` (``--sp-ca``, ``--tee-loader-cert``)."""
+    p = Path(path)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"{flag}: cannot read certificate: {exc.strerror}", location=str(p)
+        ) from None
+    try:
+        return x509.load_pem_x509_certificate(data)
+    except ValueError:
+        try:
+            return x509.load_der_x509_certificate(data)
+        except ValueError:
+            raise InputError(f"{flag}: not a PEM/DER certificate", location=str(p)) from None
+
+
 def _ski(cert: x509.Certificate) -> bytes | None:
     try:
         return cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
@@ -314,6 +332,7 @@ __all__ = [
     "challenge_of",
     "extension_bytes",
     "find_measurement_signature",
+    "load_certificate",
     "load_order_report",
     "load_signature_doc",
     "order_leaf_first",

@@ -14,11 +14,18 @@ from typing import Any
 from sealfeed.errors import InputError
 
 
+def measured_image_digest(measurement: Mapping[str, Any]) -> str | None:
+    """The image archive's sha256 (hex) from a golden measurement, as
+    ``sealfeed.image.load_measurement`` validated it (``archive_sha256: "sha256:<hex>"``).
+    The one reading of that field: ``sp resource`` publishes it, ``verify`` compares the
+    order's Image runtime hash and the quote binding with it."""
+    value = measurement.get("archive_sha256")
+    return value.removeprefix("sha256:") if isinstance(value, str) else None
+
+
 def resource_document(
     measurement: Mapping[str, Any], *, order_id: int | None = None, filename: str | None = None
 ) -> dict[str, Any]:
-    from sealfeed.verification import measured_image_digest
-
     digest = measured_image_digest(measurement)
     if digest is None:
         raise InputError(
@@ -61,4 +68,4 @@ def merge_resource(
     return merged
 
 
-__all__ = ["merge_resource", "resource_document"]
+__all__ = ["measured_image_digest", "merge_resource", "resource_document"]

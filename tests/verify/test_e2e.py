@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
+from sealfeed.attest.binding import appliance_report_data
 from sealfeed.config import signing
 from sealfeed.config.objecthash import object_hash
-from sealfeed.verification import expected_report_data
 from tests.fakes.appliance_image import write_measured_image
 from tests.fakes.intel_pki import TD_ATTRIBUTES_DEBUG, Scenario
 
@@ -51,7 +51,7 @@ class World:
         rd = (
             report_data
             if report_data is not None
-            else expected_report_data(self.image, self.config_hash)
+            else appliance_report_data(self.image, self.config_hash)
         )
         built = dataclasses.replace(base, report_data=rd).build()
         (self.root / "quote.bin").write_bytes(built.quote)
@@ -146,3 +146,60 @@ def test_each_broken_link_is_rejected(
     assert doc["failing_link"] == link or link in [
         c["name"] for c in doc["checks"] if not c["ok"]
     ], doc
+
+
+SPR_E4_TAIL = b"\nextra bytes(only for testing purpose)\n"
+
+
+def test_trailing_bytes_are_reported_and_a_policy_can_forbid_them(world: World) -> None:
+    """Issue #19.6: bytes after the quote do not change the verdict the quote earns; they
+    are reported as unauthenticated; ``allow_trailing_bytes: false`` rejects them."""
+    built = world.quote()
+    quote = world.root / "quote.bin"
+    quote.write_bytes(quote.read_bytes() + SPR_E4_TAIL)
+    rc, doc, err = world.verify(built)
+    assert rc == 0, (doc, err)
+    link = next(c for c in doc["checks"] if c["name"] == "quote")
+    assert link["data"]["trailing_bytes"]["count"] == 39
+    assert link["data"]["trailing_bytes"]["authenticated"] is False
+    assert "UNAUTHENTICATED" in link["detail"]
+    policy = json.loads((world.root / "policy.json").read_text())
+    (world.root / "policy.json").write_text(json.dumps({**policy, "allow_trailing_bytes": False}))
+    rc, doc, _err = world.verify(built)
+    assert rc == 1 and doc["failing_link"] == "policy"
+    assert "trailing_bytes" in next(c for c in doc["checks"] if c["name"] == "policy")["detail"]
+
+
+def test_evidence_need_not_come_from_files(world: World) -> None:
+    """The chain takes an Evidence value: a fetched document (``verify --url``, later) gives
+    the same verdict as files, with its source reported."""
+    from sealfeed.attest import CollateralSource, load_policy
+    from sealfeed.config.loader import Trust, load_and_verify
+    from sealfeed.image import load_measurement
+    from sealfeed.verify import Evidence, Inputs, make_quote_verifier, run
+
+    built = world.quote()
+    trust = Trust(world.owner.public(), "test")
+    inputs = Inputs(
+        config=load_and_verify(world.config, trust, read_secrets=False),
+        measurement=load_measurement(world.root / "measurement.json").raw,
+        at=built.now,
+        evidence=Evidence(quote=built.quote, source="https://appliance.example/attestation"),
+    )
+    verifier = make_quote_verifier(
+        collateral=CollateralSource(file=world.root / "collateral.json"),
+        policy=load_policy(world.root / "policy.json"),
+        at=built.now,
+        trust_roots=[built.root_fingerprint],
+    )
+    verdict = run(inputs, verifier)
+    assert verdict.ok, verdict.to_json()
+    assert verdict.facts["evidence"] == "https://appliance.example/attestation"
+    assert verdict.facts["config_hash"] == world.config_hash
+
+
+def test_config_hash_in_the_verdict_is_of_the_verified_document(world: World) -> None:
+    rc, doc, _err = world.verify(world.quote())
+    assert rc == 0
+    signed = next(c for c in doc["checks"] if c["name"] == "config-signature")
+    assert signed["data"]["config_hash"] == doc["facts"]["config_hash"] == world.config_hash

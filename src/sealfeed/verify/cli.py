@@ -1,12 +1,15 @@
-"""``sealfeed verify``: one verdict for people who must not trust the operator."""
+"""``sealfeed verify``: one verdict for people who must not trust the operator.
+
+Thin glue: flags -> loaded inputs (:mod:`sealfeed.verify.evidence`) -> :func:`run` ->
+output. The environment is read here and passed in (``CONFIGURATION_PUBLIC_KEY``).
+"""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+import os
 
-from sealfeed.errors import InputError
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 
@@ -17,14 +20,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         "and exactly that configuration. Exit 0 accepted, 1 rejected (the failing link is "
         "named first), 2 bad input, 3 collateral unavailable."
     )
+    parser.epilog = (
+        "Bytes after the quote's end are not covered by any signature: they are reported "
+        'as unauthenticated and ignored; a policy with "allow_trailing_bytes": false '
+        "rejects them (attest/policy.schema.json)."
+    )
     parser.add_argument("--image-measurement", required=True, metavar="FILE",
                         help="golden measurement, attest/measurements/<version>.json")  # fmt: skip
     parser.add_argument("--config", required=True, help="the signed configuration.json")
     parser.add_argument(
-        "--pubkey", help="owner's public key (default: env CONFIGURATION_PUBLIC_KEY)"
+        "--pubkey",
+        help="owner's public key (default: env CONFIGURATION_PUBLIC_KEY = base64 SPKI DER, "
+        "or CONFIGURATION_PUBLIC_KEY_FILE)",
     )
     evidence = parser.add_mutually_exclusive_group(required=True)
-    evidence.add_argument("--quote", help="raw TDX quote whose report_data binds image + config")
+    evidence.add_argument(
+        "--quote", help="TDX quote (raw or hex) whose report_data binds image + config"
+    )
     evidence.add_argument(
         "--order-report", help="Super Protocol order report (spctl orders get-report --save-to)"
     )
@@ -51,69 +63,61 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--secrets-dir", help='resolve {"secretFile"} references here')
     add_json_flag(parser)
-    parser.set_defaults(func=_verify)
+    parser.set_defaults(func=cmd_verify)
 
 
-def read_bytes(path: str, what: str) -> bytes:
-    p = Path(path)
-    try:
-        return p.read_bytes()
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", location=str(p)) from None
+def cmd_verify(args: argparse.Namespace) -> ExitCode:
+    from pathlib import Path
 
-
-def load_cert(path: str, flag: str) -> Any:
-    from cryptography import x509
-
-    data = read_bytes(path, "certificate")
-    try:
-        return x509.load_pem_x509_certificate(data)
-    except ValueError:
-        try:
-            return x509.load_der_x509_certificate(data)
-        except ValueError:
-            raise InputError(f"{flag}: not a PEM/DER certificate", location=path) from None
-
-
-def _verify(args: argparse.Namespace) -> int:
+    from sealfeed.attest import CollateralSource, Policy, load_policy
     from sealfeed.config.loader import trust_from_args
-    from sealfeed.output import emit
-    from sealfeed.sp.orderreport import load_order_report
-    from sealfeed.timearg import parse_at
-    from sealfeed.verification import Inputs, render_human, run
-    from sealfeed.verify_quote import make_quote_verifier
-
-    at = parse_at(args.at)
+    from sealfeed.errors import InputError
     from sealfeed.image.measure import load_measurement
-
-    measurement = load_measurement(args.image_measurement).raw
-    quote_path = args.quote or args.report_quote
-    quote = read_bytes(quote_path, "quote") if quote_path else None
-    inputs = Inputs(
-        config_path=Path(args.config),
-        trust=trust_from_args(args.pubkey),
-        measurement=measurement,
-        at=at,
-        quote=quote,
-        order_report=load_order_report(args.order_report) if args.order_report else None,
-        sp_ca=load_cert(args.sp_ca, "--sp-ca") if args.sp_ca else None,
-        tee_loader_cert=load_cert(args.tee_loader_cert, "--tee-loader-cert")
-        if args.tee_loader_cert
-        else None,
-        signatures_dir=Path(args.sp_signatures) if args.sp_signatures else None,
-        secrets_dir=args.secrets_dir,
+    from sealfeed.output import emit
+    from sealfeed.sp import SpAnchors, load_certificate
+    from sealfeed.timearg import parse_at
+    from sealfeed.verify import (
+        Inputs,
+        evidence_from_files,
+        load_config,
+        make_quote_verifier,
+        render_human,
+        run,
     )
-    verifier = (
-        make_quote_verifier(
-            collateral=args.collateral,
-            pccs=args.pccs,
-            policy=args.policy,
+
+    if args.report_quote and not args.order_report:
+        raise InputError("--report-quote goes with --order-report", location="--report-quote")
+    at = parse_at(args.at)
+    measurement = load_measurement(args.image_measurement).raw
+    trust = trust_from_args(args.pubkey, os.environ)
+    evidence = evidence_from_files(
+        quote=args.quote or args.report_quote, order_report=args.order_report
+    )
+    verifier = None
+    if evidence.quote is not None:
+        verifier = make_quote_verifier(
+            collateral=CollateralSource.from_flags(args.collateral, args.pccs),
+            policy=load_policy(args.policy) if args.policy else Policy(),
             at=at,
             trust_roots=args.root_ca_fingerprint,
         )
-        if quote is not None
-        else None
+    anchors = SpAnchors(
+        ca=load_certificate(args.sp_ca, "--sp-ca") if args.sp_ca else None,
+        tee_loader_cert=load_certificate(args.tee_loader_cert, "--tee-loader-cert")
+        if args.tee_loader_cert
+        else None,
+        signatures_dir=Path(args.sp_signatures) if args.sp_signatures else None,
+    )
+    inputs = Inputs(
+        config=load_config(args.config, trust, secrets_dir=args.secrets_dir),
+        measurement=measurement,
+        at=at,
+        evidence=evidence,
+        sp=anchors,
     )
     verdict = run(inputs, verifier)
     emit(args, verdict.to_json(), lambda: render_human(verdict))
-    return 0 if verdict.ok else 1
+    return ExitCode.OK if verdict.ok else ExitCode.FAILED
+
+
+__all__ = ["cmd_verify", "register"]

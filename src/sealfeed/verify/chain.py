@@ -1,0 +1,127 @@
+"""One verdict from image measurement + signed configuration + TDX evidence (pure).
+
+The chain a data-feed consumer needs, each link a :class:`~sealfeed.verify.model.Check`, in
+the order a failure should be explained:
+
+1. ``config-signature`` -- the configuration verifies with the owner's key (fail closed);
+   its object-hash ``config_hash`` comes from the same read (:class:`VerifiedConfig`);
+2. ``image-measurement`` -- the golden measurement names an image digest;
+3. ``quote`` / ``policy`` -- the TDX quote is genuine, its TCB acceptable, its TD matches the
+   policy (:mod:`sealfeed.verify.quote_link` over :mod:`sealfeed.attest`);
+4. the binding between them:
+
+   * bare quote: ``report_data == appliance_report_data(image, config_hash)``
+     (:mod:`sealfeed.attest.binding`, ADR 0003) -- what the appliance asks the TDX module
+     to sign at start-up. report_data is written by the code in the TD, so this link counts
+     only when the policy also pins the TD's measurements (``td-pinned``);
+   * Super Protocol order report: the order-report rule set (:mod:`sealfeed.sp.rules`,
+     shared with ``sealfeed sp check-report``) plus the links to the image, the
+     configuration and the quote (:mod:`sealfeed.verify.sp_link`).
+
+Pure: inputs are loaded objects; :func:`run` never touches the network, the disk or the
+clock (a quote verifier passed in may fetch collateral: that is its business).
+"""
+
+from __future__ import annotations
+
+from sealfeed.attest.binding import appliance_report_data
+from sealfeed.config.loader import VerifiedConfig
+from sealfeed.sp.resource import measured_image_digest
+from sealfeed.verify.model import Check, Inputs, QuoteEvidence, QuoteVerifier, Verdict
+from sealfeed.verify.sp_link import sp_links
+
+
+def _config_link(inputs: Inputs) -> tuple[Check, str | None]:
+    outcome = inputs.config
+    if not isinstance(outcome, VerifiedConfig):
+        return Check("config-signature", False, str(outcome)), None
+    sig = outcome.signature
+    return (
+        Check(
+            "config-signature",
+            True,
+            f"signed by {sig.key_fingerprint} ({sig.scheme.value})",
+            {"digest": sig.digest, "config_hash": outcome.config_hash, "key_id": sig.key_id},
+        ),
+        outcome.config_hash,
+    )
+
+
+def _binding_links(
+    evidence: QuoteEvidence, image: str | None, config_hash: str | None
+) -> list[Check]:
+    checks = [
+        Check("td-pinned", True, "the policy pins the TD measurements (MRTD, RTMR0-3)")
+        if evidence.td_pinned
+        else Check(
+            "td-pinned",
+            False,
+            "the policy does not pin the TD measurements (mr_td + rtmr0..3, or "
+            "sp_measurement): report_data is only as trustworthy as the code that wrote it, "
+            "so an unpinned TD could claim any image (--policy)",
+        )
+    ]
+    if image is None or config_hash is None:
+        checks.append(Check("report-data-binding", False, "nothing verified to bind to"))
+        return checks
+    expected = appliance_report_data(image, config_hash)
+    if evidence.report_data == expected:
+        checks.append(Check("report-data-binding", True,
+                            "the quote vouches for exactly this image and this configuration"))  # fmt: skip
+    else:
+        checks.append(Check("report-data-binding", False,
+                            "quote report_data does not bind this image + configuration "
+                            f"(expected {expected[:32].hex()}, "
+                            f"got {(evidence.report_data or b'')[:32].hex()})"))  # fmt: skip
+    return checks
+
+
+def run(inputs: Inputs, quote_verifier: QuoteVerifier | None = None) -> Verdict:
+    checks: list[Check] = []
+    config_link, config_hash = _config_link(inputs)
+    checks.append(config_link)
+    image = measured_image_digest(inputs.measurement)
+    checks.append(
+        Check("image-measurement", True, f"golden image sha256 {image}", {"image_sha256": image})
+        if image
+        else Check("image-measurement", False, "measurement names no image archive sha256")
+    )
+    ev = inputs.evidence
+    quote: QuoteEvidence | None = None
+    if ev.quote is not None:
+        if quote_verifier is None:
+            checks.append(Check("quote", False, "no quote verifier available"))
+        else:
+            quote = quote_verifier(ev.quote)
+            checks.extend(quote.checks)
+    if ev.order_report is not None:
+        checks.extend(sp_links(ev.order_report, inputs.sp, inputs.at, image, config_hash, quote))
+    elif quote is not None:
+        checks.extend(_binding_links(quote, image, config_hash))
+    elif ev.quote is None:
+        checks.append(Check("evidence", False, "no TDX evidence given (--quote or --order-report)"))
+    facts = {
+        "image_sha256": image,
+        "config_hash": config_hash,
+        "at": inputs.at.isoformat(),
+        "evidence": ev.source,
+    }
+    return Verdict(tuple(checks), facts)
+
+
+def render_human(verdict: Verdict) -> str:
+    lines: list[str] = []
+    fail = verdict.first_failure
+    if verdict.ok:
+        lines.append(
+            "ACCEPTED: the appliance is the measured image running the signed configuration"
+        )
+    else:
+        assert fail is not None
+        lines.append(f"REJECTED at {fail.name}: {fail.detail}")
+    for c in verdict.checks:
+        lines.append(f"  [{'ok' if c.ok else 'FAIL':>4}] {c.name}: {c.detail}")
+    return "\n".join(lines)
+
+
+__all__ = ["render_human", "run"]
