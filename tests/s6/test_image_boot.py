@@ -314,3 +314,25 @@ def test_a_baked_tree_is_what_runs(image_root: Callable[..., ImageRoot]) -> None
     )
     assert "process-metrics: run missing or not executable" in img.log()
     assert not (img.run / "service" / ".s6-svscan" / "control").exists()
+
+
+def test_a_failed_oneshot_stops_the_container_with_its_cause(
+    image_root: Callable[..., ImageRoot],
+) -> None:
+    """PostgreSQL cannot be bootstrapped (its data dir is a file): the oneshot records why,
+    nothing that depends on it starts, what did start is stopped in order, exit = its code."""
+    img = image_root(nodes=2)
+    data = img.root / "sp" / "postgresql" / "data"
+    data.rmdir()
+    data.write_text("not a directory\n")
+    img.start()
+    code = img.wait_exit(180)
+    assert code != 0, img.log()[-4000:]
+    cause = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    assert cause.startswith("sealfeed: appliance stopped: postgres-bootstrap: oneshot failed")
+    assert cause.rstrip().endswith(f"container exit code {code}")
+    seen = _first(img.transitions())
+    assert ("postgres", "starting") not in seen and ("chainlink-node-1", "starting") not in seen
+    assert ("config-verify", "successfully started") in seen
+    assert "sealfeed-init: the user bundle failed to start" not in img.log()  # cause kept
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
