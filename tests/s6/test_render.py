@@ -38,7 +38,8 @@ def test_render_and_check(tmp_path: Path, nodes: int) -> None:
     for name in ["config-verify", "postgres-bootstrap", "postgres-init", "chainlink-render"]:
         assert (src / name / "type").read_text() == "oneshot\n"
         assert (src / name / "up").read_text() == f"/etc/s6-overlay/scripts/{name}\n"
-    assert (src / "config-verify" / "dependencies.d" / "base").exists()
+    # self-contained: no s6-overlay `base` bundle (ADR 0100), the root depends on nothing
+    assert not (src / "config-verify" / "dependencies.d").exists()
     # node N: its own ports, user, workdir; oracles wait for the bootstrap node
     for i in range(1, nodes + 1):
         run = (src / f"chainlink-node-{i}" / "run").read_text()
@@ -114,7 +115,7 @@ def test_check_finds_problems(tmp_path: Path) -> None:
     (bad / "type").write_text("daemon\n")
     msgs = [str(p) for p in check_tree(root)]
     joined = "\n".join(msgs)
-    assert "postgres-init: dependency 'nonexistent' does not exist" in joined
+    assert "postgres-init: dependency 'nonexistent' is not defined in this tree" in joined
     assert "price-aggregator: run missing or not executable" in joined
     assert "process-metrics: longrun has no logger" in joined
     assert "dependency cycle" in joined and "postgres-bootstrap" in joined
@@ -225,3 +226,24 @@ def test_render_records_cause_when_config_rejected(
     assert (results / "exitcode").read_text() == "1\n"
     assert "config-verify: configuration rejected" in (results / "cause").read_text()
     assert not (tmp_path / "o").exists()
+
+
+def test_check_rejects_names_the_tree_does_not_define(tmp_path: Path) -> None:
+    """s6-rc-compile refuses an undefined name ("undefined service name base"): so does the
+    checker, with no list of "external" names to hide one behind (issue #21, ADR 0100)."""
+    root = _tree(tmp_path)
+    src = root / "s6-rc.d"
+    (src / "config-verify" / "dependencies.d").mkdir()
+    (src / "config-verify" / "dependencies.d" / "base").write_text("")
+    (src / "user" / "contents.d" / "legacy-cont-init").write_text("")
+    reserved = src / "s6rc-mine"
+    reserved.mkdir()
+    (reserved / "type").write_text("bundle\n")
+    (reserved / "contents.d").mkdir()
+    (reserved / "contents.d" / "postgres").write_text("")
+    (src / "postgres-log" / "pipeline-name").write_text("price-aggregator\n")
+    msgs = "\n".join(map(str, check_tree(root)))
+    assert "config-verify: dependency 'base' is not defined in this tree" in msgs
+    assert "user: bundle member 'legacy-cont-init' is not defined in this tree" in msgs
+    assert "s6rc-mine: names starting with s6rc- or s6-rc- are reserved by s6-rc" in msgs
+    assert "postgres-log: pipeline-name 'price-aggregator' collides" in msgs

@@ -1,15 +1,20 @@
 """s6 supervision tree of the appliance: render (pure), check, run locally, report.
 
 Public API: :func:`render_service_tree` (config -> s6-rc source tree), :func:`write_tree`,
-:func:`check_tree`, :func:`scandir_tree` (local mode), :class:`Appliance`/:func:`run_up`
-(``sealfeed up``), :func:`read_states` (``sealfeed status``) and the supervise decoder.
+:func:`check_tree`, :class:`Runtime` (where a tree runs: :func:`image_runtime` for the
+image's /init, :func:`local_runtime` for ``sealfeed up``), :func:`check_layout` /
+:func:`load_layout` (the image's layout.json against a configuration), :func:`scandir_tree`
+(local mode), :class:`Appliance`/:func:`run_up` (``sealfeed up``), :func:`read_states`
+(``sealfeed status``) and the supervise decoder.
 """
 
 from sealfeed.s6.check import Problem, check_tree
 from sealfeed.s6.graph import build_services, shutdown_layers
+from sealfeed.s6.layout import Layout, check_layout, layout_mismatches, load_layout
 from sealfeed.s6.local import scandir_tree
 from sealfeed.s6.model import RenderOptions, ServiceDef, Skipped
 from sealfeed.s6.render import RenderedTree, render_service_tree
+from sealfeed.s6.runtime import Runtime, image_runtime, local_runtime
 from sealfeed.s6.status import ServiceState, read_states
 from sealfeed.s6.supervise import SuperviseStatus, read_supervise_status
 from sealfeed.s6.tree import write_tree
@@ -17,9 +22,11 @@ from sealfeed.s6.up import Appliance, UpOptions, UpResult, run_up
 
 __all__ = [
     "Appliance",
+    "Layout",
     "Problem",
     "RenderOptions",
     "RenderedTree",
+    "Runtime",
     "ServiceDef",
     "ServiceState",
     "Skipped",
@@ -27,7 +34,12 @@ __all__ = [
     "UpOptions",
     "UpResult",
     "build_services",
+    "check_layout",
     "check_tree",
+    "image_runtime",
+    "layout_mismatches",
+    "load_layout",
+    "local_runtime",
     "read_states",
     "read_supervise_status",
     "render_service_tree",

@@ -1,8 +1,13 @@
 """``sealfeed s6 check DIR``: validate an s6-rc source tree before it is compiled or run.
 
-Checks what s6-rc-compile would reject (types, names, dangling dependencies, cycles, pipeline
-consistency) plus sealfeed's own rules: run/finish/check scripts executable, every longrun
-has a logger, oneshot ``up`` lines point at scripts that exist.
+Checks what s6-rc-compile would reject (types, names, reserved ``s6rc-``/``s6-rc-`` prefixes,
+dangling dependencies and bundle members, cycles, pipeline consistency) plus sealfeed's own
+rules: run/finish/check scripts executable, every longrun has a logger, oneshot ``up`` lines
+point at scripts that exist.
+
+The tree must be self-contained: /init compiles ``<root>/s6-rc.d`` alone, so a name that is
+not defined in it (s6-overlay's ``base`` bundle, say) is an error, never an "external"
+(ADR 0100; s6-rc-compile: "undefined service name").
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from sealfeed.s6.tree import SourceService, read_source_tree
 #: always a safe path component, user name suffix and metric label.
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 TYPES = ("oneshot", "longrun", "bundle")
-#: dependencies provided by s6-overlay itself (README "Writing a service script")
-EXTERNAL = frozenset({"base"})
+#: s6-rc-compile.html, "Source format": names "are also forbidden to use the reserved s6rc-
+#: and s6-rc- prefixes" (s6-rc-compile adds s6rc-oneshot-runner and s6rc-fdholder itself)
+RESERVED_PREFIXES = ("s6rc-", "s6-rc-")
 
 
 @dataclass(frozen=True)
@@ -66,31 +72,34 @@ def _cycles(services: dict[str, SourceService]) -> Iterable[list[str]]:
     return found
 
 
-def check_tree(
-    root: str | os.PathLike[str], *, external: Iterable[str] = EXTERNAL
-) -> list[Problem]:
+def check_tree(root: str | os.PathLike[str]) -> list[Problem]:
     """Every problem found in the tree at ``root`` (empty list: valid)."""
     base = Path(root)
     services = read_source_tree(base)
-    known = set(services) | set(external)
+    known = set(services)
     out: list[Problem] = []
     if not services:
         out.append(Problem("<tree>", "no services"))
+    pipelines: dict[str, str] = {}
     for name, svc in services.items():
         if not NAME_RE.match(name):
             out.append(Problem(name, "illegal service name (want [a-z0-9][a-z0-9._-]*)"))
+        if name.startswith(RESERVED_PREFIXES):
+            out.append(Problem(name, "names starting with s6rc- or s6-rc- are reserved by s6-rc"))
         if svc.type not in TYPES:
             out.append(Problem(name, f"type must be one of {', '.join(TYPES)}, got {svc.type!r}"))
             continue
         for dep in svc.dependencies:
             if dep not in known:
-                out.append(Problem(name, f"dependency {dep!r} does not exist"))
+                out.append(Problem(name, f"dependency {dep!r} is not defined in this tree"))
         if svc.type == "bundle":
             if not svc.contents:
                 out.append(Problem(name, "bundle has no contents.d entries"))
             for member in svc.contents:
                 if member not in services:
-                    out.append(Problem(name, f"bundle member {member!r} does not exist"))
+                    out.append(
+                        Problem(name, f"bundle member {member!r} is not defined in this tree")
+                    )
             continue
         if svc.type == "oneshot":
             up = svc.text("up")
@@ -120,8 +129,15 @@ def check_tree(
                 out.append(
                     Problem(name, f"consumer-for {svc.consumer_for!r} has no matching producer-for")
                 )
-            if svc.text("pipeline-name") is None:
+            pipeline = svc.text("pipeline-name")
+            if pipeline is None:
                 out.append(Problem(name, "last consumer of a pipeline needs pipeline-name"))
+            elif pipeline in services or pipeline in pipelines:
+                # s6-rc-compile creates a bundle of that name: it must be unique
+                other = pipelines.get(pipeline, pipeline)
+                out.append(Problem(name, f"pipeline-name {pipeline!r} collides with {other!r}"))
+            else:
+                pipelines[pipeline] = name
         else:
             logger = services.get(svc.producer_for or "")
             if svc.producer_for is None:

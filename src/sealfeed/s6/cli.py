@@ -15,7 +15,14 @@ from sealfeed.output import add_json_flag
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="s6_command", metavar="SUBCOMMAND")
 
-    p = sub.add_parser("render", help="render the s6-rc source tree from the verified config")
+    p = sub.add_parser(
+        "render",
+        help="render the s6-rc source tree from the verified config",
+        description="Verify the signed configuration, then write the s6-rc source tree "
+        "(DIR/s6-rc.d, DIR/scripts, DIR/sealfeed-services.json) atomically. The image's /init "
+        "runs this at every boot (ADR 0085) with --layout and --record-cause, so a rejected "
+        "configuration leaves its one-line cause and starts nothing.",
+    )
     from sealfeed.config.args import add_config_arguments
 
     add_config_arguments(p)
@@ -27,6 +34,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="where the tree will live when it runs (default /etc/s6-overlay in image mode, "
         "the --out dir in local mode)",
     )
+    p.add_argument(
+        "--run-dir",
+        default="/run",
+        help="the run dir the tree runs under: scandir RUN/service, results "
+        "RUN/s6-linux-init-container-results, halt RUN/s6/basedir/bin/halt (default %(default)s)",
+    )
+    p.add_argument(
+        "--layout",
+        metavar="LAYOUT_JSON",
+        default=None,
+        help="refuse (exit 2) a configuration this image was not built for: node count, "
+        "ports, directories, accounts (the image's /etc/sealfeed/layout.json; ADR 0101)",
+    )
     p.add_argument("--log-dir", default=None, help="log root (default: the config's log_dir)")
     p.add_argument("--chainlink-bin", default="chainlink")
     p.add_argument(
@@ -34,7 +54,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="RESULTS_DIR",
         default=None,
         help="if the configuration is rejected, write exitcode/cause there too (image: "
-        "/run/s6-linux-init-container-results, when run as S6_STAGE2_HOOK)",
+        "/run/s6-linux-init-container-results, as /init does)",
     )
     add_json_flag(p)
     p.set_defaults(func=_render)
@@ -79,41 +99,42 @@ def _hook_args(p: argparse.ArgumentParser) -> None:
 
 
 def _render(args: argparse.Namespace) -> int:
+    import dataclasses
     from pathlib import Path
 
     from sealfeed.config.args import config_from_args
     from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
-    from sealfeed.s6.model import RenderOptions
-    from sealfeed.s6.render import render_service_tree
+    from sealfeed.s6.graph import build_services
+    from sealfeed.s6.layout import check_layout, load_layout
+    from sealfeed.s6.model import IMAGE_TREE_ROOT, RenderOptions
+    from sealfeed.s6.render import render_services
+    from sealfeed.s6.runtime import image_runtime
     from sealfeed.s6.tree import write_tree
 
+    out = Path(args.out).resolve()
     try:
         cfg = config_from_args(args)
+        tree_root = args.tree_root or (str(out) if args.mode == "local" else IMAGE_TREE_ROOT)
+        runtime = image_runtime(args.run_dir, tree_root)
+        if args.mode == "local":
+            runtime = dataclasses.replace(runtime, mode="local")
+        opts = runtime.render_options(
+            config_path=args.config,
+            pubkey_path=args.pubkey or RenderOptions().pubkey_path,
+            secrets_dir=args.secrets_dir,
+            log_dir=args.log_dir,
+            chainlink_bin=args.chainlink_bin,
+            drop_privileges=args.mode == "image",
+        )
+        services = build_services(cfg, opts)
+        if args.layout:
+            check_layout(cfg, services, load_layout(args.layout))
     except SealfeedError as err:
         if args.record_cause:
-            import time
-
-            from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
-
-            code = int(err.exit_code)
-            what = f"configuration rejected: {err}"
-            cause = Cause("config-verify", what, code, container_exit_code(code, None),
-                          None, time.time())  # fmt: skip
-            record_cause(args.record_cause, cause)
+            _record_rejection(args.record_cause, err)
         raise
-    out = Path(args.out).resolve()
-    opts = RenderOptions(
-        mode=args.mode,
-        config_path=args.config,
-        pubkey_path=args.pubkey or RenderOptions().pubkey_path,
-        secrets_dir=args.secrets_dir,
-        tree_root=args.tree_root or (str(out) if args.mode == "local" else "/etc/s6-overlay"),
-        log_dir=args.log_dir,
-        chainlink_bin=args.chainlink_bin,
-        drop_privileges=args.mode == "image",
-    )
-    tree = render_service_tree(cfg, opts)
+    tree = render_services(services, cfg, opts)
     write_tree(tree, out)
     names = [s.name for s in tree.services]
     emit(
@@ -122,6 +143,19 @@ def _render(args: argparse.Namespace) -> int:
         f"rendered {len(names)} services ({len(tree.files)} files) into {out}",
     )
     return 0
+
+
+def _record_rejection(results_dir: str, err: Exception) -> None:
+    """The cause record a rejected configuration leaves (first cause wins, hooks.py)."""
+    import time
+
+    from sealfeed.errors import SealfeedError
+    from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
+
+    code = int(err.exit_code) if isinstance(err, SealfeedError) else 1
+    what = f"configuration rejected: {err}"
+    cause = Cause("config-verify", what, code, container_exit_code(code, None), None, time.time())
+    record_cause(results_dir, cause)
 
 
 def _check(args: argparse.Namespace) -> int:

@@ -35,9 +35,9 @@ EXPORTER = "process-metrics"
 NODE_COMMAND_KEY = "chainlink-node"
 NODE_CHECK_KEY = "chainlink-node-check"
 POSTGRES_CHECK_KEY = "postgres-check"
+#: the bundle /init brings up (``s6-rc -u change user``); it holds every service. There is
+#: no s6-overlay ``base`` bundle any more (ADR 0100): the tree is self-contained.
 USER_BUNDLE = "user"
-#: s6-overlay v3's own bundle every user service should depend on (s6-overlay README)
-OVERLAY_BASE = "base"
 
 #: Account each service runs as in the image (ADR 0051). Oneshots that create files owned by
 #: other users (0600 secrets, the PostgreSQL data dir) run as root; every longrun drops
@@ -166,7 +166,6 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
     cmds = default_commands(cfg, opts)
     cmds.update({k: tuple(v) for k, v in opts.commands.items()})
     log_root = PurePosixPath(opts.log_dir or cfg.log_dir)
-    root_deps: tuple[str, ...] = (OVERLAY_BASE,) if opts.mode == "image" else ()
 
     def cmd(key: str) -> tuple[str, ...]:
         argv = cmds[key]
@@ -195,7 +194,6 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             name=CONFIG_VERIFY,
             type="oneshot",
             argv=cmd(CONFIG_VERIFY),
-            dependencies=root_deps,
             user=_user(CONFIG_VERIFY, SERVICE_USERS[CONFIG_VERIFY], opts),
             description="verify the signed configuration; nothing starts unless it verifies",
         )
@@ -306,7 +304,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             name=USER_BUNDLE,
             type="bundle",
             contents=tuple(s.name for s in out),
-            description="everything s6-overlay starts",
+            description="everything /init starts (s6-rc -u change user)",
         )
     )
     return tuple(out)
@@ -320,8 +318,8 @@ def command_line(argv: Iterable[str]) -> str:
 def topo_order(services: Sequence[ServiceDef]) -> list[str]:
     """Names in an order where every dependency comes first (bundles excluded).
 
-    Unknown dependencies (``base``, provided by s6-overlay) are ignored here; the checker
-    reports them in a tree that is supposed to be self-contained.
+    Unknown dependencies are ignored here; :func:`sealfeed.s6.check.check_tree` rejects them
+    (the tree must be self-contained, ADR 0100).
     """
     by_name = {s.name: s for s in services if s.type != "bundle"}
     order: list[str] = []

@@ -105,13 +105,24 @@ def read_cause(results_dir: str | os.PathLike[str]) -> dict[str, object] | None:
 
 
 def halt(how: str, scandir: str | None = None) -> None:
-    """Ask the supervision tree to stop in order (never waits for it)."""
-    if how in ("none", "watch"):  # watch: `sealfeed up` polls the results dir
+    """Ask the supervision tree to stop in order (never waits for it).
+
+    ``how``: an absolute program (the image: /init's ``sealfeed-halt`` at
+    ``<run>/s6/basedir/bin/halt``, which has s6-rc stop everything in reverse dependency
+    order, then s6-svscan), ``watch``/``none`` (``sealfeed up`` polls the results dir), or
+    ``signal:<pidfile>``. ``s6-overlay`` is the historical name of the default halt path.
+    """
+    if how in ("none", "watch"):
         return
     if how == "s6-overlay":
-        # s6-overlay's halt starts stage 3: s6-rc brings services down in reverse order
-        subprocess.Popen([IMAGE_HALT], start_new_session=True)
-        return
+        how = IMAGE_HALT
+    if how.startswith("/"):
+        # own session: s6-supervise kills a finish script after timeout-finish, and the halt
+        # outlives the service it stops
+        with contextlib.suppress(OSError):
+            subprocess.Popen([how], start_new_session=True, stdin=subprocess.DEVNULL)
+            return
+        sys.stderr.write(f"sealfeed: cannot run the halt program {how}\n")
     if how.startswith("signal:"):
         with contextlib.suppress(OSError, ValueError):
             pid = int(Path(how.removeprefix("signal:")).read_text().strip())

@@ -2,8 +2,9 @@
 
 The service set is data first (:mod:`sealfeed.s6.graph` builds it from the verified
 configuration), text second (:mod:`sealfeed.s6.render` writes it in the s6-rc source
-format of s6-overlay v3), and a plain scandir third (:mod:`sealfeed.s6.local`, for
-``sealfeed up`` on a machine without s6-rc).
+format), then either compiled by s6-rc-compile and run by the image's /init (pkgs/init) or
+converted to a plain scandir (:mod:`sealfeed.s6.local`, ``sealfeed up``). Where it runs is
+:class:`sealfeed.s6.runtime.Runtime`, one description for both modes.
 """
 
 from __future__ import annotations
@@ -15,22 +16,15 @@ from typing import Literal
 ServiceType = Literal["oneshot", "longrun", "bundle"]
 Mode = Literal["image", "local"]
 
-#: s6-overlay v3 locations (https://github.com/just-containers/s6-overlay, README "Writing a
-#: service script" and "Customizing s6-overlay behaviour").
+#: The image keeps s6-overlay v3's *locations* (ADR 0080; s6-overlay README "Writing a
+#: service script", "Exit codes") though /init is sealfeed's own: the baked tree's root, the
+#: live scandir, the exit-code file and the halt program the hooks call. Every path is
+#: derived from the run dir by :class:`sealfeed.s6.runtime.Runtime`; these are its defaults.
 IMAGE_TREE_ROOT = "/etc/s6-overlay"
+IMAGE_RUN_DIR = "/run"
 IMAGE_RUN_SERVICE_DIR = "/run/service"
 IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
 IMAGE_HALT = "/run/s6/basedir/bin/halt"
-#: Container environment the image must set for this tree (s6-overlay v3 README,
-#: "Customizing s6-overlay behaviour"): wait for services without a limit (Chainlink nodes
-#: take far longer than the 5 s default to become ready), stop the container if a service
-#: fails to start, give services their 30 s timeout-kill at shutdown before the final kill.
-OVERLAY_ENV: Mapping[str, str] = {
-    "S6_CMD_WAIT_FOR_SERVICES_MAXTIME": "0",
-    "S6_BEHAVIOUR_IF_STAGE2_FAILS": "2",
-    "S6_SERVICES_GRACETIME": "35000",
-    "S6_KILL_GRACETIME": "5000",
-}
 #: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
 DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_LOG_FILES = 10
@@ -105,10 +99,11 @@ class RenderOptions:
     tree_root: str = IMAGE_TREE_ROOT
     #: restart ledgers live in ``<run_service_dir>/<service>/`` (design §2.5 paths)
     run_service_dir: str = IMAGE_RUN_SERVICE_DIR
-    #: ``exitcode`` (read by s6-overlay) and the human ``cause`` line
+    #: ``exitcode`` (the container's exit status, read by /init) and the human ``cause`` line
     results_dir: str = IMAGE_RESULTS_DIR
-    #: ``s6-overlay`` -> run its halt; ``signal:<pidfile>`` -> SIGTERM that pid (local mode)
-    halt: str = "s6-overlay"
+    #: how a hook asks for the ordered shutdown: an absolute program (image: /init's halt),
+    #: ``watch`` (``sealfeed up`` polls the results dir), ``signal:<pidfile>`` or ``none``
+    halt: str = IMAGE_HALT
     log_dir: str | None = None  # None: the config's log_dir
     log_file_size: int = DEFAULT_LOG_FILE_SIZE
     log_files: int = DEFAULT_LOG_FILES
@@ -129,9 +124,9 @@ __all__ = [
     "DEFAULT_LOG_FILE_SIZE",
     "IMAGE_HALT",
     "IMAGE_RESULTS_DIR",
+    "IMAGE_RUN_DIR",
     "IMAGE_RUN_SERVICE_DIR",
     "IMAGE_TREE_ROOT",
-    "OVERLAY_ENV",
     "Mode",
     "RenderOptions",
     "ServiceDef",

@@ -38,13 +38,13 @@ from sealfeed.s6.hooks import read_cause
 from sealfeed.s6.local import local_users, scandir_path, scandir_tree
 from sealfeed.s6.model import RenderOptions, ServiceDef, Skipped
 from sealfeed.s6.render import render_services
+from sealfeed.s6.runtime import HALT_WATCH, local_runtime
 from sealfeed.s6.supervise import read_supervise_status
 from sealfeed.s6.tree import write_tree
 
 #: environment marker inherited by every process of the tree: how leftovers are found even
 #: if one of them started its own session
 MARKER_ENV = "SEALFEED_UP_STATE"
-HALT_WATCH = "watch"  # local mode: finish/oneshot hooks write the cause, `up` watches for it
 POLL = 0.05
 
 
@@ -113,9 +113,12 @@ class Appliance:
         self.cfg = cfg
         self.opts = opts
         self.state = Path(opts.state_dir).resolve()
-        self.tree_root = self.state / "etc" / "s6-overlay"
-        self.scandir = scandir_path(self.state)
-        self.results = self.state / "run" / "s6-linux-init-container-results"
+        #: the same description the image's /init derives its paths from (runtime.py)
+        self.runtime = local_runtime(self.state)
+        self.tree_root = Path(self.runtime.tree_root)
+        self.scandir = Path(self.runtime.scandir)
+        assert self.scandir == scandir_path(self.state)
+        self.results = Path(self.runtime.results_dir)
         self.skipped: list[Skipped] = []
         self.services: tuple[ServiceDef, ...] = ()
         self.proc: subprocess.Popen[bytes] | None = None
@@ -145,16 +148,12 @@ class Appliance:
                 Skipped(s.service, why) for s in self.cfg.nodes.specs()
             ]
         as_root = os.geteuid() == 0
-        base = RenderOptions(
-            mode="local",
+        assert self.runtime.halt == HALT_WATCH
+        base = self.runtime.render_options(
             sealfeed_argv=o.sealfeed_argv,
             config_path=o.config_path,
             pubkey_path=o.pubkey_path,
             secrets_dir=o.secrets_dir,
-            tree_root=str(self.tree_root),
-            run_service_dir=str(self.scandir),
-            results_dir=str(self.results),
-            halt=HALT_WATCH,
             log_dir=o.log_dir or str(self.state / "log"),
             log_file_size=o.log_file_size,
             log_files=o.log_files,
@@ -181,7 +180,7 @@ class Appliance:
         self.services = build_services(self.cfg, ropts)
         tree = render_services(self.services, self.cfg, ropts)
         write_tree(tree, self.tree_root)
-        problems = check_tree(self.tree_root, external=())
+        problems = check_tree(self.tree_root)
         if problems:
             raise InputError(
                 "rendered tree does not check: " + "; ".join(map(str, problems)),
@@ -227,10 +226,9 @@ class Appliance:
         env = {
             **os.environ,
             MARKER_ENV: str(self.state),
-            # where the exporter finds the live scandir and the rendered tree locally
-            # (image: /run/service and /etc/s6-overlay)
-            "SEALFEED_SCANDIR": str(self.scandir),
-            "SEALFEED_S6_TREE": str(self.tree_root),
+            # where the exporter finds the live scandir and the source tree (the image's
+            # /init exports the same variables for its own paths)
+            **self.runtime.service_env(),
         }
         self.started_at = time.monotonic()
         self.proc = subprocess.Popen(

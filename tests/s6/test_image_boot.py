@@ -1,0 +1,338 @@
+"""The image's own PID 1 (pkgs/init) booted for real (issue #21).
+
+``init.sh``/``halt.sh`` substituted exactly as pkgs/init/default.nix does, for a temporary root
+(:class:`tests.fixtures.s6.ImageRoot`), run as PID 1 of its own PID + mount namespace
+(``unshare --fork --pid --mount-proc``) with the real s6 2.15 / s6-rc 0.6 / execline built
+from ../shared/skarnet, real PostgreSQL, the real ``sealfeed`` (config verify, render, pg
+bootstrap/provision, chainlink render, aggregator, exporter) under the image's accounts, and a
+stand-in only for the Chainlink binary (tests/s6/chainlink_standin.py). Service order is read
+from s6-rc's own transition log (``-v2``) and checked edge by edge against the rendered
+manifest -- the runtime description both modes share.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import signal
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sealfeed.s6.supervise import read_supervise_status
+from tests.fixtures.s6 import MARKER_ENV, ImageRoot, Transition
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
+
+STARTED = "sealfeed-init: all services started"
+
+
+def _edges(manifest: dict[str, Any]) -> list[tuple[str, str]]:
+    """(service, dependency) for every dependency edge of the rendered graph."""
+    return [(s["name"], d) for s in manifest["services"] for d in s["dependencies"]]
+
+
+def _first(transitions: list[Transition]) -> dict[tuple[str, str], int]:
+    out: dict[tuple[str, str], int] = {}
+    for t in transitions:
+        out.setdefault((t.name, t.what), t.index)
+    return out
+
+
+def assert_started_in_dependency_order(img: ImageRoot, manifest: dict[str, Any]) -> None:
+    seen = _first(img.transitions())
+    for svc in manifest["services"]:
+        assert (svc["name"], "successfully started") in seen, f"{svc['name']} never started"
+    for svc, dep in _edges(manifest):
+        assert seen[(dep, "successfully started")] < seen[(svc, "starting")], (
+            f"{svc} started before its dependency {dep} was up (and ready)"
+        )
+    for svc in manifest["services"]:
+        if svc["logger"]:  # the logger reads the pipe before its producer writes to it
+            assert seen[(svc["logger"], "successfully started")] < seen[(svc["name"], "starting")]
+
+
+def assert_stopped_in_reverse_order(img: ImageRoot, manifest: dict[str, Any]) -> None:
+    lines = img.log().splitlines()
+    boot_end = next(i for i, line in enumerate(lines) if STARTED in line)
+    seen = _first([t for t in img.transitions() if t.index > boot_end])
+    for svc, dep in _edges(manifest):
+        if (dep, "stopping") in seen:
+            assert seen[(svc, "successfully stopped")] < seen[(dep, "stopping")], (
+                f"{dep} was stopped while {svc}, which depends on it, still ran"
+            )
+    for svc in manifest["services"]:
+        if svc["logger"]:  # the logger drains everything its service wrote
+            assert seen[(svc["name"], "successfully stopped")] < seen[(svc["logger"], "stopping")]
+
+
+def _uid(host_pid: int) -> int:
+    for line in Path(f"/proc/{host_pid}/status").read_text().splitlines():
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    raise AssertionError(f"no Uid for {host_pid}")
+
+
+def _host_pid_of(img: ImageRoot, service: str) -> int:
+    st = img.status(service)
+    assert st is not None and st.up, f"{service} not up: {st}"
+    return img.host_pid(st.pid)
+
+
+def _http(url: str) -> tuple[int, str]:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return int(resp.status), resp.read().decode()
+
+
+def _wait(pred: Callable[[], bool], what: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _marked_processes(root: Path) -> list[int]:
+    marker = f"{MARKER_ENV}={root}".encode()
+    out = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if marker in Path(f"/proc/{entry}/environ").read_bytes().split(b"\0"):
+                    out.append(int(entry))
+            except OSError:
+                continue
+    return out
+
+
+def test_boot_order_readiness_restart_and_ordered_stop(
+    image_root: Callable[..., ImageRoot], skarnet_bin: Path
+) -> None:
+    img = image_root(nodes=2)
+    # an injected key must not win over the image's file (ADR 0082): this one would not verify
+    img.start(
+        CONFIGURATION_PUBLIC_KEY="MCowBQYDK2VwAyEAZKXzFe1UMZDEmPOL6mC2Q/sQiGOqMvSq51gSmbDqy8Q="
+    )
+    img.wait_log(STARTED)
+    manifest = img.manifest()
+    names = [s["name"] for s in manifest["services"]]
+    assert {"config-verify", "postgres", "chainlink-node-1", "chainlink-node-2"} <= set(names)
+
+    # s6-rc started every service of the manifest, each after its dependencies were ready
+    assert_started_in_dependency_order(img, manifest)
+    loggers = {s["logger"] for s in manifest["services"] if s["logger"]}
+    longruns = [s for s in manifest["services"] if s["type"] == "longrun"]
+    for svc in longruns:
+        st = img.status(svc["name"])
+        # a logger has no notification-fd: up is all s6 can say about it
+        assert st is not None and st.up and (st.ready or svc["name"] in loggers), (svc, st)
+
+    # under the image's accounts (ADR 0051), not root
+    assert _uid(_host_pid_of(img, "price-aggregator")) == 900
+    assert _uid(_host_pid_of(img, "process-metrics")) == 900
+    assert _uid(_host_pid_of(img, "postgres")) == pwd.getpwnam("postgres").pw_uid
+    assert _uid(_host_pid_of(img, "chainlink-node-2")) == 1002
+
+    # one s6: every supervision binary running is the built 2.15, none of Debian's 2.11
+    skarnet = {p.name for p in skarnet_bin.iterdir()}
+    checked = 0
+    for host in img.namespace_pids().values():
+        try:
+            exe = os.readlink(f"/proc/{host}/exe")
+        except OSError:
+            continue
+        if Path(exe).name in skarnet:
+            assert exe.startswith(str(skarnet_bin) + "/"), f"{exe} is not the built s6 suite"
+            checked += 1
+    assert checked >= len(longruns)  # at least one s6-supervise per longrun
+
+    # the real components answer; the exporter finds the tree through /init's environment
+    assert _http(f"http://127.0.0.1:{img.agg_port}/health")[0] == 200
+    for i in (1, 2):
+        assert _http(f"http://127.0.0.1:{img.api_base + i}/health")[0] == 200
+
+    def exporter_sees_all() -> bool:
+        body = _http(f"http://127.0.0.1:{img.exp_port}/metrics")[1]
+        return all(
+            f'chainlink_s6_service_up{{service="{s["name"]}"}} 1.0' in body for s in longruns
+        )
+
+    _wait(exporter_sees_all, "the exporter to report every longrun up", 60)
+
+    # kill -9: s6-supervise restarts it, the finish script counts it, the appliance stays up
+    old_ns = img.status("price-aggregator").pid  # type: ignore[union-attr]
+    os.kill(img.host_pid(old_ns), signal.SIGKILL)
+
+    def restarted() -> bool:
+        st = img.status("price-aggregator")
+        return st is not None and st.up and st.ready and st.pid != old_ns
+
+    _wait(restarted, "price-aggregator to come back ready")
+    ledger = img.run / "service" / "price-aggregator" / "restart-count"
+    _wait(ledger.exists, "the restart ledger", 10)
+    assert ledger.read_text() == "1\n"
+    assert "price-aggregator stopped (signal SIGKILL); restart 1/3 within 300 s" in img.log()
+    assert not (img.run / "s6-linux-init-container-results" / "cause").exists()
+
+    # docker stop: SIGTERM to PID 1 -> reverse dependency order -> exit with the recorded code
+    os.kill(img.init_pid(), signal.SIGTERM)
+    assert img.wait_exit(120) == 0, img.log()[-4000:]
+    assert_stopped_in_reverse_order(img, manifest)
+    events = img.events.read_text().split()
+    assert events.count("stop") == 2  # both node stand-ins got their graceful SIGTERM
+    assert not (img.root / "sp" / "postgresql" / "data" / "postmaster.pid").exists()
+    # nothing alive at exit (the finish script names any process it finds)
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
+    assert "still running at exit" not in img.log()
+    assert "sealfeed-init: supervision tree stopped, exit code 0" in img.log()
+    assert _marked_processes(img.root) == []
+    # what the longruns wrote went through the redacting pipeline into s6-log's files
+    assert (img.root / "var" / "log" / "sealfeed" / "chainlink-node-1" / "current").stat().st_size
+
+
+def test_restart_budget_stops_the_container_with_its_cause(
+    image_root: Callable[..., ImageRoot],
+) -> None:
+    img = image_root(nodes=2, max_restarts=1, window_seconds=300)
+    img.start()
+    img.wait_log(STARTED)
+    manifest = img.manifest()
+    pid = img.status("process-metrics").pid  # type: ignore[union-attr]
+    os.kill(img.host_pid(pid), signal.SIGKILL)
+
+    def back() -> bool:
+        st = img.status("process-metrics")
+        return st is not None and st.up and st.pid != pid
+
+    _wait(back, "process-metrics to restart once")
+    os.kill(img.host_pid(img.status("process-metrics").pid), signal.SIGKILL)  # type: ignore[union-attr]
+    assert img.wait_exit(120) == 137  # 128 + SIGKILL: the container's exit code
+    line = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    assert line.startswith(
+        "sealfeed: appliance stopped: process-metrics: restart budget exhausted "
+        "(2 exits within 300 s, max 1 restarts) (signal SIGKILL)"
+    )
+    assert line.rstrip().endswith("container exit code 137") and line.count("\n") == 1
+    assert line.strip() in img.log()  # the same one line in the container log
+    # the halt was ordered: the node stopped before PostgreSQL was asked to
+    assert_stopped_in_reverse_order(img, manifest)
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
+    st = read_supervise_status(img.run / "service" / "process-metrics")
+    assert st is not None and not st.up
+
+
+def _tamper(img: ImageRoot) -> None:
+    doc = json.loads(img.config.read_text())
+    doc["solution"]["chainlinkChainId"] += 1  # after signing
+    img.config.write_text(json.dumps(doc))
+
+
+def _other_key(img: ImageRoot) -> dict[str, str]:
+    from sealfeed.config import signing
+
+    other = signing.generate_key(signing.Scheme.MODERN)
+    img.write_config(key=other)
+    # ... and that key injected through the environment: the image's file still decides
+    return {"CONFIGURATION_PUBLIC_KEY": other.public().base64_der}
+
+
+def _malformed(img: ImageRoot) -> None:
+    img.config.write_text('{"solution": ')
+
+
+def _too_many_nodes(img: ImageRoot) -> None:
+    pass  # built with nodes=3 for an image of 2 slots
+
+
+def _port_not_provisioned(img: ImageRoot) -> None:
+    sol = img.solution()
+    sol["sealfeed"]["nodes"]["apiBasePort"] = img.api_base + 100
+    img.write_config(sol)
+
+
+@pytest.mark.parametrize(
+    ("case", "nodes", "code", "why"),
+    [
+        (_tamper, 2, 1, "content changed"),
+        (_other_key, 2, 1, ""),
+        (_malformed, 2, 2, ""),
+        (_too_many_nodes, 3, 2, "nodesList asks for node 3, but this image provides 2 node slots"),
+        (_port_not_provisioned, 2, 2, "sealfeed.nodes.apiBasePort gives node 1 API port"),
+    ],
+    ids=["tampered", "signed-by-injected-key", "malformed", "too-many-nodes", "unprovisioned-port"],
+)
+def test_rejected_configuration_starts_nothing(
+    image_root: Callable[..., ImageRoot],
+    case: Callable[[ImageRoot], dict[str, str] | None],
+    nodes: int,
+    code: int,
+    why: str,
+) -> None:
+    img = image_root(nodes=nodes, slots=2 if nodes == 3 else None)
+    env = case(img) or {}
+    img.start(**env)
+    assert img.wait_exit(60) == code, img.log()
+    log = img.log()
+    assert f"sealfeed-init: configuration rejected; nothing was started (exit {code})" in log
+    results = img.run / "s6-linux-init-container-results"
+    assert (results / "exitcode").read_text() == f"{code}\n"
+    cause = (results / "cause").read_text()
+    assert "appliance stopped: config-verify: configuration rejected" in cause
+    assert cause.count("\n") == 1 and why in cause
+    # nothing was compiled, no supervisor ever ran, no service started
+    assert not (img.run / "s6" / "compiled").exists()
+    assert not (img.run / "service" / ".s6-svscan" / "control").exists()
+    assert "s6-rc: info" not in log
+    if "node" in why:
+        assert str(img.layout) in log  # the error names the image's layout file
+
+
+def test_a_baked_tree_is_what_runs(image_root: Callable[..., ImageRoot]) -> None:
+    """With a tree baked at build time (ADR 0085) /init checks and runs that one: an invalid
+    baked tree stops the boot even though the fresh render is fine."""
+    import subprocess
+    import sys
+
+    img = image_root(nodes=2)
+    subprocess.run(
+        [sys.executable, "-m", "sealfeed", "s6", "render", "--config", str(img.config),
+         "--pubkey", str(img.pubkey), "--mode", "image", "--run-dir", str(img.run),
+         "--out", str(img.baked), "--tree-root", str(img.baked)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    (img.baked / "s6-rc.d" / "process-metrics" / "run").unlink()
+    img.start()
+    assert img.wait_exit(60) == 1
+    assert f"sealfeed-init: the service tree {img.baked} is invalid; nothing was started" in (
+        img.log()
+    )
+    assert "process-metrics: run missing or not executable" in img.log()
+    assert not (img.run / "service" / ".s6-svscan" / "control").exists()
+
+
+def test_a_failed_oneshot_stops_the_container_with_its_cause(
+    image_root: Callable[..., ImageRoot],
+) -> None:
+    """PostgreSQL cannot be bootstrapped (its data dir is a file): the oneshot records why,
+    nothing that depends on it starts, what did start is stopped in order, exit = its code."""
+    img = image_root(nodes=2)
+    data = img.root / "sp" / "postgresql" / "data"
+    data.rmdir()
+    data.write_text("not a directory\n")
+    img.start()
+    code = img.wait_exit(180)
+    assert code != 0, img.log()[-4000:]
+    cause = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    assert cause.startswith("sealfeed: appliance stopped: postgres-bootstrap: oneshot failed")
+    assert cause.rstrip().endswith(f"container exit code {code}")
+    seen = _first(img.transitions())
+    assert ("postgres", "starting") not in seen and ("chainlink-node-1", "starting") not in seen
+    assert ("config-verify", "successfully started") in seen
+    assert "sealfeed-init: the user bundle failed to start" not in img.log()  # cause kept
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
