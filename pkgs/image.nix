@@ -39,6 +39,7 @@ let
           mkdir -p $out/etc
           sealfeed s6 render ${lib.escapeShellArgs img.s6RenderArgs} \
             --config ${img.s6BuildConfig} --pubkey ${keyFile} --mode image \
+            --layout ${layoutFile} \
             --out $out/etc/s6-overlay --tree-root /etc/s6-overlay
           sealfeed s6 check $out/etc/s6-overlay
         '';
