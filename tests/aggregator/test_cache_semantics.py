@@ -269,7 +269,7 @@ def test_unknown_pair_is_remembered_for_a_while() -> None:
 def test_bad_pairs_files_are_precise_input_errors(tmp_path: Path) -> None:
     import pytest
 
-    from sealfeed.aggregator.service import load_pairs_file
+    from sealfeed.aggregator.pairs import load_pairs_file
     from sealfeed.errors import InputError
 
     cases = {
