@@ -168,6 +168,8 @@ class Aggregator:
             registered = probe.registered_at_ms if probe is not None else at_ms
             last_request = probe.last_request_ms if probe is not None else at_ms
             t = st.tracked[pair] = Tracked(registered, last_request, self.ttl_for(st, pair))
+            if probe is not None:
+                t.last_fetch_ms = probe.last_fetch_ms
             self._pairs_changed(st)
         return t
 
