@@ -53,7 +53,7 @@ def test_one_unknown_symbol_does_not_fail_the_batch() -> None:
                 client.get("/quote/binance/BTC/USDT"), client.get("/quote/binance/NOPE/USDT")
             )
             assert ok.status == 200 and bad.status == 404
-            # batch rejected with -1121, then split into single-symbol calls
+            # batch rejected with -1121, then bisected: here into single-symbol calls
             assert [c[1].get("symbols") is not None for c in fx["binance"].calls] == [
                 True,
                 False,

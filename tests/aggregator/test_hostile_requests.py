@@ -271,3 +271,22 @@ def test_hostile_bodies_are_400_413_and_explained() -> None:
             )
 
     run(scenario())
+
+
+def test_a_batch_rejected_for_one_unknown_symbol_is_bisected() -> None:
+    """Binance fails a whole symbols=[...] call on one bad symbol: 15 known pairs and one
+    unknown cost 1 + 2*log2(16) = 9 calls, not 17, and every known pair gets its price."""
+    bases = [f"K{i:02d}" for i in range(15)]
+
+    async def scenario() -> None:
+        async with fakes(["binance"]) as fx:
+            for b in bases:
+                fx["binance"].set_price(b, "USDT", "1.25")
+            async with service(fx) as (client, _app):
+                answers = await asyncio.gather(
+                    *(client.get(f"/quote/binance/{b}/USDT") for b in [*bases, "NOPE"])
+                )
+                assert [r.status for r in answers] == [200] * 15 + [404]
+                assert fx["binance"].total_calls == 9
+
+    run(scenario())
