@@ -163,9 +163,7 @@ class SourceClient:
                     for chunk in (req.pairs[:half], req.pairs[half:])
                     for r in self.requests(chunk, len(chunk))
                 ]
-                await asyncio.gather(
-                    *(self._run(r, settle, probe, admitted=True) for r in parts)
-                )
+                await asyncio.gather(*(self._run(r, settle, probe, admitted=True) for r in parts))
                 return
             settle(req.pairs, err)
             return

@@ -149,7 +149,7 @@ async def median(request: Request) -> Response:
         if not raw_age.isdigit() or len(raw_age) > 12:
             raise HttpError(400, "max_age_ms must be a non-negative integer")
         max_age = int(raw_age)
-    return JsonBytes(_agg(request).median(p["base"], p["quote"], sources, max_age))
+    return JsonBytes(status.median(_agg(request), p["base"], p["quote"], sources, max_age))
 
 
 def _batch_items(doc: Any) -> list[Any]:

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import functools
 import logging
-from collections.abc import Iterable
 from typing import Any
 
 from sealfeed.aggregator.adapters import Pair, Prices, UpstreamError, valid_price
@@ -41,7 +40,6 @@ from sealfeed.aggregator.errors import (
     SourceUnavailable,
     UnknownSource,
 )
-from sealfeed.aggregator.median import median_stats
 from sealfeed.aggregator.metrics import AggregatorMetrics
 from sealfeed.aggregator.pairs import load_pairs_file, pair_of
 from sealfeed.aggregator.sources import canonical_source
@@ -584,58 +582,10 @@ class Aggregator:
             except Exception:
                 log.exception("cleanup loop bug", extra={"event": "bug"})
 
-    # ------------------------------------------------------------------ median
-    def median(
-        self, base: str, quote: str, sources: list[str] | None, max_age_ms: int | None
-    ) -> dict[str, Any]:
-        """Median over the sources holding a fresh value of the pair."""
-        pair = pair_of(base, quote)
-        names = sources or list(self.sources)
-        now = now_ms()
-        used: list[dict[str, Any]] = []
-        skipped: dict[str, str] = {}
-        for raw in names:
-            name = canonical_source(raw)
-            if name is None or name not in self.sources:
-                skipped[raw[:40]] = "unknown or disabled source"
-                continue
-            q = self.cache.fresh((name, *pair), now)
-            if q is None:
-                skipped[name] = "no fresh value"
-                continue
-            age = now - q.received_at_ms
-            if max_age_ms is not None and age > max_age_ms:
-                skipped[name] = f"older than {max_age_ms} ms"
-                continue
-            t = self.sources[name].tracked.get(pair)
-            if t is not None:
-                t.last_request_ms = now
-            used.append(
-                {"source": name, "price": q.price, "receivedAt": q.received_at, "ageMs": age}
-            )
-        if not used:
-            raise PriceNotFound(
-                f"No fresh price for {pair[0]}/{pair[1]} from any source", skipped=skipped
-            )
-        stats = median_stats([u["price"] for u in used])
-        return {
-            "pair": list(pair),
-            "median": stats.median,
-            "sources": used,
-            "count": stats.count,
-            "min": stats.min,
-            "max": stats.max,
-            "spread": stats.spread,
-            "spreadPct": stats.spread_pct,
-            "skipped": skipped,
-        }
-
     def counts(self) -> tuple[int, int]:
         """(tracked pairs, probing pairs) over all sources."""
-        sources: Iterable[SourceState] = self.sources.values()
-        return sum(len(s.tracked) for s in sources), sum(
-            len(s.probing) for s in self.sources.values()
-        )
+        sources = self.sources.values()
+        return sum(len(s.tracked) for s in sources), sum(len(s.probing) for s in sources)
 
 
 def uptime_s(started_ms: int) -> float:

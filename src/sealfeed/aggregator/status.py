@@ -1,6 +1,7 @@
-"""Read-only documents about the aggregator's state (registrations, pairs, sources).
+"""Documents about the aggregator's state: registrations, pairs, sources, the median.
 
-Plain data out; the HTTP edge serialises them (``/quote/pairs/*``, ``/sources``).
+Plain data out; the HTTP edge serialises them (``/quote/pairs/*``, ``/sources``,
+``/quote/median/*``). The median's maths is :mod:`sealfeed.aggregator.median`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from typing import Any
 
 from sealfeed.aggregator.adapters import Pair
 from sealfeed.aggregator.cache import iso_ms, now_ms
+from sealfeed.aggregator.errors import PriceNotFound
+from sealfeed.aggregator.median import median_stats
+from sealfeed.aggregator.pairs import pair_of
 from sealfeed.aggregator.service import Aggregator
-from sealfeed.aggregator.sources import SOURCE_NAMES
+from sealfeed.aggregator.sources import SOURCE_NAMES, canonical_source
 
 
 def _cached_fields(agg: Aggregator, source: str, pair: Pair) -> dict[str, Any]:
@@ -110,4 +114,49 @@ def source_status(agg: Aggregator) -> dict[str, Any]:
     return out
 
 
-__all__ = ["pairs_of", "registrations", "source_status"]
+def median(
+    agg: Aggregator, base: str, quote: str, sources: list[str] | None, max_age_ms: int | None
+) -> dict[str, Any]:
+    """Median over the sources holding a fresh value of the pair (``PriceNotFound`` with
+    the reason per source when none does). Asking counts as a request of each used pair."""
+    pair = pair_of(base, quote)
+    names = sources or list(agg.sources)
+    now = now_ms()
+    used: list[dict[str, Any]] = []
+    skipped: dict[str, str] = {}
+    for raw in names:
+        name = canonical_source(raw)
+        if name is None or name not in agg.sources:
+            skipped[raw[:40]] = "unknown or disabled source"
+            continue
+        q = agg.cache.fresh((name, *pair), now)
+        if q is None:
+            skipped[name] = "no fresh value"
+            continue
+        age = now - q.received_at_ms
+        if max_age_ms is not None and age > max_age_ms:
+            skipped[name] = f"older than {max_age_ms} ms"
+            continue
+        t = agg.sources[name].tracked.get(pair)
+        if t is not None:
+            t.last_request_ms = now
+        used.append({"source": name, "price": q.price, "receivedAt": q.received_at, "ageMs": age})
+    if not used:
+        raise PriceNotFound(
+            f"No fresh price for {pair[0]}/{pair[1]} from any source", skipped=skipped
+        )
+    stats = median_stats([u["price"] for u in used])
+    return {
+        "pair": list(pair),
+        "median": stats.median,
+        "sources": used,
+        "count": stats.count,
+        "min": stats.min,
+        "max": stats.max,
+        "spread": stats.spread,
+        "spreadPct": stats.spread_pct,
+        "skipped": skipped,
+    }
+
+
+__all__ = ["median", "pairs_of", "registrations", "source_status"]
