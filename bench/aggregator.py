@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
 """Aggregator benchmark: the issue #5 workloads on the shared harness (../shared/bench).
 
-Phases (all by default; ``--phases hot,cold,rss,burst,oracle``):
+Phases (all by default; ``--phases hot,cold,rss,burst,oracle,hostile``):
 
 * hot    -- ``wrk -t2 -c50`` on a cached ``GET /quote/binance/BTC/USDT`` (fake Binance at
             20 ms), for each ASGI server, metrics on; plus a bare Starlette endpoint
-            returning a cached dict on the same server (the server's ceiling);
+            returning a cached dict on the same server, and nginx (Debian package, one
+            worker) returning the same constant JSON: the ceiling, reported as ours/nginx;
 * cold   -- sequential first requests for uncached pairs vs. a direct call to the fake;
 * rss    -- resident memory of the service with 1,000 tracked (cached) pairs;
 * burst  -- an OCR round: 260 feeds x 7 sources x 5 nodes = 9,100 requests at once;
-* oracle -- load.py oracle mode, 5 nodes x 20 pairs every 5 s: upstream calls per minute.
+* oracle -- load.py oracle mode, 5 nodes x 20 pairs every 5 s: upstream calls per minute;
+* hostile -- issue #16 (bench/aggregator_hostile.py): 5,000 idle / slowloris connections
+            while fresh clients ask /health and a cached quote; 500 junk pairs next to 20
+            real ones (upstream down, and up); 10,000-deep and 50 MB bodies, a 200 kB header.
 
 Prints a human table on stderr and one JSON line on stdout. Run from the repository root:
 ``uv run python bench/aggregator.py`` (needs ``wrk`` and ../shared/bench).
@@ -36,6 +40,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import aggregator_hostile as hostile  # noqa: E402
+
 SHARED_BENCH = next(
     (p for p in (ROOT.parent / "shared" / "bench", ROOT / "shared" / "bench") if p.is_dir()),
     ROOT.parent / "shared" / "bench",
@@ -102,17 +109,29 @@ def _child_serve(args: argparse.Namespace) -> None:
         app: Any = Starlette(routes=[Route("/quote/{s}/{b}/{q}", quote), Route("/health", health)])
     else:
         from sealfeed.aggregator.app import create_app
+        from sealfeed.aggregator.sources import DEFAULTS
         from sealfeed.config.model import AggregatorConfig, RefetchConfig, SourceConfig
 
         upstreams = json.loads(args.upstreams)
         sources = {
-            name: SourceConfig(name=name, base_url=url, ttl_ms=args.ttl_ms, rps=args.rps)
+            name: SourceConfig(
+                name=name,
+                base_url=url,
+                ttl_ms=args.ttl_ms,
+                # as the schema does: the catalogue's budget unless one is given
+                rps=args.rps if args.rps is not None else DEFAULTS[name].rps,
+            )
             for name, url in upstreams.items()
         }
         refetch = RefetchConfig(stale_trigger_before_expiry_ms=args.stale_ms)
         cfg = AggregatorConfig(sources=sources, pairs_file=args.pairs_file, refetch=refetch)
         app = create_app(cfg, streams=False)
-    run(app, server=args.server, host="127.0.0.1", port=args.port)
+    run(app, server=args.server, host="127.0.0.1", port=args.port, **_evict_kw(app))
+
+
+def _evict_kw(app: Any) -> dict[str, Any]:
+    agg = getattr(app, "aggregator", None)
+    return {"on_evict": agg.metrics.evict} if agg is not None else {}
 
 
 def _child_fakes(args: argparse.Namespace) -> None:
@@ -327,6 +346,53 @@ def reference(ref_dir: str) -> Starter:
         return proc, url
 
     return start
+
+
+def nginx_target(binary: str) -> Starter:
+    """nginx (one worker) answering the cached quote's JSON on every path: the ceiling."""
+
+    def start(upstreams: dict[str, str], **_: Any) -> tuple[Proc, str]:
+        port = free_port()
+        proc = Proc(hostile.nginx_argv(binary, port))
+        url = f"http://127.0.0.1:{port}"
+        wait_http(url + "/health")
+        return proc, url
+
+    return start
+
+
+def phase_hostile(fake_url: str, targets: dict[str, Starter], sections: set[str]) -> dict[str, Any]:
+    res: dict[str, Any] = {}
+    pairs = Path(tempfile.mkdtemp()) / "pairs-real.json"
+    pairs.write_text(json.dumps({"binance": [f"{b}/USDT" for b in hostile.real_pairs()]}))
+    down = f"http://127.0.0.1:{free_port()}"  # nothing listens: connection refused
+    quote = "/quote/binance/BTC/USDT"
+    for name, start in targets.items():
+        out: dict[str, Any] = {}
+        if "connections" in sections:
+            proc, url = start({"binance": fake_url})
+            try:
+                urllib.request.urlopen(url + quote, timeout=10).read()
+                out["connections"] = hostile.phase_connections(url, quote)
+            finally:
+                proc.stop()
+        for key, upstream in (("junk_down", down), ("junk_up", fake_url)):
+            if "junk" not in sections:
+                continue
+            proc, url = start({"binance": upstream}, pairs_file=str(pairs))
+            try:
+                time.sleep(1.0)  # the pairs file is fetched at start
+                out[key] = hostile.phase_junk(url)
+            finally:
+                proc.stop()
+        if "bodies" in sections:
+            proc, url = start({"binance": fake_url})
+            try:
+                out["bodies"] = hostile.phase_bodies(url, proc.pid, "/sources/binance/batch")
+            finally:
+                proc.stop()
+        res[name] = out
+    return res
 
 
 def phase_hot(fake_url: str, targets: dict[str, Starter], duration: int) -> dict[str, Any]:
@@ -618,7 +684,13 @@ def main() -> int:
     f.add_argument("--count", type=int, default=1000)
     f.add_argument("--latency-ms", type=float, default=20)
     f.add_argument("--out", required=True)
-    ap.add_argument("--phases", default="hot,cold,rss,burst,oracle")
+    ap.add_argument("--phases", default="hot,cold,rss,burst,oracle,hostile")
+    ap.add_argument(
+        "--hostile",
+        default="connections,junk,bodies",
+        help="sections of the hostile phase (connections, junk, bodies)",
+    )
+    ap.add_argument("--no-nginx", action="store_true", help="skip the nginx ceiling")
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
     ap.add_argument("--oracle-duration", type=int, default=60)
@@ -654,10 +726,14 @@ def main() -> int:
         wait_http(fake_url + "/stats")
         if "hot" in phases:
             hot: dict[str, Starter] = dict(ref)
+            nginx = None if args.no_nginx else hostile.ensure_nginx()
+            if nginx is not None:
+                hot["nginx"] = nginx_target(nginx)
             for server in servers:
                 hot[server] = ours(server)
                 hot[f"{server}-bare"] = ours(server, bare=True)
             result["hot"] = phase_hot(fake_url, hot, args.duration)
+            result["hot_ratios"] = _ratios(result["hot"], default)
         if "cold" in phases:
             result["cold"] = phase_cold(fake_url, main_targets)
         if "rss" in phases:
@@ -667,6 +743,8 @@ def main() -> int:
             result["burst"] = phase_burst(main_targets, ("binance",), 1820)
             # the realistic mix: 260 feeds x 7 sources, every server
             result["burst7"] = phase_burst({s: ours(s) for s in servers}, BURST_SOURCES, 260)
+        if "hostile" in phases:
+            result["hostile"] = phase_hostile(fake_url, main_targets, set(args.hostile.split(",")))
         if "oracle" in phases:
             result["oracle"] = [
                 phase_oracle(fake_url, name, start, args.oracle_duration, 10_000, stale)
@@ -678,6 +756,17 @@ def main() -> int:
     _human(result)
     print(json.dumps(result))
     return 0
+
+
+def _ratios(hot: dict[str, Any], ours_name: str) -> dict[str, Any]:
+    """ours / reference and ours / nginx (req/s), measured in the same run."""
+    out: dict[str, Any] = {}
+    mine = hot.get(ours_name, {}).get("rps")
+    for other in ("reference", "nginx"):
+        theirs = hot.get(other, {}).get("rps")
+        if mine and theirs:
+            out[f"{ours_name}/{other}"] = round(mine / theirs, 2)
+    return out
 
 
 def _human(r: dict[str, Any]) -> None:
@@ -706,6 +795,10 @@ def _human(r: dict[str, Any]) -> None:
                     f" ({b['rps']:.0f} req/s)  non-200 {b['non200']}"
                     f"  p99 {b['latency_ms']['p99']} ms\n"
                 )
+    for k, v in r.get("hot_ratios", {}).items():
+        w(f"ratio  {k:16} {v}x\n")
+    for line in hostile.human(r.get("hostile", {})):
+        w(line + "\n")
     for o in r.get("oracle", []):
         w(
             f"oracle {o['target']:16} ttl {o['ttl_ms']} trigger {o['stale_trigger_ms']}: "

@@ -46,7 +46,13 @@ class AsgiClient:
     def __init__(self, app: Callable[..., Awaitable[None]]) -> None:
         self.app = app
 
-    async def request(self, method: str, path: str, body: bytes = b"") -> Resp:
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> Resp:
         path, _, query = path.partition("?")
         scope = {
             "type": "http",
@@ -58,7 +64,11 @@ class AsgiClient:
             "raw_path": path.encode(),
             "query_string": query.encode(),
             "root_path": "",
-            "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
+            "headers": [
+                (b"host", b"test"),
+                (b"content-type", b"application/json"),
+                *(headers or [(b"content-length", str(len(body)).encode())]),
+            ],
             "client": ("127.0.0.1", 1),
             "server": ("127.0.0.1", 3000),
         }

@@ -53,7 +53,7 @@ def test_one_unknown_symbol_does_not_fail_the_batch() -> None:
                 client.get("/quote/binance/BTC/USDT"), client.get("/quote/binance/NOPE/USDT")
             )
             assert ok.status == 200 and bad.status == 404
-            # batch rejected with -1121, then split into single-symbol calls
+            # batch rejected with -1121, then bisected: here into single-symbol calls
             assert [c[1].get("symbols") is not None for c in fx["binance"].calls] == [
                 True,
                 False,
@@ -269,7 +269,7 @@ def test_unknown_pair_is_remembered_for_a_while() -> None:
 def test_bad_pairs_files_are_precise_input_errors(tmp_path: Path) -> None:
     import pytest
 
-    from sealfeed.aggregator.service import load_pairs_file
+    from sealfeed.aggregator.pairs import load_pairs_file
     from sealfeed.errors import InputError
 
     cases = {

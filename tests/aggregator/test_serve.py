@@ -208,3 +208,30 @@ def test_port_in_use_is_one_line_and_exit_3(server: str) -> None:
         f"sealfeed: cannot listen on 127.0.0.1:{port}: Address already in use"
     )
     assert "Traceback" not in proc.stderr
+
+
+def test_optional_servers_need_the_bench_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    from sealfeed.aggregator import server
+    from sealfeed.errors import InputError
+
+    assert server.resolve_server("auto") == server.resolve_server(None) == "granian"
+    monkeypatch.setattr(server.importlib.util, "find_spec", lambda name: None)
+    for name in ("uvicorn", "hypercorn"):
+        with pytest.raises(InputError) as err:
+            server.resolve_server(name)
+        msg = err.value.message
+        assert "\n" not in msg and "'bench'" in msg and "sealfeed[bench]" in msg
+    assert server.resolve_server("granian") == "granian"
+
+
+def test_server_limits_follow_the_file_limit() -> None:
+    import resource
+
+    from sealfeed.aggregator.server import FD_RESERVE, ServerLimits, raise_nofile
+
+    nofile = raise_nofile()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert nofile == soft and (hard == resource.RLIM_INFINITY or soft == hard)
+    assert ServerLimits().resolved(20_000).max_connections == 20_000 - FD_RESERVE
+    assert ServerLimits().resolved(100).max_connections == 64
+    assert ServerLimits(max_connections=7).resolved(20_000).max_connections == 7

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from sealfeed.aggregator.sources import SOURCE_NAMES
+from sealfeed.aggregator.status import source_status
 from tests.aggregator.helpers import fakes, run, service
 from tests.fakes.exchanges import SAMPLE
 
@@ -55,7 +56,7 @@ def test_missing_symbol_is_404_with_reference_message() -> None:
             # the registration is dropped, as the reference does
             pairs = (await client.get("/quote/pairs/all")).json()["pairs"]
             assert pairs == []
-            status = app.aggregator.source_status()
+            status = source_status(app.aggregator)
             assert all(status[n]["healthy"] for n in SOURCE_NAMES)  # not a source outage
 
     run(scenario())
@@ -99,7 +100,7 @@ def test_failure_serves_last_valid_value_then_503(
                 msg = mine[0].getMessage()
                 assert "\n" not in msg and mine[0].exc_info is None
                 assert "key-" not in msg  # API keys never reach a log line
-            status = agg.source_status()
+            status = source_status(agg)
             assert not status["binance"]["healthy"]
             assert status["binance"]["lastError"]
             # once the value expires and the source is still down: 503 with the age
@@ -134,8 +135,11 @@ def test_rate_limit_retry_after_pauses_the_source() -> None:
             r = await client.get("/quote/binance/ETH/USDT")
             assert r.status == 503 and "Retry-After" in r.json()["message"]
             assert fx["binance"].total_calls == 1
-            limiter = app.aggregator.sources["binance"].client.limiter
-            limiter.blocked_until = 0  # (test) lift the pause: the next call goes out
+            st = app.aggregator.sources["binance"]
+            # a new pair whose attempt just failed answers 503 from memory for a moment
+            assert st.probing[("BTC", "USDT")].failed_at_ms
+            st.client.limiter.blocked_until = 0  # (test) lift the pause: the next call goes out
+            st.probing.clear()  # (test) and forget the recent failures
             assert (await client.get("/quote/binance/BTC/USDT")).status == 200
 
     run(scenario())

@@ -72,6 +72,9 @@ class FakeExchange:
     api_key: str | None = None
     calls: list[tuple[str, dict[str, str], dict[str, str]]] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
+    #: requests being answered right now, and the most seen at once
+    inflight: int = 0
+    max_inflight: int = 0
     base_url: str = ""
     _runner: web.AppRunner | None = None
     _released: asyncio.Event = field(default_factory=asyncio.Event)
@@ -104,6 +107,14 @@ class FakeExchange:
 
     # -- dispatch
     async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        self.inflight += 1
+        self.max_inflight = max(self.max_inflight, self.inflight)
+        try:
+            return await self._answer(request)
+        finally:
+            self.inflight -= 1
+
+    async def _answer(self, request: web.Request) -> web.StreamResponse:
         self.calls.append((request.path, dict(request.query), dict(request.headers)))
         self.counts[request.path] += 1
         if self.latency_s:

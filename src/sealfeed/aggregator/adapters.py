@@ -44,7 +44,8 @@ class UpstreamRequest:
 
 class UpstreamError(Exception):
     """A failed upstream call. ``kind`` is one of: http, malformed, html, api, timeout,
-    connection, rate_limited, unauthorized, unknown_pair."""
+    connection, rate_limited, unauthorized, unknown_pair, and busy (refused before any call:
+    too many new pairs already wait for the source)."""
 
     def __init__(
         self,
@@ -64,7 +65,7 @@ class UpstreamError(Exception):
     def retryable(self) -> bool:
         if self.kind in ("timeout", "connection", "rate_limited"):
             return True
-        if self.kind in ("unknown_pair", "unauthorized"):
+        if self.kind in ("unknown_pair", "unauthorized", "busy"):
             return False
         # 5xx (whatever the body says) is the upstream's transient trouble; 4xx is ours
         return (self.status or 500) >= 500

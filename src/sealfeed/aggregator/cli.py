@@ -7,6 +7,7 @@ handlers so other commands never load Starlette or aiohttp.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from sealfeed.errors import ExitCode, ExternalError
 from sealfeed.output import add_json_flag, emit
@@ -40,12 +41,19 @@ def _serve(args: argparse.Namespace) -> int:
         agg_cfg = dataclasses.replace(agg_cfg, **changes)
     server = resolve_server(args.server or agg_cfg.server)
     if agg_cfg.pairs_file:
-        from sealfeed.aggregator.service import load_pairs_file
+        from sealfeed.aggregator.pairs import load_pairs_file
 
         load_pairs_file(agg_cfg.pairs_file)  # a bad pairs file fails here, not mid-startup
     app = create_app(agg_cfg, cfg.monitoring, streams=not args.no_streams)
     try:
-        run(app, server=server, host=agg_cfg.host, port=agg_cfg.port, notify_fd=args.notify_fd)
+        run(
+            app,
+            server=server,
+            host=agg_cfg.host,
+            port=agg_cfg.port,
+            notify_fd=args.notify_fd,
+            on_evict=app.aggregator.metrics.evict,
+        )
     except OSError as exc:
         raise ExternalError(
             f"cannot serve on {agg_cfg.host}:{agg_cfg.port}: {exc.strerror or exc}"
@@ -82,6 +90,7 @@ def _fetch(args: argparse.Namespace) -> int:
 
     from sealfeed.aggregator.adapters import ADAPTERS, UpstreamError
     from sealfeed.aggregator.fetch import SourceClient
+    from sealfeed.aggregator.pairs import is_symbol
     from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES, canonical_source
     from sealfeed.errors import InputError
     from sealfeed.secret import read_secret_file
@@ -92,8 +101,10 @@ def _fetch(args: argparse.Namespace) -> int:
     pairs = []
     for label in args.pairs:
         base, sep, quote = label.partition("/")
-        if not sep or not base or not quote:
-            raise InputError(f"expected BASE/QUOTE, got {label!r}", location="PAIR")
+        if not sep or not is_symbol(base.strip()) or not is_symbol(quote.strip()):
+            raise InputError(
+                f"expected BASE/QUOTE of valid symbols, got {label!r}", location="PAIR"
+            )
         pairs.append((base.strip().upper(), quote.strip().upper()))
     key = read_secret_file(args.api_key_file).reveal() if args.api_key_file else None
     adapter = ADAPTERS[name]
@@ -109,21 +120,20 @@ def _fetch(args: argparse.Namespace) -> int:
             proxy=args.proxy,
         )
         prices: dict[tuple[str, str], str] = {}
-        error = None
+        errors: list[str] = []
+
+        def settle(_pairs: tuple[tuple[str, str], ...], outcome: Any) -> None:
+            if isinstance(outcome, UpstreamError):
+                if outcome.kind != "unknown_pair":  # unknown symbols are "not found"
+                    errors.append(f"{outcome.kind}: {outcome.message}")
+            else:
+                prices.update(outcome)
+
         try:
-            todo = client.requests(pairs, DEFAULTS[name].max_batch_size)
-            while todo:
-                req = todo.pop(0)
-                try:
-                    prices.update(await client.fetch(req))
-                except UpstreamError as err:
-                    if err.kind == "unknown_pair" and len(req.pairs) > 1:
-                        todo += [r for p in req.pairs for r in client.requests([p], 1)]
-                    elif err.kind != "unknown_pair":  # unknown symbols are "not found"
-                        error = f"{err.kind}: {err.message}"
+            await client.fetch_pairs(pairs, DEFAULTS[name].max_batch_size, settle)
         finally:
             await client.close()
-        return prices, error
+        return prices, (errors[0] if errors else None)
 
     prices, error = asyncio.run(go())
     rows = [{"pair": f"{b}/{q}", "price": prices.get((b, q))} for b, q in pairs]
@@ -156,7 +166,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--server",
         choices=SERVER_CHOICES,
         default=None,
-        help="ASGI server (default: the config's, else auto = the measured default)",
+        help="ASGI server (default: the config's, else auto = granian, the shipped one; "
+        "uvicorn/hypercorn need the optional extra 'bench')",
     )
     serve.add_argument("--host", default=None, help="override the configured bind address")
     serve.add_argument("--port", type=int, default=None, help="override the configured port")

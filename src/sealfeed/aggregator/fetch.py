@@ -1,4 +1,13 @@
-"""Upstream IO: one aiohttp session per source, rate limit, concurrency, retries, proxy.
+"""Upstream IO: one aiohttp session per source, budget, concurrency, retries, batching, proxy.
+
+:meth:`SourceClient.fetch_pairs` turns a set of pairs into the fewest requests the source's
+API allows and settles each request's pairs as it ends; a batch the exchange rejects because
+of one unknown symbol (Binance ``-1121`` fails a whole ``symbols=[...]`` call) is bisected
+until the known pairs get their prices and the unknown ones stand alone.
+
+Two classes of call share a source (see :mod:`sealfeed.aggregator.limiter`): tracked pairs
+first, probes (pairs that never had a value) with what is left, at most half the
+connections and a bounded queue.
 
 Everything that can go wrong on the wire ends as an :class:`UpstreamError`; the message is
 one line and never contains the query string (API keys travel there for some sources).
@@ -7,76 +16,30 @@ one line and never contains the query string (API keys travel there for some sou
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
 
-from sealfeed.aggregator.adapters import Adapter, Prices, UpstreamError, UpstreamRequest
+from sealfeed.aggregator.adapters import Adapter, Pair, Prices, UpstreamError, UpstreamRequest
+from sealfeed.aggregator.limiter import LimiterFull, RateLimiter
 
 log = logging.getLogger("sealfeed.aggregator.fetch")
 
-MAX_RETRIES = 3  # issue #5: exponential backoff with jitter, max 3 retries
+#: the default of ``sources.<name>.maxRetries`` (issue #5: jittered exponential backoff)
+DEFAULT_MAX_RETRIES = 3
 BACKOFF_BASE_S = 0.2
 BACKOFF_CAP_S = 5.0
 #: (source, outcome "ok"/"error", error kind, seconds)
 ObserveFn = Callable[[str, str, str, float], None]
+#: called once per finished request with its pairs and either their prices or the error
+Settle = Callable[[tuple[Pair, ...], "Prices | UpstreamError"], None]
 USER_AGENT = "sealfeed-aggregator/0.1 (+https://github.com/Super-Protocol/chainlink)"
-
-
-class RateLimiter:
-    """Token bucket: ``rps`` tokens per second, burst of max(1, rps) tokens.
-
-    ``block_until`` pauses every caller (a 429/418 with Retry-After) so a rate-limited
-    source is not hammered by retries from the refresher and misses at once.
-    """
-
-    def __init__(self, rps: float | None) -> None:
-        self.rps = rps if rps and rps > 0 else None
-        self.capacity = max(1.0, self.rps or 1.0)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self.blocked_until = 0.0
-        self._lock = asyncio.Lock()
-
-    def _refill(self, now: float) -> None:
-        if self.rps is None:
-            return
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rps)
-        self.updated = now
-
-    async def acquire(self) -> None:
-        if self.rps is None and self.blocked_until <= time.monotonic():
-            return
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if self.blocked_until > now:
-                    await asyncio.sleep(self.blocked_until - now)
-                    continue
-                if self.rps is None:
-                    return
-                self._refill(now)
-                if self.tokens >= 1.0:
-                    self.tokens -= 1.0
-                    return
-                await asyncio.sleep((1.0 - self.tokens) / self.rps)
-
-    def block_for(self, seconds: float) -> None:
-        self.blocked_until = max(self.blocked_until, time.monotonic() + seconds)
-
-    def budget(self) -> dict[str, float | None]:
-        now = time.monotonic()
-        self._refill(now)
-        return {
-            "rps": self.rps,
-            "tokens": None if self.rps is None else round(self.tokens, 2),
-            "blockedForMs": max(0, int((self.blocked_until - now) * 1000)),
-        }
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -115,24 +78,35 @@ class SourceClient:
         rps: float | None,
         max_concurrent: int,
         timeout_ms: int,
+        max_retries: int = DEFAULT_MAX_RETRIES,
         api_key: str | None = None,
         proxy: str | None = None,
         observe: ObserveFn | None = None,
         backoff_base_s: float = BACKOFF_BASE_S,
+        probe_limit: int | None = None,
     ) -> None:
+        """``rps=None``: no token bucket. ``probe_limit``: probe calls admitted at once
+        (waiting or running); more are refused with an ``UpstreamError("busy")``."""
         self.adapter = adapter
         self.name = adapter.name
         self.base_url = base_url.rstrip("/")
-        self.limiter = RateLimiter(rps)
-        self.semaphore = asyncio.Semaphore(max(1, max_concurrent))
+        self._max_concurrent = max(1, max_concurrent)
+        if probe_limit is None:
+            probe_limit = 4 * self._max_concurrent
+        self.probe_limit = max(1, probe_limit)
+        self.limiter = RateLimiter(rps, probe_queue_limit=self.probe_limit)
+        self.semaphore = asyncio.Semaphore(self._max_concurrent)
+        # probes never hold more than half the connections: tracked calls always find one
+        self.probe_semaphore = asyncio.Semaphore(max(1, self._max_concurrent // 2))
         self.timeout = aiohttp.ClientTimeout(total=timeout_ms / 1000)
+        self.max_retries = max(0, max_retries)
         self.api_key = api_key
         self.proxy = proxy
         self.stats = CallStats()
         self._observe = observe
         self._backoff_base_s = backoff_base_s
         self._session: aiohttp.ClientSession | None = None
-        self._max_concurrent = max(1, max_concurrent)
+        self._probes_admitted = 0
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -149,22 +123,83 @@ class SourceClient:
         return self._session
 
     async def close(self) -> None:
+        await self.limiter.close()
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
-    def requests(
-        self, pairs: list[tuple[str, str]], batch_size: int | None
-    ) -> list[UpstreamRequest]:
+    def requests(self, pairs: Sequence[Pair], batch_size: int | None) -> list[UpstreamRequest]:
         return self.adapter.requests(pairs, batch_size, self.api_key)
 
-    async def fetch(self, req: UpstreamRequest) -> Prices:
-        """One logical call with up to MAX_RETRIES retries on retryable errors."""
+    async def fetch_pairs(
+        self,
+        pairs: Sequence[Pair],
+        batch_size: int | None,
+        settle: Settle,
+        *,
+        probe: bool = False,
+    ) -> None:
+        """Fetch ``pairs`` in the fewest requests; ``settle`` each request's pairs as it
+        ends (prices, or the error). Never raises for upstream trouble."""
+        requests = self.requests(pairs, batch_size)
+        await asyncio.gather(*(self._run(req, settle, probe) for req in requests))
+
+    async def _run(
+        self, req: UpstreamRequest, settle: Settle, probe: bool, *, admitted: bool = False
+    ) -> None:
+        try:
+            if admitted:
+                prices = await self._fetch(req, probe)
+            else:
+                prices = await self.fetch(req, probe=probe)
+        except UpstreamError as err:
+            if err.kind == "unknown_pair" and len(req.pairs) > 1:
+                # one unknown symbol fails the whole batch (Binance -1121, Kraken "Unknown
+                # asset pair"): bisect, so the known pairs still get a price and k unknown
+                # symbols among n cost about 2k*log2(n) calls instead of n. The halves are
+                # part of the call already admitted.
+                half = len(req.pairs) // 2
+                parts = [
+                    r
+                    for chunk in (req.pairs[:half], req.pairs[half:])
+                    for r in self.requests(chunk, len(chunk))
+                ]
+                await asyncio.gather(*(self._run(r, settle, probe, admitted=True) for r in parts))
+                return
+            settle(req.pairs, err)
+            return
+        except Exception as exc:  # never let a bug leave waiters hanging
+            log.exception("upstream handler bug", extra={"event": "bug", "source": self.name})
+            settle(req.pairs, UpstreamError("api", exc.__class__.__name__))
+            return
+        settle(req.pairs, prices)
+
+    @contextlib.asynccontextmanager
+    async def _admitted(self, probe: bool) -> AsyncIterator[None]:
+        if not probe:
+            yield
+            return
+        if self._probes_admitted >= self.probe_limit:
+            raise UpstreamError(
+                "busy", f"{self.probe_limit} new pairs already wait for this source"
+            )
+        self._probes_admitted += 1
+        try:
+            yield
+        finally:
+            self._probes_admitted -= 1
+
+    async def fetch(self, req: UpstreamRequest, *, probe: bool = False) -> Prices:
+        """One logical call with up to ``max_retries`` retries on retryable errors."""
+        async with self._admitted(probe):
+            return await self._fetch(req, probe)
+
+    async def _fetch(self, req: UpstreamRequest, probe: bool) -> Prices:
         attempt = 0
         while True:
             try:
-                return await self._once(req)
+                return await self._once(req, probe)
             except UpstreamError as err:
-                if not err.retryable or attempt >= MAX_RETRIES:
+                if not err.retryable or attempt >= self.max_retries:
                     raise
                 delay = err.retry_after
                 if delay is None:
@@ -176,15 +211,19 @@ class SourceClient:
                 attempt += 1
                 await asyncio.sleep(delay)
 
-    async def _once(self, req: UpstreamRequest) -> Prices:
+    async def _once(self, req: UpstreamRequest, probe: bool) -> Prices:
         paused = self.limiter.blocked_until - time.monotonic()
         if paused > (self.timeout.total or 0):
             # waiting out a long Retry-After would only turn every miss into a 408: fail now
             raise UpstreamError(
                 "rate_limited", f"paused for {paused:.0f}s more after a 429/418 (Retry-After)"
             )
-        await self.limiter.acquire()
-        async with self.semaphore:
+        try:
+            await self.limiter.acquire(probe=probe)
+        except LimiterFull as exc:
+            raise UpstreamError("busy", str(exc)) from None
+        gate = self.probe_semaphore if probe else contextlib.nullcontext()
+        async with gate, self.semaphore:
             started = time.perf_counter()
             outcome = "error"
             kind = "ok"
@@ -256,9 +295,10 @@ def build_proxy(use_proxy: object, global_proxy: str | None) -> str | None:
 
 
 __all__ = [
-    "MAX_RETRIES",
+    "DEFAULT_MAX_RETRIES",
     "CallStats",
     "RateLimiter",
+    "Settle",
     "SourceClient",
     "build_proxy",
     "parse_retry_after",

@@ -60,6 +60,26 @@ class AggregatorMetrics:
         self.tracked_pairs = Gauge(
             "sealfeed_aggregator_tracked_pairs", "pairs tracked per source", ["source"], registry=r
         )
+        self.probing_pairs = Gauge(
+            "sealfeed_aggregator_probing_pairs",
+            "pairs asked for that never had a value (fetched on demand only; expire soon)",
+            ["source"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "sealfeed_aggregator_rejected_requests",
+            "requests refused before any work: invalid_symbol, body_too_large, bad_body, "
+            "body_timeout, busy (too many new pairs waiting)",
+            ["reason"],
+            registry=r,
+        )
+        self.evicted = Counter(
+            "sealfeed_aggregator_evicted_connections",
+            "client connections closed by the connection guard: silent (no request within the "
+            "timeout) or over_cap (idlest first when connections exceed the cap)",
+            ["reason"],
+            registry=r,
+        )
         self.refresh_lag = Histogram(
             "sealfeed_aggregator_refresh_lag_seconds",
             "how late a background refresh started after its pair became due",
@@ -98,6 +118,21 @@ class AggregatorMetrics:
 
     def request(self, route: str, status: int) -> None:
         self.child(self.requests, route, str(status)).inc()  # type: ignore[attr-defined]
+
+    def set_tracked(self, source: str, count: int) -> None:
+        self.child(self.tracked_pairs, source).set(count)  # type: ignore[attr-defined]
+
+    def set_probing(self, source: str, count: int) -> None:
+        self.child(self.probing_pairs, source).set(count)  # type: ignore[attr-defined]
+
+    def observe_refresh_lag(self, source: str, seconds: float) -> None:
+        self.child(self.refresh_lag, source).observe(seconds)  # type: ignore[attr-defined]
+
+    def reject(self, reason: str) -> None:
+        self.child(self.rejected, reason).inc()  # type: ignore[attr-defined]
+
+    def evict(self, reason: str, count: int = 1) -> None:
+        self.child(self.evicted, reason).inc(count)  # type: ignore[attr-defined]
 
     def cache_result(self, source: str, result: str) -> None:
         self.child(self.cache, source, result).inc()  # type: ignore[attr-defined]

@@ -1,23 +1,37 @@
-"""Run the ASGI app under granian, uvicorn or hypercorn (all in-process, one event loop).
+"""Run the ASGI app under granian (shipped) or uvicorn/hypercorn (the optional ``bench``
+extra), in-process, one event loop, with limits that survive hostile local clients.
 
-The default is chosen by measurement (docs/adr/0020-aggregator-asgi-server.md). Readiness
-for s6 (``--notify-fd``) is written only once ``GET /health`` answers 200 over the socket,
-so "ready" means "serving". SIGTERM/SIGINT stop the server gracefully within
+granian is the server (docs/adr/0020-aggregator-asgi-server.md). Readiness for s6
+(``--notify-fd``) is written only once ``GET /health`` answers 200 over the socket, so
+"ready" means "serving". SIGTERM/SIGINT stop the server gracefully within
 ``SHUTDOWN_TIMEOUT_S`` (conventions.md: within 10 s).
+
+Connection limits (issue #16, docs/adr/0110-aggregator-connection-limits.md): at start the
+soft ``RLIMIT_NOFILE`` is raised to the hard one; granian gets a listen backlog of
+:data:`BACKLOG`, a backpressure (connections served at once) of ``max_connections`` derived
+from that file limit instead of 1,024, HTTP/1.1 only, a header-read timeout (slow headers
+are cut) and a header size limit (431); the :mod:`~sealfeed.aggregator.guard` closes what
+those leave open (connections that never send a byte) and keeps the total under the cap,
+idle connections first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import importlib.util
 import logging
 import os
+import resource
 import signal
 import socket
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
+from sealfeed.aggregator.guard import ConnectionGuard, Policy
 from sealfeed.netutil import reachable_host
 
 log = logging.getLogger("sealfeed.aggregator.server")
@@ -25,24 +39,75 @@ log = logging.getLogger("sealfeed.aggregator.server")
 SERVERS: tuple[str, ...] = ("granian", "uvicorn", "hypercorn")
 #: measured in docs/adr/0020-aggregator-asgi-server.md
 DEFAULT_SERVER = "granian"
+#: servers that come only with the optional extra ``sealfeed[bench]``
+OPTIONAL_SERVERS = {"uvicorn": "uvicorn", "hypercorn": "hypercorn"}
 SHUTDOWN_TIMEOUT_S = 8.0
 READY_TIMEOUT_S = 30.0
+#: listen(2) backlog; the kernel caps it at net.core.somaxconn (4096 on Linux >= 5.4)
+BACKLOG = 4096
+#: descriptors kept for everything but client connections (upstream sessions, streams, logs)
+FD_RESERVE = 512
+
+
+@dataclass(frozen=True)
+class ServerLimits:
+    """Per-connection limits. ``max_connections=None``: the file limit minus
+    :data:`FD_RESERVE` (at least 64)."""
+
+    max_connections: int | None = None
+    #: a request head must be complete this long after its first byte (slowloris); hyper
+    #: also applies it to keep-alive connections waiting for their next request
+    header_read_timeout_ms: int = 10_000
+    #: a request head larger than this is answered 431 (hyper's read buffer, min 8192)
+    max_header_bytes: int = 64 << 10
+    #: a connection that sends no byte for this long is closed by the guard
+    silent_timeout_ms: int = 10_000
+    guard_interval_s: float = 1.0
+    guard_quiet_fds: int = 256
+
+    def resolved(self, nofile: int) -> ServerLimits:
+        if self.max_connections is not None:
+            return self
+        return dataclasses.replace(self, max_connections=max(64, nofile - FD_RESERVE))
+
+
+def raise_nofile() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit; return the soft limit in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft == resource.RLIM_INFINITY or soft >= hard:
+        return int(min(soft, hard))
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    except (ValueError, OSError):
+        return int(soft)
+    return int(hard)
 
 
 def resolve_server(name: str | None) -> str:
+    """The server to run; a clear one-line error when an optional one is not installed."""
+    from sealfeed.errors import InputError
+
     if not name or name == "auto":
         return DEFAULT_SERVER
     if name not in SERVERS:
-        from sealfeed.errors import InputError
-
         raise InputError(f"unknown server {name!r}; choose one of: auto, {', '.join(SERVERS)}")
+    module = OPTIONAL_SERVERS.get(name)
+    if module is not None and importlib.util.find_spec(module) is None:
+        raise InputError(
+            f"server {name!r} needs the optional extra 'bench' (pip install 'sealfeed[bench]' "
+            "or uv sync --extra bench); the shipped server is granian (server: auto)"
+        )
     return name
 
 
 Stopper = Callable[[], None]
 
 
-def _uvicorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
+def _uvicorn(
+    app: Any, host: str, port: int, limits: ServerLimits
+) -> tuple[Awaitable[None], Stopper]:
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -61,6 +126,10 @@ def _uvicorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
         log_config=None,
         timeout_graceful_shutdown=int(SHUTDOWN_TIMEOUT_S) - 2,
         server_header=False,
+        backlog=BACKLOG,
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=max(1, limits.header_read_timeout_ms // 1000),
+        h11_max_incomplete_event_size=limits.max_header_bytes,
     )
     server = _Server(config)
 
@@ -70,7 +139,9 @@ def _uvicorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
     return server.serve(), stop
 
 
-def _hypercorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
+def _hypercorn(
+    app: Any, host: str, port: int, limits: ServerLimits
+) -> tuple[Awaitable[None], Stopper]:
     from hypercorn.asyncio import serve
     from hypercorn.config import Config
 
@@ -79,6 +150,10 @@ def _hypercorn(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper
     config.accesslog = None
     config.errorlog = None
     config.graceful_timeout = SHUTDOWN_TIMEOUT_S - 2
+    config.backlog = BACKLOG
+    config.keep_alive_timeout = limits.header_read_timeout_ms / 1000
+    config.read_timeout = limits.header_read_timeout_ms // 1000
+    config.h11_max_incomplete_size = limits.max_header_bytes
     event = asyncio.Event()
     return serve(app, config, shutdown_trigger=event.wait), event.set
 
@@ -90,8 +165,11 @@ def _granian_task_impl(task_impl: Any) -> Any:
     return task_impl.rust if sys.version_info < (3, 12) else task_impl.asyncio
 
 
-def _granian(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
-    from granian.constants import Interfaces, TaskImpl
+def _granian(
+    app: Any, host: str, port: int, limits: ServerLimits
+) -> tuple[Awaitable[None], Stopper]:
+    from granian.constants import HTTPModes, Interfaces, TaskImpl
+    from granian.http import HTTP1Settings
     from granian.server.embed import Server
 
     logging.getLogger("_granian").setLevel(logging.ERROR)
@@ -102,7 +180,17 @@ def _granian(app: Any, host: str, port: int) -> tuple[Awaitable[None], Stopper]:
         port=port,
         interface=Interfaces.ASGI,
         log_enabled=False,
-        backlog=1024,
+        backlog=BACKLOG,
+        # granian holds one backpressure permit per open connection (not per request): the
+        # default (backlog / workers = 1,024 before) let 1,024 idle sockets stop all accepts
+        backpressure=limits.max_connections,
+        # HTTP/1.1 only: the oracles speak it; no h2c prior-knowledge surface
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(
+            header_read_timeout=limits.header_read_timeout_ms,
+            keep_alive=True,
+            max_buffer_size=max(8192, limits.max_header_bytes),
+        ),
         # granian's Rust task implementation (Python < 3.12 only; granian falls back to
         # asyncio itself on newer Pythons) measured 1.6-2x the req/s of the asyncio one and
         # a p99 under 10 ms on the hot path (docs/adr/0020-aggregator-asgi-server.md)
@@ -156,10 +244,25 @@ async def serve(
     port: int,
     notify_fd: int | None = None,
     stop_event: asyncio.Event | None = None,
+    limits: ServerLimits | None = None,
+    on_evict: Callable[[str, int], None] | None = None,
 ) -> None:
     """Serve until SIGTERM/SIGINT (or ``stop_event``); graceful shutdown."""
     kind = resolve_server(server)
     check_bind(host, port)
+    nofile = raise_nofile()
+    lim = (limits or ServerLimits()).resolved(nofile)
+    assert lim.max_connections is not None
+    log.info(
+        "connection limits",
+        extra={
+            "event": "limits",
+            "nofile": nofile,
+            "max_connections": lim.max_connections,
+            "header_read_timeout_ms": lim.header_read_timeout_ms,
+            "silent_timeout_ms": lim.silent_timeout_ms,
+        },
+    )
     loop = asyncio.get_running_loop()
     stop = stop_event or asyncio.Event()
     installed: list[signal.Signals] = []
@@ -167,8 +270,17 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
-    runner, stopper = _RUNNERS[kind](app, host, port)
+    runner, stopper = _RUNNERS[kind](app, host, port, lim)
     server_task = asyncio.ensure_future(runner)
+    guard = ConnectionGuard(
+        port,
+        Policy(lim.max_connections, lim.silent_timeout_ms),
+        interval_s=lim.guard_interval_s,
+        quiet_fds=lim.guard_quiet_fds,
+        on_evict=on_evict,
+    )
+    guard_stop = asyncio.Event()
+    guard_task = asyncio.create_task(guard.run(guard_stop))
 
     async def readiness() -> None:
         if await wait_ready(host, port):
@@ -186,9 +298,10 @@ async def serve(
     try:
         await asyncio.wait({server_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        guard_stop.set()
         ready_task.cancel()
         stop_task.cancel()
-        for helper in (ready_task, stop_task):
+        for helper in (ready_task, stop_task, guard_task):
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await helper
         if not server_task.done():
@@ -250,10 +363,13 @@ def run(app: Any, **kwargs: Any) -> None:
 
 
 __all__ = [
+    "BACKLOG",
     "DEFAULT_SERVER",
     "SERVERS",
+    "ServerLimits",
     "check_bind",
     "notify_ready",
+    "raise_nofile",
     "resolve_server",
     "run",
     "serve",

@@ -7,7 +7,7 @@ exchange's own decimal string with the exchange's event time. See ``docs/streams
 """
 
 from .base import Exchange, StreamProtocolError
-from .manager import EXCHANGES, QuoteSink, StreamManager
+from .manager import EXCHANGES, QuoteSink, StreamManager, venue_mismatch
 from .policy import backoff_delay
 
 __all__ = [
@@ -17,4 +17,5 @@ __all__ = [
     "StreamManager",
     "StreamProtocolError",
     "backoff_delay",
+    "venue_mismatch",
 ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -20,6 +21,7 @@ from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sealfeed.aggregator.sources import DEFAULTS, canonical_source
 from sealfeed.config.model import SourceConfig, StreamConfig
 
 from .base import Exchange
@@ -32,7 +34,7 @@ from .kraken import Kraken
 from .okx import Okx
 from .policy import Settings, redact_url, settings_for
 
-__all__ = ["EXCHANGES", "QuoteSink", "SourceStream", "StreamManager"]
+__all__ = ["EXCHANGES", "QuoteSink", "SourceStream", "StreamManager", "venue_mismatch"]
 
 log = logging.getLogger("sealfeed.aggregator.streams")
 
@@ -275,6 +277,33 @@ class _StateCollector(Collector):
         return [connected, age, subscribed, desired, backoff]
 
 
+def _domain(url: str) -> str | None:
+    """The registrable domain of a URL's host (last two labels), None for IPs/localhost."""
+    host = (urllib.parse.urlsplit(url).hostname or "").lower().rstrip(".")
+    if not host or host == "localhost" or host.replace(".", "").isdigit() or ":" in host:
+        return None
+    return ".".join(host.split(".")[-2:])
+
+
+def venue_mismatch(rest_url: str | None, ws_url: str) -> str | None:
+    """A one-line problem when a source's REST API and its stream are different venues
+    (``api.binance.com`` vs ``stream.binance.us``), else None. Addresses that name no
+    domain (an IP, localhost: tests, proxies) are not compared."""
+    if not rest_url:
+        return None
+    rest, ws = _domain(rest_url), _domain(ws_url)
+    if rest is None or ws is None or rest == ws:
+        return None
+    return f"REST {rest} and stream {ws} are different venues"
+
+
+def _rest_url(name: str, cfg: SourceConfig) -> str | None:
+    if cfg.base_url:
+        return cfg.base_url
+    canon = canonical_source(name)
+    return DEFAULTS[canon].base_url if canon is not None else None
+
+
 class StreamManager:
     """WebSocket quotes for the streaming sources, self-healing, one task per connection."""
 
@@ -301,9 +330,16 @@ class StreamManager:
                     extra={"event": "stream_unsupported", "source": key},
                 )
                 continue
+            exchange = exchange_cls()
+            mismatch = venue_mismatch(_rest_url(key, cfg), exchange.url(stream_cfg.ws_url, None))
+            if mismatch is not None:
+                log.warning(
+                    f"{key}: {mismatch}; one source must be one venue (docs/streams.md)",
+                    extra={"event": "stream_venue_mismatch", "source": key},
+                )
             self._streams[key] = SourceStream(
                 key,
-                exchange_cls(),
+                exchange,
                 cfg,
                 stream_cfg,
                 sink,
