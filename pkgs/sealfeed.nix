@@ -2,7 +2,7 @@
 #
 # `workspaceRoot` is only read at evaluation (pyproject.toml, uv.lock); the package is built
 # from `src`, the filtered source of pkgs/sources.nix (ADR 0105), so nothing outside
-# pyproject.toml, README.md and src/sealfeed reaches the image.
+# pyproject.toml and src/sealfeed reaches the image.
 #
 # Returns the pieces flake.nix needs: the package set, the shipped application (mkApplication:
 # no interpreter activation scripts or pyvenv.cfg cruft in the image), the small verifier entry

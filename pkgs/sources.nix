@@ -40,12 +40,11 @@ let
     };
 
   include = {
-    # What uv_build packages: the metadata (pyproject.toml; README.md is the package's
-    # `readme`) and the import package. Not uv.lock: the build never reads it; the wheels it
+    # What uv_build packages: the metadata (pyproject.toml, deliberately without a `readme`,
+    # so README edits never move the digest) and the import package. Not uv.lock: the build never reads it; the wheels it
     # pins enter the image as their own fixed-output store paths, chosen at evaluation.
     sealfeed = [
       "pyproject.toml"
-      "README.md"
       "src/sealfeed"
     ];
     # checks.pytest / checks.ruff: the image tools' tests read the Nix files and the fixture
