@@ -276,8 +276,7 @@ def test_metrics_are_pushed(
     host: FakeTdxHost, coll: Path, metrics_pushgateway: Pushgateway
 ) -> None:
     a, b = vm("vm-a", "127.0.0.2"), vm("vm-b", "127.0.0.3")
-    push = MetricsPushConfig(enabled=True, url=metrics_pushgateway.url, interval_ms=100,
-                             job_name="sealfeed-link")  # fmt: skip
+    push = MetricsPushConfig(enabled=True, url=metrics_pushgateway.url, interval_ms=100)
 
     async def scenario() -> None:
         plan_a = a.plan(host, coll, peers=[{"name": "vm-b", "address": b.address}])

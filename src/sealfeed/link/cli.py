@@ -96,7 +96,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _serve(args: argparse.Namespace) -> int:
     import asyncio
-    import dataclasses
     import functools
     import time
 
@@ -114,7 +113,6 @@ def _serve(args: argparse.Namespace) -> int:
     )
     if args.notify_fd is not None and args.notify_fd < 0:
         raise InputError("must be a file descriptor number", location="--notify-fd")
-    push = dataclasses.replace(cfg.exporter.push, job_name="sealfeed-link")
 
     svc = LinkService(
         plan,
@@ -122,7 +120,7 @@ def _serve(args: argparse.Namespace) -> int:
         request_quote=functools.partial(request_quote, root=args.tsm_root or TSM_REPORT_ROOT),
         collateral=CollateralProvider(plan.collateral, clock=time.time),
         status_path=args.status_file or None,
-        pushes=() if args.no_push else (push,),
+        pushes=() if args.no_push else (cfg.exporter.push,),
         labels=cfg.monitoring,
     )
     notify = (

@@ -67,6 +67,15 @@ _UNVERIFYING = ATTESTATION_REASONS | {
 _NETWORK_ERRORS = (OSError, ssl.SSLError, asyncio.IncompleteReadError, ConnectionError)
 
 
+def push_config(cfg: MetricsPushConfig, vm: str) -> MetricsPushConfig:
+    """The link's push: the exporter's receiver and credentials, job ``sealfeed-link``, and
+    the VM name as a grouping label (every VM of a DON runs the same configuration, so
+    ``instance`` alone would make their groups overwrite each other)."""
+    return replace(
+        cfg, job_name="sealfeed-link", grouping_labels={**cfg.grouping_labels, "vm": vm}
+    )
+
+
 @dataclass
 class PeerState:
     name: str
@@ -811,7 +820,7 @@ class LinkService:
         pushers = [
             MetricsPusher(
                 self.registry,
-                replace(cfg, grouping_labels={**cfg.grouping_labels, "vm": self.plan.vm}),
+                push_config(cfg, self.plan.vm),
                 self.labels,
                 drop_grouping_labels=SERIES_LABELS,
             )
@@ -871,4 +880,4 @@ class LinkService:
         _log.info("link stopped", extra={"event": "stopped"})
 
 
-__all__ = ["LinkService", "PeerState", "Session", "Tunnel"]
+__all__ = ["LinkService", "PeerState", "Session", "Tunnel", "push_config"]
