@@ -71,9 +71,7 @@ def push_config(cfg: MetricsPushConfig, vm: str) -> MetricsPushConfig:
     """The link's push: the exporter's receiver and credentials, job ``sealfeed-link``, and
     the VM name as a grouping label (every VM of a DON runs the same configuration, so
     ``instance`` alone would make their groups overwrite each other)."""
-    return replace(
-        cfg, job_name="sealfeed-link", grouping_labels={**cfg.grouping_labels, "vm": vm}
-    )
+    return replace(cfg, job_name="sealfeed-link", grouping_labels={**cfg.grouping_labels, "vm": vm})
 
 
 @dataclass
@@ -152,6 +150,8 @@ class Tunnel:
         self._sent_eof = False
         self._got_eof = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._count_sent = svc.byte_counter(self.peer, "sent")
+        self._count_received = svc.byte_counter(self.peer, "received")
 
     # --- lifecycle ----------------------------------------------------------------------
     def close(self, reason: str, detail: str = "", *, tell_peer: bool = True) -> None:
@@ -198,7 +198,7 @@ class Tunnel:
                     return
                 self.s.writer.write(P.frame(P.DATA, data))
                 await self.s.writer.drain()
-                self.svc.count_bytes(self.peer, "sent", len(data))
+                self._count_sent(len(data))
         except _NETWORK_ERRORS as exc:
             self.close("io", f"local side: {exc.__class__.__name__}")
 
@@ -212,7 +212,7 @@ class Tunnel:
                         raise PeerRefused(Reason.PROTOCOL, "DATA after EOF")
                     self.local_w.write(payload)
                     await self.local_w.drain()
-                    self.svc.count_bytes(self.peer, "received", len(payload))
+                    self._count_received(len(payload))
                 elif kind == P.EOF:
                     self._got_eof = True
                     if self.local_w.can_write_eof():
@@ -500,14 +500,20 @@ class LinkService:
             },
         )
 
-    def count_bytes(self, peer: str, direction: str, n: int) -> None:
-        self.metrics.bytes.labels(peer, direction).inc(n)
+    def byte_counter(self, peer: str, direction: str) -> Callable[[int], None]:
+        """A per-chunk byte counter for ``peer`` (label lookup once per tunnel, not per chunk)."""
+        child = self.metrics.bytes.labels(peer, direction)
         st = self.peers.get(peer)
-        if st is not None:
-            if direction == "sent":
-                st.bytes_sent += n
-            else:
-                st.bytes_received += n
+
+        def count(n: int) -> None:
+            child.inc(n)
+            if st is not None:
+                if direction == "sent":
+                    st.bytes_sent += n
+                else:
+                    st.bytes_received += n
+
+        return count
 
     # --- server side ----------------------------------------------------------------------
     def _track(self) -> None:
