@@ -33,7 +33,7 @@ def plan_doc(
     vm: str,
     *,
     host: FakeTdxHost,
-    collateral: Path,
+    collateral: Path | dict[str, Any],
     listen: str | None = None,
     peers: list[dict[str, Any]] | None = None,
     targets: dict[str, str] | None = None,
@@ -46,7 +46,9 @@ def plan_doc(
         "peers": peers or [],
         "targets": targets or {},
         "policy": policy or {"measurements": allow_list()},
-        "collateral": {"file": str(collateral), "trust_roots": [host.root_fingerprint]},
+        "collateral": collateral
+        if isinstance(collateral, dict)
+        else {"file": str(collateral), "trust_roots": [host.root_fingerprint]},
     }
     doc.update(extra)
     return doc

@@ -105,7 +105,7 @@ class Vm:
     def address(self) -> str:
         return f"{self.ip}:{self.port}"
 
-    def plan(self, host: FakeTdxHost, collateral: Path, **kw: Any) -> LinkPlan:
+    def plan(self, host: FakeTdxHost, collateral: Path | dict[str, Any], **kw: Any) -> LinkPlan:
         kw.setdefault("reattest_seconds", 60)
         kw.setdefault("probe_seconds", 0.5)
         return parse_plan(plan_doc(self.name, host=host, collateral=collateral,

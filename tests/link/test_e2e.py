@@ -276,7 +276,7 @@ def test_misfits_are_refused_with_their_reason(
     world: World, misfit: str, target: str, reason: str
 ) -> None:
     a, m = world.vms["vm-a"], world.vms[misfit]
-    wait_for(lambda: a.peer(misfit).get("failures", {}).get(reason, 0) >= 1,
+    wait_for(lambda: (a.peer(misfit).get("failures") or {}).get(reason, 0) >= 1,
              f"vm-a refuses {misfit} for {reason}")  # fmt: skip
     assert a.peer(misfit)["verified"] is False
     assert a.peer(misfit)["last_failure"]["reason"] == reason
@@ -284,16 +284,16 @@ def test_misfits_are_refused_with_their_reason(
     # the misfit cannot get in either: its way to vm-a's node is closed
     assert refused_at_once(world.endpoints[(misfit, "node-1")])
     if reason == "config_hash":  # vm-g verifies vm-a's quote and sees the other configuration
-        wait_for(lambda: m.peer("vm-a").get("failures", {}).get("config_hash", 0) >= 1, "vm-g")
+        wait_for(lambda: (m.peer("vm-a").get("failures") or {}).get("config_hash", 0) >= 1, "vm-g")
     else:
-        wait_for(lambda: m.peer("vm-a").get("failures", {}).get("refused_by_peer", 0) >= 1,
+        wait_for(lambda: (m.peer("vm-a").get("failures") or {}).get("refused_by_peer", 0) >= 1,
                  f"{misfit} is told it was refused")  # fmt: skip
     assert world.nodes[target].connections == 0  # no byte ever reached the misfit's node
 
 
 def test_a_replayed_quote_is_refused(world: World) -> None:
     a = world.vms["vm-a"]
-    wait_for(lambda: a.peer("vm-x").get("failures", {}).get("binding", 0) >= 1, "vm-x refused")
+    wait_for(lambda: (a.peer("vm-x").get("failures") or {}).get("binding", 0) >= 1, "vm-x refused")
     assert a.peer("vm-x")["verified"] is False
     assert "another key" in a.peer("vm-x")["last_failure"]["detail"]
 
@@ -334,7 +334,7 @@ def test_a_revoked_platform_loses_its_tunnels(world: World) -> None:
         assert a.proc is not None
         a.proc.send_signal(signal.SIGHUP)
         assert to_c.recv(100) == b""  # closed by vm-a
-        wait_for(lambda: a.peer("vm-c").get("last_failure", {}).get("reason") == "revoked",
+        wait_for(lambda: (a.peer("vm-c").get("last_failure") or {}).get("reason") == "revoked",
                  "vm-a reports vm-c revoked")  # fmt: skip
         assert a.peer("vm-c")["verified"] is False
         to_b.sendall(b"still fine")  # vm-b's platform is not revoked

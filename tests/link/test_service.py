@@ -310,3 +310,42 @@ def test_identity_binds_key_and_configuration(host: FakeTdxHost) -> None:
     assert P.certificate_spki(ident.cert_der) == ident.spki
     assert ident.session_id == hashlib.sha256(ident.cert_der).digest()
     assert "key" not in repr(ident).split("spki")[0].replace("key_sha", "")
+
+
+def test_collateral_from_a_pccs_and_its_refresh(host: FakeTdxHost, tmp_path: Path) -> None:
+    """PCCS mode: collateral fetched per FMSPC/CA (cached on disk); a refresh that brings a
+    revocation closes the revoked peer's tunnels."""
+    from tests.fakes.pcs import FakePcs, serve_fake_pcs
+
+    a, b = vm("vm-a", "127.0.0.2"), vm("vm-b", "127.0.0.3")
+    pb = free_port("127.0.0.2")
+    fmspc = host.base.pck_fmspc.hex().upper()
+    with serve_fake_pcs(FakePcs()) as pcs:
+        pcs.add("tdx", fmspc, "platform", host.collateral())
+
+        async def scenario() -> None:
+            n2 = await Node("node-2").start()
+            coll_a = {"pccs_url": pcs.url, "cache_dir": str(tmp_path / "cache"),
+                      "trust_roots": [host.root_fingerprint]}  # fmt: skip
+            plan_a = a.plan(host, coll_a, peers=[{"name": "vm-b", "address": b.address,
+                            "forward": [{"listen": f"127.0.0.2:{pb}", "target": "node-2"}]}])  # fmt: skip
+            plan_b = b.plan(host, host.collateral_file(tmp_path / "c.json"),
+                            targets={"node-2": f"127.0.0.1:{n2.port}"},
+                            peers=[{"name": "vm-a", "address": a.address}])  # fmt: skip
+            async with stopping(a, b):
+                await a.start(host, plan_a)
+                await b.start(host, plan_b)
+                assert a.svc is not None
+                r, w = await asyncio.open_connection("127.0.0.2", pb)
+                assert await r.readline() == b"node-2\n"
+                assert any("tcb?fmspc=" + fmspc in q for q in pcs.requests)
+                assert (tmp_path / "cache" / f"tdx-{fmspc}-platform.json").is_file()
+                pcs.add("tdx", fmspc, "platform", host.collateral(revoke_platforms=(0,)))
+                a.svc.refresh_now.set()
+                await eventually(lambda: not a.svc.tunnels, "tunnel closed after the refresh")  # type: ignore[union-attr]
+                assert await r.read() == b""
+                assert failures(a, "vm-b").get("revoked", 0) >= 1
+                w.close()
+            n2.close()
+
+        run(scenario())

@@ -21,7 +21,6 @@ import contextlib
 import functools
 import json
 import logging
-import random
 import secrets
 import signal
 import ssl
@@ -52,11 +51,13 @@ from sealfeed.link.collateral import CollateralProvider
 from sealfeed.link.identity import Identity, QuoteSource, client_context, create_identity
 from sealfeed.link.metrics import SERIES_LABELS, UNKNOWN_PEER, LinkMetrics
 from sealfeed.link.plan import Address, Forward, LinkPlan, Peer, plan_summary
+from sealfeed.link.tunnel import NETWORK_ERRORS, Session, Tunnel, close_writer, jitter
 
 _log = logging.getLogger("sealfeed.link")
 
-_CHUNK = 64 * 1024
 _REPORT_CACHE = 512
+#: inbound handshakes in progress at once (each may verify a quote); more are dropped
+MAX_INBOUND_HANDSHAKES = 64
 #: verification failures that mean "we cannot currently vouch for this peer"
 _UNVERIFYING = ATTESTATION_REASONS | {
     Reason.UNREACHABLE,
@@ -64,7 +65,6 @@ _UNVERIFYING = ATTESTATION_REASONS | {
     Reason.PROTOCOL,
     Reason.UNKNOWN_PEER,
 }
-_NETWORK_ERRORS = (OSError, ssl.SSLError, asyncio.IncompleteReadError, ConnectionError)
 
 
 def push_config(cfg: MetricsPushConfig, vm: str) -> MetricsPushConfig:
@@ -104,206 +104,6 @@ class PeerState:
         }
 
 
-@dataclass
-class Session:
-    """A completed handshake: the TLS streams and the verified peer."""
-
-    reader: asyncio.StreamReader
-    writer: asyncio.StreamWriter
-    peer: str
-    direction: str
-    session_id: bytes
-    evidence: Evidence
-    admission: Admission
-
-
-async def _close_writer(writer: asyncio.StreamWriter) -> None:
-    with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
-        writer.close()
-        await asyncio.wait_for(writer.wait_closed(), timeout=2)
-
-
-def _jitter(seconds: float) -> float:
-    return seconds * (0.9 + 0.1 * random.random())
-
-
-class Tunnel:
-    """One forwarded connection: local stream <-> framed TLS stream, re-attested in band."""
-
-    def __init__(
-        self,
-        svc: LinkService,
-        session: Session,
-        local_reader: asyncio.StreamReader,
-        local_writer: asyncio.StreamWriter,
-    ) -> None:
-        self.svc = svc
-        self.s = session
-        self.peer = session.peer
-        self.direction = session.direction
-        self.evidence = session.evidence
-        self.admission = session.admission
-        self.local_r, self.local_w = local_reader, local_writer
-        self.closed = asyncio.Event()
-        self.close_reason: tuple[str, str] | None = None
-        self._pending: tuple[bytes, float] | None = None
-        self._sent_eof = False
-        self._got_eof = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._count_sent = svc.byte_counter(self.peer, "sent")
-        self._count_received = svc.byte_counter(self.peer, "received")
-
-    # --- lifecycle ----------------------------------------------------------------------
-    def close(self, reason: str, detail: str = "", *, tell_peer: bool = True) -> None:
-        if self.closed.is_set():
-            return
-        self.close_reason = (reason, detail)
-        if tell_peer:
-            with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
-                self.s.writer.write(P.close(reason, detail))
-        self.closed.set()
-
-    async def run(self) -> None:
-        self.svc.tunnel_opened(self)
-        try:
-            for coro in (self._up(), self._down(), self._watch()):
-                t = asyncio.create_task(coro)
-                self._tasks.add(t)
-            await self.closed.wait()
-        finally:
-            for t in self._tasks:
-                t.cancel()
-            await asyncio.gather(*self._tasks, return_exceptions=True)
-            with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
-                await asyncio.wait_for(self.s.writer.drain(), timeout=1)
-            await _close_writer(self.s.writer)
-            await _close_writer(self.local_w)
-            self.svc.tunnel_closed(self)
-
-    def _maybe_done(self) -> None:
-        if self._sent_eof and self._got_eof:
-            self.close("done", tell_peer=False)
-
-    # --- pumps ----------------------------------------------------------------------------
-    async def _up(self) -> None:
-        """local -> peer"""
-        try:
-            while True:
-                data = await self.local_r.read(_CHUNK)
-                if not data:
-                    self.s.writer.write(P.frame(P.EOF))
-                    await self.s.writer.drain()
-                    self._sent_eof = True
-                    self._maybe_done()
-                    return
-                self.s.writer.write(P.frame(P.DATA, data))
-                await self.s.writer.drain()
-                self._count_sent(len(data))
-        except _NETWORK_ERRORS as exc:
-            self.close("io", f"local side: {exc.__class__.__name__}")
-
-    async def _down(self) -> None:
-        """peer -> local, and control frames"""
-        try:
-            while True:
-                kind, payload = await P.read_frame(self.s.reader)
-                if kind == P.DATA:
-                    if self._got_eof:
-                        raise PeerRefused(Reason.PROTOCOL, "DATA after EOF")
-                    self.local_w.write(payload)
-                    await self.local_w.drain()
-                    self._count_received(len(payload))
-                elif kind == P.EOF:
-                    self._got_eof = True
-                    if self.local_w.can_write_eof():
-                        self.local_w.write_eof()
-                    self._maybe_done()
-                elif kind == P.REATTEST_REQUEST:
-                    self._answer(P.parse_reattest_request(payload))
-                elif kind == P.REATTEST_PROOF:
-                    t = asyncio.create_task(self._check_proof(payload))
-                    self._tasks.add(t)
-                elif kind == P.CLOSE:
-                    reason, detail = P.parse_close(payload)
-                    if reason in {r.value for r in ATTESTATION_REASONS}:
-                        self.svc.failed(
-                            self.peer,
-                            Reason.REFUSED_BY_PEER,
-                            f"peer closed the tunnel: {reason}: {detail}",
-                            authoritative=False,
-                        )
-                    self.close("peer_closed", f"{reason}: {detail}", tell_peer=False)
-                    return
-                else:
-                    raise PeerRefused(Reason.PROTOCOL, f"unexpected {P.KINDS[kind]} in a tunnel")
-        except PeerRefused as r:
-            self.svc.failed(self.peer, r.reason, r.detail, authoritative=True)
-            self.close(r.reason.value, r.detail)
-        except asyncio.IncompleteReadError:
-            self.close("peer_closed", "connection closed", tell_peer=False)
-        except _NETWORK_ERRORS as exc:
-            self.close("io", f"peer side: {exc.__class__.__name__}", tell_peer=False)
-
-    # --- re-attestation -------------------------------------------------------------------
-    def _answer(self, nonce: bytes) -> None:
-        ident = self.svc.identity
-        body = P.encode_json(P.evidence_fields(ident.evidence))
-        sig = ident.sign(P.proof_message(P.REATTEST_PROOF_DOMAIN, self.s.session_id, nonce, body))
-        self.s.writer.write(P.signed(P.REATTEST_PROOF, body, sig))
-
-    async def _check_proof(self, payload: bytes) -> None:
-        try:
-            if self._pending is None:
-                raise PeerRefused(Reason.PROTOCOL, "unsolicited REATTEST_PROOF")
-            nonce, _deadline = self._pending
-            ev, body, sig = P.parse_reattest_proof(payload)
-            if ev.vm != self.peer:
-                raise PeerRefused(Reason.PROTOCOL, f"proof names {ev.vm!r}, not {self.peer!r}")
-            P.verify_proof(
-                ev.spki,
-                sig,
-                P.proof_message(P.REATTEST_PROOF_DOMAIN, self.s.session_id, nonce, body),
-            )
-            adm = await self.svc.verify(ev)
-        except PeerRefused as r:
-            self.svc.failed(self.peer, r.reason, f"re-attestation: {r.detail}", authoritative=True)
-            self.close(r.reason.value, r.detail)
-            return
-        self._pending = None
-        self.evidence, self.admission = ev, adm
-        self.svc.verified(self.peer, ev, adm)
-
-    async def _watch(self) -> None:
-        clock = self.svc.clock
-        period = self.svc.plan.reattest_seconds
-        timeout = self.svc.plan.handshake_timeout_seconds
-        next_request = clock() + _jitter(period)
-        while not self.closed.is_set():
-            now = clock()
-            if self._pending is not None and now > self._pending[1]:
-                self.svc.failed(
-                    self.peer, Reason.TIMEOUT, "no re-attestation proof in time", authoritative=True
-                )
-                self.close(Reason.TIMEOUT.value, "no re-attestation proof in time")
-                return
-            if now >= self.admission.valid_until:
-                detail = "the peer's evidence for this tunnel expired without re-attestation"
-                self.svc.failed(self.peer, Reason.STALE, detail, authoritative=False)
-                self.close(Reason.STALE.value, detail)
-                return
-            if self._pending is None and now >= next_request:
-                nonce = secrets.token_bytes(P.NONCE_SIZE)
-                self._pending = (nonce, now + timeout)
-                with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
-                    self.s.writer.write(P.reattest_request(nonce))
-                next_request = now + _jitter(period)
-            wake = min(next_request, self.admission.valid_until)
-            if self._pending is not None:
-                wake = min(wake, self._pending[1])
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.closed.wait(), timeout=max(0.05, wake - clock()))
-
-
 class LinkService:
     def __init__(
         self,
@@ -338,6 +138,7 @@ class LinkService:
         self._conn_tasks: set[asyncio.Task[Any]] = set()
         self._servers: list[asyncio.Server] = []
         self._dirty = True
+        self._handshaking = 0
         self.bound: dict[str, Address] = {}
 
     # --- identity -----------------------------------------------------------------------
@@ -524,6 +325,25 @@ class LinkService:
 
     async def _serve_conn(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._track()
+        if self._handshaking >= MAX_INBOUND_HANDSHAKES:
+            # unauthenticated work is bounded: quotes cost CPU to verify
+            _log.warning("too many inbound handshakes; connection dropped",
+                         extra={"event": "handshake_shed"})  # fmt: skip
+            await close_writer(writer)
+            return
+        self._handshaking += 1
+        try:
+            accepted = await self._accept(reader, writer)
+        finally:
+            self._handshaking -= 1
+        if accepted is not None:
+            await Tunnel(self, *accepted).run()
+
+    async def _accept(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> tuple[Session, asyncio.StreamReader, asyncio.StreamWriter] | None:
+        """The server side of the handshake: a verified session and the target's streams,
+        or None (refused, probe done, connection lost)."""
         claimed: str | None = None
         ident = self.identity
         target_w: asyncio.StreamWriter | None = None
@@ -539,8 +359,8 @@ class LinkService:
                         "a peer refused our evidence",
                         extra={"event": "refused_by_peer", "reason": reason, "detail": detail},
                     )
-                    await _close_writer(writer)
-                    return
+                    await close_writer(writer)
+                    return None
                 P.expect(kind, P.CLIENT_HELLO)
                 hello = P.parse_client_hello(payload)
                 name = hello.evidence.vm
@@ -557,8 +377,8 @@ class LinkService:
                 if hello.target == "":  # a probe: verdict only
                     writer.write(P.verdict(True))
                     await writer.drain()
-                    await _close_writer(writer)
-                    return
+                    await close_writer(writer)
+                    return None
                 addr = self.plan.targets.get(hello.target)
                 if addr is None:
                     raise PeerRefused(
@@ -574,26 +394,26 @@ class LinkService:
                 await writer.drain()
         except PeerRefused as r:
             self.failed(claimed, r.reason, r.detail, authoritative=False)
-            with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
+            with contextlib.suppress(*NETWORK_ERRORS, RuntimeError):
                 writer.write(P.verdict(False, r.reason.value, r.detail))
                 await asyncio.wait_for(writer.drain(), timeout=1)
             if target_w is not None:
-                await _close_writer(target_w)
-            await _close_writer(writer)
-            return
+                await close_writer(target_w)
+            await close_writer(writer)
+            return None
         except TimeoutError:
             self.failed(claimed, Reason.TIMEOUT, "inbound handshake timed out", authoritative=False)
-            await _close_writer(writer)
-            return
-        except _NETWORK_ERRORS as exc:
+            await close_writer(writer)
+            return None
+        except NETWORK_ERRORS as exc:
             _log.info(
                 "inbound connection dropped during the handshake",
                 extra={"event": "handshake_dropped", "error": exc.__class__.__name__},
             )
-            await _close_writer(writer)
-            return
+            await close_writer(writer)
+            return None
         session = Session(reader, writer, name, "inbound", ident.session_id, hello.evidence, adm)
-        await Tunnel(self, session, target_r, target_w).run()
+        return session, target_r, target_w
 
     # --- client side ----------------------------------------------------------------------
     async def dial(self, peer: Peer, target: str) -> Session:
@@ -632,7 +452,7 @@ class LinkService:
                 try:
                     adm = await self.verify(hello.evidence)
                 except PeerRefused as r:
-                    with contextlib.suppress(*_NETWORK_ERRORS, RuntimeError):
+                    with contextlib.suppress(*NETWORK_ERRORS, RuntimeError):
                         writer.write(P.close(r.reason.value, r.detail))
                     raise
                 self.verified(peer.name, hello.evidence, adm)
@@ -650,15 +470,15 @@ class LinkService:
                     raise PeerRefused(Reason.REFUSED_BY_PEER, f"{reason}: {detail}")
         except PeerRefused:
             if writer is not None:
-                await _close_writer(writer)
+                await close_writer(writer)
             raise
         except TimeoutError:
             if writer is not None:
-                await _close_writer(writer)
+                await close_writer(writer)
             raise PeerRefused(Reason.TIMEOUT, f"handshake with {peer.address} timed out") from None
-        except _NETWORK_ERRORS as exc:
+        except NETWORK_ERRORS as exc:
             if writer is not None:
-                await _close_writer(writer)
+                await close_writer(writer)
             raise PeerRefused(
                 Reason.UNREACHABLE, f"{peer.address}: connection lost: {exc.__class__.__name__}"
             ) from None
@@ -677,7 +497,7 @@ class LinkService:
             session = await self.dial(peer, fwd.target)
         except PeerRefused as r:
             self.failed(peer.name, r.reason, r.detail, authoritative=True)
-            await _close_writer(writer)
+            await close_writer(writer)
             return
         await Tunnel(self, session, reader, writer).run()
 
@@ -685,11 +505,11 @@ class LinkService:
         while not self.stop.is_set():
             try:
                 session = await self.dial(peer, "")
-                await _close_writer(session.writer)
+                await close_writer(session.writer)
             except PeerRefused as r:
                 self.failed(peer.name, r.reason, r.detail, authoritative=True)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.stop.wait(), timeout=_jitter(self.plan.probe_seconds))
+                await asyncio.wait_for(self.stop.wait(), timeout=jitter(self.plan.probe_seconds))
 
     # --- collateral refresh ----------------------------------------------------------------
     async def reverify_all(self) -> None:
@@ -886,4 +706,4 @@ class LinkService:
         _log.info("link stopped", extra={"event": "stopped"})
 
 
-__all__ = ["LinkService", "PeerState", "Session", "Tunnel", "push_config"]
+__all__ = ["LinkService", "PeerState", "push_config"]
