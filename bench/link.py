@@ -170,6 +170,7 @@ def _free(ip: str) -> int:
 
 
 def _spawn(args: list[str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a helper process logging to ``log`` (whose stem names it)."""
     with log.open("ab") as fh:
         return subprocess.Popen(args, stdout=fh, stderr=fh)
 
@@ -235,6 +236,16 @@ def fresh_verification_ms(n: int) -> dict[str, float]:
     return {"median_ms": statistics.median(times) * 1e3, "p95_ms": _pct(times, 95) * 1e3}
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """utime + stime of ``pids`` (proc(5) /proc/<pid>/stat fields 14 and 15, clock ticks)."""
+    total = 0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])  # fields 14, 15 counted from 1
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(xs: list[float], p: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(len(s) * p / 100))]
@@ -269,13 +280,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     direct_tls = ("127.0.0.3", _free("127.0.0.3"))
     me = [sys.executable, str(Path(__file__).resolve())]
     procs: list[subprocess.Popen[bytes]] = []
+    named: dict[str, int] = {}  # log stem -> pid
     mounts = []
 
     def s(addr: tuple[str, int]) -> str:
         return f"{addr[0]}:{addr[1]}"
 
+    def spawn(args: list[str], stem: str) -> None:
+        proc = _spawn(args, tmp / f"{stem}.log")
+        procs.append(proc)
+        named[stem] = proc.pid
+
     try:
-        procs.append(_spawn([*me, "--role", "echo", "--listen", s(echo)], tmp / "echo.log"))
+        spawn([*me, "--role", "echo", "--listen", s(echo)], "echo")
         for name, listen, peer, peer_addr, extra in (
             ("vm-a", a_listen, "vm-b", b_listen,
              {"forward": [{"listen": s(endpoint), "target": "echo"}]}),
@@ -293,20 +310,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             }
             (tmp / f"plan-{name}.json").write_text(json.dumps(plan))
             mounts.append(host.mount(tmp / f"tsm-{name}", TdKnobs()))
-            procs.append(
-                _spawn([sys.executable, "-m", "sealfeed", "link", "serve",
-                        "--plan", str(tmp / f"plan-{name}.json"),
-                        "--config", str(tmp / "configuration.json"),
-                        "--pubkey", str(tmp / "owner.pub"), "--tsm-root", str(mounts[-1].root),
-                        "--status-file", str(tmp / f"status-{name}.json"), "--no-push"],
-                       tmp / f"{name}.log")
-            )  # fmt: skip
-        procs.append(_spawn([*me, "--role", "fwd", "--listen", s(fwd_out), "--connect", s(echo),
-                             "--tls-in"], tmp / "fwd-out.log"))  # fmt: skip
-        procs.append(_spawn([*me, "--role", "fwd", "--listen", s(fwd_in), "--connect",
-                             s(fwd_out), "--tls-out"], tmp / "fwd-in.log"))  # fmt: skip
-        procs.append(_spawn([*me, "--role", "fwd", "--listen", s(direct_tls), "--connect",
-                             s(echo), "--tls-in"], tmp / "direct.log"))  # fmt: skip
+            spawn([sys.executable, "-m", "sealfeed", "link", "serve",
+                   "--plan", str(tmp / f"plan-{name}.json"),
+                   "--config", str(tmp / "configuration.json"),
+                   "--pubkey", str(tmp / "owner.pub"), "--tsm-root", str(mounts[-1].root),
+                   "--status-file", str(tmp / f"status-{name}.json"), "--no-push"], name)  # fmt: skip
+        spawn([*me, "--role", "fwd", "--listen", s(fwd_out), "--connect", s(echo), "--tls-in"],
+              "fwd-out")  # fmt: skip
+        spawn([*me, "--role", "fwd", "--listen", s(fwd_in), "--connect", s(fwd_out), "--tls-out"],
+              "fwd-in")  # fmt: skip
+        spawn([*me, "--role", "fwd", "--listen", s(direct_tls), "--connect", s(echo), "--tls-in"],
+              "direct")  # fmt: skip
         for addr in (echo, endpoint, fwd_in, fwd_out, direct_tls):
             _wait_port(addr)
         _wait_verified(tmp / "status-vm-a.json", "vm-b")
@@ -318,6 +332,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "direct TLS": (direct_tls, True),
             "direct TCP": (echo, False),
         }
+        # the processes doing each path's forwarding (the echo server and this client are
+        # common to all paths): their CPU per MB is the load-independent cost
+        pids = {
+            "link (attested tunnel)": [named["vm-a"], named["vm-b"]],
+            "plain TLS tunnel (ceiling)": [named["fwd-in"], named["fwd-out"]],
+            "direct TLS": [named["direct"]],
+            "direct TCP": [],
+        }
         total = args.mb * 1_000_000 // CHUNK * CHUNK
 
         async def measure() -> dict[str, dict[str, float]]:
@@ -326,6 +348,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             hs: dict[str, list[float]] = {n: [] for n in paths}
             rtt: dict[str, list[float]] = {n: [] for n in paths}
             mbps: dict[str, list[float]] = {n: [] for n in paths}
+            cpu: dict[str, list[float]] = {n: [] for n in paths}
             for addr, tls in paths.values():
                 await handshake(addr, tls)  # warm up (first verification, imports)
             for _ in range(args.rounds):
@@ -333,7 +356,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     for _ in range(max(1, args.handshakes // args.rounds)):
                         hs[name].append(await handshake(addr, tls))
                     rtt[name] += await latency(addr, tls, max(1, args.pings // args.rounds))
+                    c0 = _cpu_seconds(pids[name])
                     mbps[name].append(await throughput(addr, tls, total))
+                    cpu[name].append((_cpu_seconds(pids[name]) - c0) / (total / 1e6) * 1e3)
             return {
                 name: {
                     "handshake_median_ms": statistics.median(hs[name]) * 1e3,
@@ -342,6 +367,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                     "rtt_p99_ms": _pct(rtt[name], 99) * 1e3,
                     "throughput_mb_s": statistics.median(mbps[name]),
                     "throughput_runs_mb_s": [round(x, 1) for x in mbps[name]],
+                    "forwarding_cpu_ms_per_mb": min(cpu[name]),
                 }
                 for name in paths
             }
@@ -373,6 +399,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "throughput_ratio_vs_direct_tls": link["throughput_mb_s"] / direct["throughput_mb_s"],
         "added_rtt_ms_vs_plain_tls_tunnel": link["rtt_median_ms"] - ceiling["rtt_median_ms"],
         "added_rtt_ms_vs_direct_tls": link["rtt_median_ms"] - direct["rtt_median_ms"],
+        # capacity when CPU-bound: the plain tunnel's forwarding CPU per MB over the link's
+        "cpu_efficiency_vs_plain_tls_tunnel": ceiling["forwarding_cpu_ms_per_mb"]
+        / link["forwarding_cpu_ms_per_mb"],
     }
 
 
@@ -401,15 +430,19 @@ def main() -> None:
     doc = run(args)
     print(json.dumps(doc))
     print()
-    print(f"{'path':28} {'handshake ms':>13} {'p95':>7} {'RTT ms':>8} {'p99':>7} {'MB/s':>8}")
+    print(f"{'path':28} {'handshake ms':>13} {'p95':>7} {'RTT ms':>8} {'p99':>7} {'MB/s':>8} "
+          f"{'fwd CPU ms/MB':>14}")  # fmt: skip
     for name, r in doc["results"].items():
         print(f"{name:28} {r['handshake_median_ms']:13.2f} {r['handshake_p95_ms']:7.2f} "
-              f"{r['rtt_median_ms']:8.3f} {r['rtt_p99_ms']:7.3f} {r['throughput_mb_s']:8.1f}")  # fmt: skip
+              f"{r['rtt_median_ms']:8.3f} {r['rtt_p99_ms']:7.3f} {r['throughput_mb_s']:8.1f} "
+              f"{r['forwarding_cpu_ms_per_mb']:14.2f}")  # fmt: skip
     fv = doc["fresh_quote_verification"]
     print(f"\nfresh peer quote (collateral cached): verify + admit {fv['median_ms']:.2f} ms median, "
           f"{fv['p95_ms']:.2f} ms p95")  # fmt: skip
     print(f"throughput link / plain TLS tunnel: {doc['throughput_ratio_vs_plain_tls_tunnel']:.2f} "
-          f"(target >= 0.80); / direct TLS: {doc['throughput_ratio_vs_direct_tls']:.2f}")  # fmt: skip
+          f"(target >= 0.80); / direct TLS: {doc['throughput_ratio_vs_direct_tls']:.2f}; "
+          f"forwarding CPU efficiency vs plain TLS tunnel: "
+          f"{doc['cpu_efficiency_vs_plain_tls_tunnel']:.2f}")  # fmt: skip
     print(f"added RTT vs plain TLS tunnel: {doc['added_rtt_ms_vs_plain_tls_tunnel']:.3f} ms "
           f"(target < 1 ms); vs direct TLS: {doc['added_rtt_ms_vs_direct_tls']:.3f} ms")  # fmt: skip
 

@@ -64,7 +64,7 @@ _HEADER = struct.Struct(">BI")
 HEADER_SIZE = _HEADER.size
 #: handshake and control messages carry a quote (~5-10 KiB as base64): 64 KiB is plenty
 MAX_CONTROL = 64 * 1024
-#: one DATA frame; senders use 64 KiB
+#: one DATA frame's payload (senders fill header + payload to exactly 256 KiB)
 MAX_DATA = 256 * 1024
 NONCE_SIZE = 32
 

@@ -38,7 +38,13 @@ def _ago(ts: Any, now: float) -> str:
 def format_status(doc: dict[str, Any], now: float | None = None) -> str:
     """A table: one line per peer (verified, last verification, tunnels, last failure)."""
     now = time.time() if now is None else now
-    head = f"vm {doc.get('vm')}  listen {doc.get('listen') or '-'}  updated {_ago(doc.get('updated'), now)}"
+    bound = doc.get("listen") or {}
+    listen = bound.get("listen", "-") if isinstance(bound, dict) else "-"
+    endpoints = len(bound) - (1 if "listen" in bound else 0) if isinstance(bound, dict) else 0
+    head = (
+        f"vm {doc.get('vm')}  listen {listen}  endpoints {endpoints}  "
+        f"updated {_ago(doc.get('updated'), now)}"
+    )
     if doc.get("stopped"):
         head += "  (stopped)"
     lines = [

@@ -21,7 +21,10 @@ from sealfeed.link.admission import ATTESTATION_REASONS, Admission, Evidence, Pe
 if TYPE_CHECKING:
     from sealfeed.link.service import LinkService
 
-_CHUNK = 64 * 1024
+#: one DATA frame, header included: a multiple of TLS 1.3's 16 KiB record (RFC 8446 5.1),
+#: so a full read never leaves a tiny trailing record, and large enough to keep the
+#: per-frame Python overhead small
+_CHUNK = 256 * 1024
 NETWORK_ERRORS = (OSError, ssl.SSLError, asyncio.IncompleteReadError, ConnectionError)
 
 
@@ -110,7 +113,7 @@ class Tunnel:
         """local -> peer"""
         try:
             while True:
-                data = await self.local_r.read(_CHUNK)
+                data = await self.local_r.read(_CHUNK - P.HEADER_SIZE)
                 if not data:
                     self.s.writer.write(P.frame(P.EOF))
                     await self.s.writer.drain()
@@ -126,15 +129,26 @@ class Tunnel:
     async def _down(self) -> None:
         """peer -> local, and control frames"""
         try:
+            reader = self.s.reader
             while True:
-                kind, payload = await P.read_frame(self.s.reader)
+                kind, length = P.parse_header(await reader.readexactly(P.HEADER_SIZE))
                 if kind == P.DATA:
                     if self._got_eof:
                         raise PeerRefused(Reason.PROTOCOL, "DATA after EOF")
-                    self.local_w.write(payload)
+                    # pass the payload on as it arrives (TLS records, 16 KiB) rather than
+                    # waiting for the whole frame: the pipeline keeps moving
+                    left = length
+                    while left:
+                        piece = await reader.read(left)
+                        if not piece:
+                            raise asyncio.IncompleteReadError(b"", left)
+                        self.local_w.write(piece)
+                        left -= len(piece)
                     await self.local_w.drain()
-                    self._count_received(len(payload))
-                elif kind == P.EOF:
+                    self._count_received(length)
+                    continue
+                payload = await reader.readexactly(length) if length else b""
+                if kind == P.EOF:
                     self._got_eof = True
                     if self.local_w.can_write_eof():
                         self.local_w.write_eof()
