@@ -246,11 +246,20 @@ class LinkService:
         label = st.name if st else UNKNOWN_PEER
         self.metrics.failures.labels(label, reason.value).inc()
         now = self.clock()
+        # one WARNING per change of story, DEBUG while the same failure repeats (a peer that
+        # is down would otherwise log every probe period)
+        repeat = (
+            st is not None
+            and not st.verified
+            and st.last_failure is not None
+            and st.last_failure["reason"] == reason.value
+        )
         if st is not None:
             st.failures[reason.value] += 1
             st.last_failure = {"reason": reason.value, "detail": detail, "at": now}
         self._dirty = True
-        _log.warning(
+        _log.log(
+            logging.DEBUG if repeat else logging.WARNING,
             "peer refused",
             extra={
                 "event": "peer_refused",
