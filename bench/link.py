@@ -10,7 +10,7 @@ all on loopback:
 * ``link``       -- two real ``sealfeed link serve`` VMs (127.0.0.2 -> 127.0.0.3), each with
                    its own fake configfs-tsm, quotes from one synthetic PCK chain;
 * ``plain TLS``  -- the ceiling: the same topology with two asyncio forwarders and plain
-                   TLS 1.3 between them (same Ed25519 certificates, same 64 KiB chunks), no
+                   TLS 1.3 between them (same Ed25519 certificates, same 256 KiB chunks), no
                    attestation, no framing;
 * ``direct TLS`` / ``direct TCP`` -- one TLS hop in front of the echo server / no proxy.
 
@@ -43,7 +43,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CHUNK = 64 * 1024
+CHUNK = 256 * 1024  # as the link's DATA frames (sealfeed.link.tunnel), for a like-for-like ceiling
 
 
 # --- roles run as subprocesses ---------------------------------------------------------------
