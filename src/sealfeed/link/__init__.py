@@ -3,7 +3,8 @@
 ``plan`` (what to open, dial and admit; pure), ``measurements`` (the cvm-reverse-proxy
 allow-list format; pure), ``admission`` (is this evidence an attested sealfeed TD with our
 configuration? pure), ``protocol`` (the wire format), ``identity`` (ephemeral key +
-quote), ``collateral`` and ``service`` (the IO edges). See docs/link.md.
+quote), and the IO edges: ``collateral``, ``handshake``, ``tunnel``, ``service`` (the running
+link), ``status`` (its status file). See docs/link.md.
 """
 
 from sealfeed.link.admission import (

@@ -5,7 +5,8 @@ rotated every ``reattest_seconds``), listens on the plan's ``listen`` address fo
 opens the plan's local tunnel endpoints, and dials every peer every ``probe_seconds``.
 
 Every forwarded TCP connection is one TLS 1.3 connection with the handshake of
-:mod:`sealfeed.link.protocol`: both sides present an identity quote, both verify the other
+:mod:`sealfeed.link.handshake` (wire format :mod:`sealfeed.link.protocol`, tunnels
+:mod:`sealfeed.link.tunnel`): both sides present an identity quote, both verify the other
 (:mod:`sealfeed.link.admission`; quote verification cached by quote digest, so a
 connection costs a TLS handshake plus a signature check). Inside the tunnel each side asks
 the other for a fresh signed proof every ``reattest_seconds`` and drops the tunnel when
@@ -21,9 +22,7 @@ import contextlib
 import functools
 import json
 import logging
-import secrets
 import signal
-import ssl
 import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
@@ -36,7 +35,6 @@ from prometheus_client import CollectorRegistry
 from sealfeed.attest.verify import VerifiedReport
 from sealfeed.config.model import MetricsPushConfig, MonitoringLabels
 from sealfeed.errors import ExternalError
-from sealfeed.link import protocol as P
 from sealfeed.link.admission import (
     ATTESTATION_REASONS,
     Admission,
@@ -48,10 +46,11 @@ from sealfeed.link.admission import (
     verify_peer_quote,
 )
 from sealfeed.link.collateral import CollateralProvider
+from sealfeed.link.handshake import accept, dial
 from sealfeed.link.identity import Identity, QuoteSource, client_context, create_identity
 from sealfeed.link.metrics import SERIES_LABELS, UNKNOWN_PEER, LinkMetrics
 from sealfeed.link.plan import Address, Forward, LinkPlan, Peer, plan_summary
-from sealfeed.link.tunnel import NETWORK_ERRORS, Session, Tunnel, close_writer, jitter
+from sealfeed.link.tunnel import Session, Tunnel, close_writer, jitter
 
 _log = logging.getLogger("sealfeed.link")
 
@@ -133,7 +132,7 @@ class LinkService:
         self.stop = asyncio.Event()
         self.refresh_now = asyncio.Event()
         self._identity: Identity | None = None
-        self._client_ctx = client_context()
+        self.client_ctx = client_context()
         self._reports: OrderedDict[bytes, tuple[int, VerifiedReport, float, Any]] = OrderedDict()
         self._conn_tasks: set[asyncio.Task[Any]] = set()
         self._servers: list[asyncio.Server] = []
@@ -342,156 +341,17 @@ class LinkService:
             return
         self._handshaking += 1
         try:
-            accepted = await self._accept(reader, writer)
+            accepted = await accept(self, reader, writer)
         finally:
             self._handshaking -= 1
         if accepted is not None:
             await Tunnel(self, *accepted).run()
 
-    async def _accept(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> tuple[Session, asyncio.StreamReader, asyncio.StreamWriter] | None:
-        """The server side of the handshake: a verified session and the target's streams,
-        or None (refused, probe done, connection lost)."""
-        claimed: str | None = None
-        ident = self.identity
-        target_w: asyncio.StreamWriter | None = None
-        try:
-            async with asyncio.timeout(self.plan.handshake_timeout_seconds):
-                await writer.start_tls(ident.server_context)
-                nonce = secrets.token_bytes(P.NONCE_SIZE)
-                writer.write(P.server_hello(ident.evidence, nonce))
-                kind, payload = await P.read_frame(reader)
-                if kind == P.CLOSE:
-                    reason, detail = P.parse_close(payload)
-                    _log.warning(
-                        "a peer refused our evidence",
-                        extra={"event": "refused_by_peer", "reason": reason, "detail": detail},
-                    )
-                    await close_writer(writer)
-                    return None
-                P.expect(kind, P.CLIENT_HELLO)
-                hello = P.parse_client_hello(payload)
-                name = hello.evidence.vm
-                if self.plan.peer(name) is None:
-                    raise PeerRefused(Reason.UNKNOWN_PEER, f"{name!r} is not a peer in the plan")
-                claimed = name
-                P.verify_proof(
-                    hello.evidence.spki,
-                    hello.signature,
-                    P.proof_message(P.CLIENT_PROOF_DOMAIN, ident.session_id, nonce, hello.body),
-                )
-                adm = await self.verify(hello.evidence)
-                self.verified(name, hello.evidence, adm)
-                if hello.target == "":  # a probe: verdict only
-                    writer.write(P.verdict(True))
-                    await writer.drain()
-                    await close_writer(writer)
-                    return None
-                addr = self.plan.targets.get(hello.target)
-                if addr is None:
-                    raise PeerRefused(
-                        Reason.UNKNOWN_TARGET, f"this VM serves no target {hello.target!r}"
-                    )
-                try:
-                    target_r, target_w = await asyncio.open_connection(addr.host, addr.port)
-                except OSError as exc:
-                    raise PeerRefused(
-                        Reason.TARGET_UNREACHABLE, f"{hello.target} at {addr}: {exc.strerror}"
-                    ) from None
-                writer.write(P.verdict(True))
-                await writer.drain()
-        except PeerRefused as r:
-            self.failed(claimed, r.reason, r.detail, authoritative=False)
-            with contextlib.suppress(*NETWORK_ERRORS, RuntimeError):
-                writer.write(P.verdict(False, r.reason.value, r.detail))
-                await asyncio.wait_for(writer.drain(), timeout=1)
-            if target_w is not None:
-                await close_writer(target_w)
-            await close_writer(writer)
-            return None
-        except TimeoutError:
-            self.failed(claimed, Reason.TIMEOUT, "inbound handshake timed out", authoritative=False)
-            await close_writer(writer)
-            return None
-        except NETWORK_ERRORS as exc:
-            _log.info(
-                "inbound connection dropped during the handshake",
-                extra={"event": "handshake_dropped", "error": exc.__class__.__name__},
-            )
-            await close_writer(writer)
-            return None
-        session = Session(reader, writer, name, "inbound", ident.session_id, hello.evidence, adm)
-        return session, target_r, target_w
-
     # --- client side ----------------------------------------------------------------------
     async def dial(self, peer: Peer, target: str) -> Session:
-        """Connect to ``peer``, verify it, present our evidence for ``target`` ("" =
-        probe). Records the peer verified once its evidence passes; raises PeerRefused."""
-        ident = self.identity
-        writer: asyncio.StreamWriter | None = None
-        try:
-            async with asyncio.timeout(self.plan.handshake_timeout_seconds):
-                try:
-                    reader, writer = await asyncio.open_connection(
-                        peer.address.host, peer.address.port, ssl=self._client_ctx
-                    )
-                except (OSError, ssl.SSLError) as exc:
-                    raise PeerRefused(
-                        Reason.UNREACHABLE, f"{peer.address}: {exc.__class__.__name__}: {exc}"
-                    ) from None
-                kind, payload = await P.read_frame(reader)
-                P.expect(kind, P.SERVER_HELLO)
-                if kind == P.CLOSE:
-                    raise PeerRefused(Reason.REFUSED_BY_PEER, ": ".join(P.parse_close(payload)))
-                hello = P.parse_server_hello(payload)
-                ssl_obj = writer.get_extra_info("ssl_object")
-                cert = ssl_obj.getpeercert(binary_form=True) if ssl_obj is not None else None
-                if not cert:
-                    raise PeerRefused(Reason.PROTOCOL, "the peer presented no TLS certificate")
-                if P.certificate_spki(cert) != hello.evidence.spki:
-                    raise PeerRefused(
-                        Reason.BINDING, "the TLS certificate key is not the key of the evidence"
-                    )
-                if hello.evidence.vm != peer.name:
-                    raise PeerRefused(
-                        Reason.UNKNOWN_PEER,
-                        f"{peer.address} answered as {hello.evidence.vm!r}, not {peer.name!r}",
-                    )
-                try:
-                    adm = await self.verify(hello.evidence)
-                except PeerRefused as r:
-                    with contextlib.suppress(*NETWORK_ERRORS, RuntimeError):
-                        writer.write(P.close(r.reason.value, r.detail))
-                    raise
-                self.verified(peer.name, hello.evidence, adm)
-                sid = P.session_id(cert)
-                body = P.client_hello_body(ident.evidence, target)
-                sig = ident.sign(P.proof_message(P.CLIENT_PROOF_DOMAIN, sid, hello.nonce, body))
-                writer.write(P.signed(P.CLIENT_HELLO, body, sig))
-                await writer.drain()
-                kind, payload = await P.read_frame(reader)
-                P.expect(kind, P.VERDICT)
-                if kind == P.CLOSE:
-                    raise PeerRefused(Reason.REFUSED_BY_PEER, ": ".join(P.parse_close(payload)))
-                ok, reason, detail = P.parse_verdict(payload)
-                if not ok:
-                    raise PeerRefused(Reason.REFUSED_BY_PEER, f"{reason}: {detail}")
-        except PeerRefused:
-            if writer is not None:
-                await close_writer(writer)
-            raise
-        except TimeoutError:
-            if writer is not None:
-                await close_writer(writer)
-            raise PeerRefused(Reason.TIMEOUT, f"handshake with {peer.address} timed out") from None
-        except NETWORK_ERRORS as exc:
-            if writer is not None:
-                await close_writer(writer)
-            raise PeerRefused(
-                Reason.UNREACHABLE, f"{peer.address}: connection lost: {exc.__class__.__name__}"
-            ) from None
-        return Session(reader, writer, peer.name, "outbound", sid, hello.evidence, adm)
+        """Connect to ``peer``, verify it, present our evidence for ``target`` ("" = probe);
+        raises PeerRefused (:func:`sealfeed.link.handshake.dial`)."""
+        return await dial(self, peer, target)
 
     async def _on_local(
         self,
