@@ -91,6 +91,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     meas.add_argument("quote", help="raw quote file (binary or hex)")
     meas.add_argument("--id", default="sealfeed", help="measurement_id (default: %(default)s)")
+    meas.add_argument(
+        "--json", action="store_true", help="accepted for uniformity: the output is always JSON"
+    )
     meas.set_defaults(func=_measurements)
 
 
