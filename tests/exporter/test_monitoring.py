@@ -127,11 +127,28 @@ def _exporter_exports(tmp: Path) -> dict[str, set[str]]:
     return _wire(*_registry_families(registry))
 
 
+def _link_exports() -> dict[str, set[str]]:
+    """What ``sealfeed link serve`` pushes: its metrics for a planned peer, the pusher's, and
+    the grouping labels its push configuration adds (``vm``)."""
+    from sealfeed.link.metrics import LinkMetrics
+    from sealfeed.link.service import push_config
+    from sealfeed.push import MetricsPusher
+
+    registry = CollectorRegistry()
+    LinkMetrics(registry, ["vm-b"])
+    cfg = push_config(MetricsPushConfig(enabled=True, url="http://127.0.0.1:9"), "vm-a")
+    MetricsPusher(registry, cfg, MonitoringLabels())
+    return {
+        k: v | set(cfg.grouping_labels) for k, v in _wire(*_registry_families(registry)).items()
+    }
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, set[str]]:
     """Every metric name sealfeed really exports -> its label names (push labels added)."""
     out: dict[str, set[str]] = {}
-    for part in (_aggregator_exports(), _exporter_exports(tmp_path_factory.mktemp("procfs"))):
+    parts = (_aggregator_exports(), _exporter_exports(tmp_path_factory.mktemp("procfs")))
+    for part in (*parts, _link_exports()):
         for name, labels in part.items():
             out.setdefault(name, set()).update(labels | PUSH_LABELS)
     return out

@@ -12,6 +12,8 @@ import hashlib
 
 #: report_data of the appliance's own quote (ADR 0003, bare-quote evidence)
 APPLIANCE_DOMAIN = b"sealfeed-binding-v1\x00"
+#: report_data of a link endpoint's identity quote (ADR 0120, ``sealfeed link``)
+PEER_DOMAIN = b"sealfeed-peer-v1\x00"
 
 
 def _sha256_hex(value: str, what: str) -> bytes:
@@ -34,4 +36,40 @@ def appliance_report_data(image_sha256: str, config_hash: str) -> bytes:
     return digest + bytes(32)
 
 
-__all__ = ["APPLIANCE_DOMAIN", "appliance_report_data"]
+def peer_report_data(spki_sha256: bytes, config_hash: str, issued_at: int) -> bytes:
+    """report_data of a link endpoint's identity quote (ADR 0120)::
+
+        SHA-256(PEER_DOMAIN || SHA-256(SPKI DER of the ephemeral TLS key)
+                || object-hash(config) || issued_at as u64 big-endian)
+        || issued_at as u64 big-endian || 0^24
+
+    The first half commits to the key, the verified configuration and the issue time; the
+    second half carries the issue time in clear so a verifier can read it, recompute the
+    first half and refuse quotes older than its freshness bound (:func:`peer_issued_at`).
+    """
+    if len(spki_sha256) != 32:
+        raise ValueError(f"SPKI digest must be 32 bytes, got {len(spki_sha256)}")
+    if not 0 <= issued_at < 1 << 64:
+        raise ValueError("issued_at must fit in an unsigned 64-bit integer")
+    when = issued_at.to_bytes(8, "big")
+    digest = hashlib.sha256(
+        PEER_DOMAIN + spki_sha256 + _sha256_hex(config_hash, "configuration hash") + when
+    ).digest()
+    return digest + when + bytes(24)
+
+
+def peer_issued_at(report_data: bytes) -> int | None:
+    """The issue time a :func:`peer_report_data` carries in clear (None if the layout is
+    not that of a peer binding: wrong length or non-zero padding)."""
+    if len(report_data) != 64 or any(report_data[40:]):
+        return None
+    return int.from_bytes(report_data[32:40], "big")
+
+
+__all__ = [
+    "APPLIANCE_DOMAIN",
+    "PEER_DOMAIN",
+    "appliance_report_data",
+    "peer_issued_at",
+    "peer_report_data",
+]

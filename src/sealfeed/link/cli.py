@@ -1,0 +1,199 @@
+"""``sealfeed link serve|status|check-plan|measurements`` (thin glue; docs/link.md)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sealfeed.output import add_json_flag
+
+_STATUS_ENV = "SEALFEED_LINK_STATUS"
+
+
+def _status_default() -> str:
+    from sealfeed.link.status import DEFAULT_STATUS_PATH
+
+    return os.environ.get(_STATUS_ENV, DEFAULT_STATUS_PATH)
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.description = (
+        "Attested links between the VMs of one DON: every cross-VM connection goes through\n"
+        "a local tunnel endpoint and a mutual TLS 1.3 channel where both sides present a\n"
+        "TDX quote binding their ephemeral key and the verified configuration hash, and\n"
+        "verify each other's (DCAP + allowed measurements + same configuration + TCB\n"
+        "policy). Re-attested in band every reattest period. See docs/link.md."
+    )
+    sub = parser.add_subparsers(dest="link_command", metavar="SUBCOMMAND")
+
+    serve = sub.add_parser(
+        "serve",
+        help="run this VM's link: attested listener, tunnel endpoints, probes",
+        description='Run the link of one VM from a plan (JSON, docs/link.md "Plan"). '
+        "The configuration must verify (fail closed): its hash is what this VM's quotes "
+        "bind and what every peer must present.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  sealfeed link serve --plan /etc/sealfeed/link-plan.json "
+        "--config configuration.json --pubkey owner.pub",
+    )
+    serve.add_argument("--plan", required=True, help="the link plan (JSON)")
+    from sealfeed.config.args import add_config_arguments
+
+    add_config_arguments(serve)
+    serve.add_argument(
+        "--tsm-root",
+        default=os.environ.get("SEALFEED_TSM_ROOT"),
+        help="configfs-tsm report directory (default: env SEALFEED_TSM_ROOT, else "
+        "/sys/kernel/config/tsm/report)",
+    )
+    serve.add_argument(
+        "--status-file",
+        default=_status_default(),
+        help=f"status file for `sealfeed link status` (default: env {_STATUS_ENV} or %(default)s)",
+    )
+    serve.add_argument(
+        "--notify-fd", type=int, default=None, help="s6 readiness: write a newline once serving"
+    )
+    serve.add_argument(
+        "--no-push",
+        action="store_true",
+        help="do not push metrics (default: push with the exporter's metrics_push settings, "
+        "job sealfeed-link)",
+    )
+    serve.set_defaults(func=_serve)
+
+    status = sub.add_parser(
+        "status",
+        help="show every peer: verified, last verification, tunnels, last failure",
+        description="Read the running link's status file.",
+    )
+    status.add_argument("--status-file", default=_status_default(), help="(default: %(default)s)")
+    add_json_flag(status)
+    status.set_defaults(func=_status)
+
+    check = sub.add_parser(
+        "check-plan",
+        help="validate a plan and its measurements allow-list",
+        description="Validate a link plan (and the allow-list it references) without "
+        "running anything; prints the summary.",
+    )
+    check.add_argument("plan", help="the link plan (JSON)")
+    add_json_flag(check)
+    check.set_defaults(func=_check_plan)
+
+    meas = sub.add_parser(
+        "measurements",
+        help="print a quote's MRTD/RTMRs as a cvm-reverse-proxy measurements entry",
+        description="Turn a quote into an allow-list entry (the measurements JSON format "
+        "of flashbots/cvm-reverse-proxy, dcap-tdx: 0 = MRTD, 1..4 = RTMR0..3), to build "
+        "or share the list peers are admitted by.",
+    )
+    meas.add_argument("quote", help="raw quote file (binary or hex)")
+    meas.add_argument("--id", default="sealfeed", help="measurement_id (default: %(default)s)")
+    meas.add_argument(
+        "--json", action="store_true", help="accepted for uniformity: the output is always JSON"
+    )
+    meas.set_defaults(func=_measurements)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import asyncio
+    import functools
+    import time
+
+    from sealfeed.attest.tsm import TSM_REPORT_ROOT, request_quote
+    from sealfeed.config.loader import trust_from_args
+    from sealfeed.errors import InputError
+    from sealfeed.link.collateral import CollateralProvider
+    from sealfeed.link.configuration import verified_configuration
+    from sealfeed.link.plan import load_plan
+    from sealfeed.link.service import LinkService
+
+    plan = load_plan(args.plan)
+    cfg, config_hash = verified_configuration(
+        args.config, trust_from_args(args.pubkey), secrets_dir=args.secrets_dir
+    )
+    if args.notify_fd is not None and args.notify_fd < 0:
+        raise InputError("must be a file descriptor number", location="--notify-fd")
+
+    svc = LinkService(
+        plan,
+        config_hash=config_hash,
+        request_quote=functools.partial(request_quote, root=args.tsm_root or TSM_REPORT_ROOT),
+        collateral=CollateralProvider(plan.collateral, clock=time.time),
+        status_path=args.status_file or None,
+        pushes=() if args.no_push else (cfg.exporter.push,),
+        labels=cfg.monitoring,
+    )
+    notify = (
+        functools.partial(_notify_ready, args.notify_fd) if args.notify_fd is not None else None
+    )
+    asyncio.run(svc.run(notify=notify))
+    return 0
+
+
+def _notify_ready(fd: int) -> None:
+    """s6 readiness protocol: a newline on the notification fd, then close it."""
+    from sealfeed.errors import InputError
+
+    try:
+        os.write(fd, b"\n")
+        os.close(fd)
+    except OSError as exc:
+        raise InputError(f"cannot write readiness to fd {fd}: {exc.strerror}",
+                         location="--notify-fd") from None  # fmt: skip
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sealfeed.link.status import format_status, read_status
+    from sealfeed.output import emit
+
+    doc = read_status(args.status_file)
+    emit(args, doc, lambda: format_status(doc))
+    return 0
+
+
+def _check_plan(args: argparse.Namespace) -> int:
+    from sealfeed.link.plan import load_plan, plan_summary
+    from sealfeed.output import emit
+
+    summary = plan_summary(load_plan(args.plan))
+
+    def human() -> str:
+        lines = [f"plan {args.plan}: ok", f"vm {summary['vm']}, listen {summary['listen']}"]
+        for p in summary["peers"]:
+            fw = ", ".join(f"{f['listen']} -> {f['target']}" for f in p["forward"]) or "-"
+            lines.append(f"  peer {p['name']} at {p['address']}: {fw}")
+        for name, addr in summary["targets"].items():
+            lines.append(f"  serves {name} -> {addr}")
+        lines.append(
+            f"  admits {', '.join(summary['measurements'])}; TCB "
+            f"{', '.join(summary['accepted_tcb_statuses'])}; re-attest every "
+            f"{summary['reattest_seconds']:g} s"
+        )
+        return "\n".join(lines)
+
+    emit(args, {"ok": True, **summary}, human)
+    return 0
+
+
+def _measurements(args: argparse.Namespace) -> int:
+    import json
+    import sys
+
+    from sealfeed.attest.cli import read_quote_file
+    from sealfeed.attest.quote import parse_quote
+    from sealfeed.errors import InputError
+    from sealfeed.link.measurements import entry_json
+
+    q = parse_quote(read_quote_file(args.quote))
+    td = q.td_report
+    if td is None:
+        raise InputError("an SGX quote has no TD measurements", location=args.quote)
+    expected = dict(enumerate((td.mr_td, *td.rtmrs)))
+    sys.stdout.write(json.dumps([entry_json(args.id, expected)], indent=2) + "\n")
+    return 0
+
+
+__all__ = ["register"]
