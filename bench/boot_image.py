@@ -105,7 +105,7 @@ def local_run(skarnet: Path, nodes: int) -> dict[str, float]:
 def img_config(img: ImageRoot) -> object:
     from sealfeed.config.loader import load_verified_config, trust_from_args
 
-    return load_verified_config(str(img.config), trust_from_args(str(img.pubkey)))
+    return load_verified_config(str(img.config), trust_from_args(str(img.pubkey), {}))
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ EXPECTED_COMMANDS = {
     "chainlink": "sealfeed.chainlink.cli",
     "up": "sealfeed.s6.up_cli",
     "status": "sealfeed.s6.status_cli",
+    "link": "sealfeed.link.cli",
 }
 
 

@@ -112,7 +112,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     cfg, config_hash = verified_configuration(
-        args.config, trust_from_args(args.pubkey), secrets_dir=args.secrets_dir
+        args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
     )
     if args.notify_fd is not None and args.notify_fd < 0:
         raise InputError("must be a file descriptor number", location="--notify-fd")
@@ -182,7 +182,7 @@ def _measurements(args: argparse.Namespace) -> int:
     import json
     import sys
 
-    from sealfeed.attest.cli import read_quote_file
+    from sealfeed.attest.files import read_quote_file
     from sealfeed.attest.quote import parse_quote
     from sealfeed.errors import InputError
     from sealfeed.link.measurements import entry_json
