@@ -2,8 +2,8 @@
 
 Facts from the Binance "WebSocket Streams" documentation:
 
-* raw endpoint ``wss://stream.binance.us:9443/ws`` (the US venue, as the reference uses; the
-  ``.com`` venue is geo-blocked from US hosts); ``/stream`` wraps payloads as
+* raw endpoint ``wss://stream.binance.com:9443/ws`` by default (the venue of the REST default;
+  ``.us`` is the other venue: sealfeed.config.catalogue, ADR 0095); ``/stream`` wraps payloads as
   ``{"stream": ..., "data": ...}``, both shapes are accepted;
 * ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` is answered by
   ``{"result": null, "id": N}``; errors come as ``{"code": C, "msg": M, "id": N}`` (older
@@ -21,6 +21,8 @@ Facts from the Binance "WebSocket Streams" documentation:
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from sealfeed.aggregator.sources import STREAM_URLS
 
 from .base import (
     Ack,
@@ -45,7 +47,7 @@ _SUFFIX = "@miniTicker"
 
 class Binance(Exchange):
     name = "binance"
-    default_url = "wss://stream.binance.us:9443/ws"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 1024
     max_batch = 200
     min_send_interval_ms = 250
