@@ -1,8 +1,10 @@
 """Configuration trust layer: typed model, schema validation, signatures, fail-closed loading.
 
 ``load_verified_config(path, trust)`` is the only way any service gets configuration.
+The price-source catalogue (``CATALOGUE``) is the one table of sources and their defaults.
 """
 
+from sealfeed.config.catalogue import CATALOGUE, SourceInfo, Venue
 from sealfeed.config.loader import (
     Trust,
     load_and_verify,
@@ -32,6 +34,7 @@ from sealfeed.config.model import (
 )
 
 __all__ = [
+    "CATALOGUE",
     "AggregatorConfig",
     "ApplianceConfig",
     "BasicAuth",
@@ -49,8 +52,10 @@ __all__ = [
     "RefetchConfig",
     "RestartPolicy",
     "SourceConfig",
+    "SourceInfo",
     "StreamConfig",
     "Trust",
+    "Venue",
     "load_and_verify",
     "load_config_unverified",
     "load_verified_config",
