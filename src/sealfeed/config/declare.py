@@ -13,6 +13,7 @@ objects in ``JSON_OBJECTS``. Cross-field rules stay hand-written (:mod:`.schema`
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from collections.abc import Callable, Mapping
@@ -99,6 +100,12 @@ def map_key() -> dict[str, Any]:
 
 def ignored(path: str, node: Node, *, group: str = "") -> Extra:
     return Extra(path, node, "ignored", group)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    # resolving string annotations is slow; a loaded config builds the same classes many times
+    return typing.get_type_hints(cls)
 
 
 def _join(base: str, path: str) -> str:
@@ -243,7 +250,7 @@ def _object_fields(cls: type) -> dict[str, Node]:
 def _walk(cls: type, mounts: Mapping[str, str], proto: Any, tree: _Obj) -> None:
     for path, doc in getattr(cls, "JSON_OBJECTS", {}).items():
         tree.at(_join(mounts[""], path)).doc = doc
-    hints = typing.get_type_hints(cls)
+    hints = _hints(cls)
     for f in dataclasses.fields(cls):
         meta = f.metadata.get(META)
         default = _proto(f, proto)
@@ -274,10 +281,10 @@ def derive_schema(cls: type, *, doc: str, rules: Mapping[str, Rule] | None = Non
     return tree.node("", rules or {})
 
 
-def _lookup(root: Any, path: str) -> tuple[bool, Any]:
+def _lookup(root: Any, path: tuple[str, ...]) -> tuple[bool, Any]:
     value = root
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+    for part in path:
+        if not isinstance(value, dict) or part not in value:
             return False, None
         value = value[part]
     return True, value
@@ -286,72 +293,122 @@ def _lookup(root: Any, path: str) -> tuple[bool, Any]:
 Resolver = Callable[[SecretRef, str], Secret]
 
 
+@dataclass(frozen=True)
+class _Slot:
+    """How :func:`build` fills one field (worked out once per class)."""
+
+    field: dataclasses.Field[Any]
+    meta: Key | Mount | MapKey
+    #: "mount", "key", "object", "list", "map" (of dataclasses ``target``), "map-key"
+    shape: str
+    target: Any = None
+
+
+@functools.cache
+def _plan(cls: type) -> tuple[_Slot, ...]:
+    slots = []
+    hints = _hints(cls)
+    for f in dataclasses.fields(cls):
+        meta = f.metadata.get(META)
+        base, _ = _strip_optional(hints[f.name])
+        if isinstance(meta, Mount):
+            slots.append(_Slot(f, meta, "mount", base))
+        elif isinstance(meta, MapKey):
+            slots.append(_Slot(f, meta, "map-key"))
+        elif isinstance(meta, Key):
+            origin = typing.get_origin(base)
+            if _is_dataclass_type(base) and meta.kind is None:
+                slots.append(_Slot(f, meta, "object", base))
+            elif origin is tuple and _is_dataclass_type(_element(base)):
+                slots.append(_Slot(f, meta, "list", _element(base)))
+            elif origin in (Mapping, dict) and _is_dataclass_type(_element(base)):
+                slots.append(_Slot(f, meta, "map", _element(base)))
+            else:
+                slots.append(_Slot(f, meta, "key"))
+    return tuple(slots)
+
+
+@functools.cache
+def _paths(cls: type, base: str, ext: str) -> tuple[Any, ...]:
+    """Per field of ``cls`` mounted at (base, ext): the JSON path split into keys (for keys),
+    or the nested mounts (for mounts)."""
+    out: list[Any] = []
+    for slot in _plan(cls):
+        meta = slot.meta
+        if isinstance(meta, Mount):
+            sub = _join(base, meta.path)
+            out.append((sub, _join(base, meta.ext) if meta.ext is not None else sub))
+        elif isinstance(meta, Key):
+            path = _join(ext if meta.group == "ext" else base, meta.path)
+            out.append((path, tuple(path.split("."))))
+        else:
+            out.append(None)
+    return tuple(out)
+
+
 def build(
     cls: type,
     root: Mapping[str, Any],
     resolve: Resolver,
     *,
-    mounts: Mapping[str, str] | None = None,
+    mounts: tuple[str, str] = ("", ""),
     proto: Any = None,
     where: str = "",
     map_key: str | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> Any:
     """An instance of ``cls`` from *validated* JSON ``root`` (see :func:`validate`); secret
-    file references are read through ``resolve``; ``where`` is ``root``'s JSON path."""
-    mounts = mounts or {"": "", "ext": ""}
-    hints = typing.get_type_hints(cls)
+    file references are read through ``resolve``; ``where`` is ``root``'s JSON path;
+    ``mounts`` the (base, ext) paths of ``cls``'s keys in ``root``."""
     kwargs: dict[str, Any] = dict(extra or {})
-    for f in dataclasses.fields(cls):
-        meta = f.metadata.get(META)
-        default = _proto(f, proto)
-        if isinstance(meta, Mount):
-            sub = {"": _join(mounts[""], meta.path)}
-            sub["ext"] = _join(mounts[""], meta.ext) if meta.ext is not None else sub[""]
-            nested, _ = _strip_optional(hints[f.name])
-            kwargs[f.name] = build(nested, root, resolve, mounts=sub, where=where,
+    for slot, paths in zip(_plan(cls), _paths(cls, *mounts), strict=True):
+        f, meta, shape = slot.field, slot.meta, slot.shape
+        if shape == "mount":
+            default = _proto(f, proto)
+            kwargs[f.name] = build(slot.target, root, resolve, mounts=paths, where=where,
                                    proto=default if dataclasses.is_dataclass(default) else None)  # fmt: skip
-        elif isinstance(meta, MapKey):
+        elif shape == "map-key":
             kwargs[f.name] = map_key
-        elif isinstance(meta, Key):
-            path = _join(mounts[meta.group], meta.path)
-            present, value = _lookup(root, path)
-            if not present:
-                if meta.item_default is not None and map_key is not None:
-                    kwargs[f.name] = meta.item_default(map_key)
-                elif default is not _MISSING:
-                    kwargs[f.name] = default
-                continue  # (a required key is never absent after validation)
-            kwargs[f.name] = _value(meta, hints[f.name], value, resolve, _join(where, path))
+        else:
+            assert isinstance(meta, Key)
+            present, value = _lookup(root, paths[1])
+            if present:
+                kwargs[f.name] = _value(slot, meta, value, resolve, where, paths[0])
+            elif meta.item_default is not None and map_key is not None:
+                kwargs[f.name] = meta.item_default(map_key)
+            elif proto is not None:
+                kwargs[f.name] = getattr(proto, f.name)
+            # else: the dataclass default (a required key is never absent after validation)
     return cls(**kwargs)
 
 
-def _value(k: Key, ann: Any, value: Any, resolve: Resolver, where: str) -> Any:
-    base, _ = _strip_optional(ann)
+def _value(slot: _Slot, k: Key, value: Any, resolve: Resolver, where: str, path: str) -> Any:
+    shape = slot.shape
     if value is None:
         return None
-    if isinstance(value, SecretRef):
-        return resolve(value, where)
-    if _is_dataclass_type(base) and k.kind is None:
-        return build(base, value, resolve, where=where)
-    if typing.get_origin(base) is tuple and _is_dataclass_type(_element(base)):
-        return tuple(build(_element(base), item, resolve, where=f"{where}[{i}]")
+    if shape == "key":
+        if type(value) is SecretRef:
+            return resolve(value, _join(where, path))
+        if type(value) is dict:
+            value = dict(value)
+        elif k.part is not None:
+            value = value[k.part]
+        return k.convert(value) if k.convert is not None else value
+    where = _join(where, path)
+    if shape == "object":
+        return build(slot.target, value, resolve, where=where)
+    if shape == "list":
+        return tuple(build(slot.target, item, resolve, where=f"{where}[{i}]")
                      for i, item in enumerate(value))  # fmt: skip
-    if typing.get_origin(base) in (Mapping, dict) and _is_dataclass_type(_element(base)):
-        out = {}
-        for name in k.keys or tuple(value):
-            raw = value.get(name)
-            if raw is None and k.absent_item is not None:
-                raw = k.absent_item(name)
-            if raw is not None:
-                out[name] = build(_element(base), raw, resolve, where=_join(where, name),
-                                  map_key=name)  # fmt: skip
-        return out
-    if isinstance(value, dict):
-        value = dict(value)
-    if k.part is not None:
-        value = value[k.part]
-    return k.convert(value) if k.convert is not None else value
+    out = {}  # a map of objects
+    for name in k.keys or tuple(value):
+        raw = value.get(name)
+        if raw is None and k.absent_item is not None:
+            raw = k.absent_item(name)
+        if raw is not None:
+            out[name] = build(slot.target, raw, resolve, where=_join(where, name),
+                              map_key=name)  # fmt: skip
+    return out
 
 
 __all__ = [
