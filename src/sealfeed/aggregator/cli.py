@@ -64,21 +64,28 @@ def _serve(args: argparse.Namespace) -> int:
 def _sources(args: argparse.Namespace) -> int:
     from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES
 
+    def key_use(n: str) -> str:
+        d = DEFAULTS[n]
+        return "required" if d.requires_key else "optional" if d.uses_key else "not used"
+
     rows = [
         {
             "name": n,
+            "key": DEFAULTS[n].key,
             "baseUrl": DEFAULTS[n].base_url,
+            "streamUrl": DEFAULTS[n].stream_url,
             "rps": DEFAULTS[n].rps,
             "maxBatchSize": DEFAULTS[n].max_batch_size,
-            "apiKey": "required" if DEFAULTS[n].requires_key else "optional",
+            "apiKey": key_use(n),
             "docs": DEFAULTS[n].docs,
         }
         for n in SOURCE_NAMES
     ]
-    lines = [f"{'source':18} {'rps':>6} {'batch':>6}  key       base URL"]
+    lines = [f"{'source':18} {'rps':>6} {'batch':>6}  {'key':9} base URL / stream"]
     for r in rows:
         batch = "-" if r["maxBatchSize"] is None else str(r["maxBatchSize"])
-        lines.append(f"{r['name']:18} {r['rps']:>6g} {batch:>6}  {r['apiKey']:9} {r['baseUrl']}")
+        urls = f"{r['baseUrl']}" + (f"  {r['streamUrl']}" if r["streamUrl"] else "")
+        lines.append(f"{r['name']:18} {r['rps']:>6g} {batch:>6}  {r['apiKey']:9} {urls}")
     emit(args, {"ok": True, "sources": rows}, "\n".join(lines))
     return 0
 

@@ -2,85 +2,36 @@
 
 Source names are the reference's URL names (Super-Protocol/chainlink ``price-aggregator``
 ``SourceName`` enum), so existing job specs (``/quote/<source>/<base>/<quote>``) keep working.
-Defaults come from the design (issue #5): requests per second and batch sizes that stay under
-each exchange's documented public limits.
+The per-source defaults (base URL, rps, batch size, API key, stream URL) are not kept here:
+``DEFAULTS`` is a view of the one source catalogue, :mod:`sealfeed.config.catalogue`, which
+the configuration schema and docs/config.md read too (ADR 0095).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
 
+from sealfeed.config.catalogue import BY_NAME, SourceInfo, lookup
 
-@dataclass(frozen=True)
-class SourceDefaults:
-    name: str
-    base_url: str
-    rps: float
-    #: pairs per upstream call; None = the API has no multi-symbol call (one call per pair)
-    max_batch_size: int | None
-    requires_key: bool = False
-    docs: str = ""
+#: the catalogue entry type, under the name the aggregator has always used
+SourceDefaults = SourceInfo
 
-
-def _d(
-    name: str,
-    url: str,
-    rps: float,
-    batch: int | None,
-    key: bool = False,
-    docs: str = "",
-) -> SourceDefaults:
-    return SourceDefaults(name, url, rps, batch, key, docs)
-
-
-# rps / batch per the design (issue #5): Binance 100/500, OKX 10/200, CoinGecko 1/100,
-# Kraken 1/50, Coinbase 2.8, CryptoCompare 25/50, Finnhub 1, AlphaVantage 1,
-# ExchangeRateHost 1, Frankfurter 10, Yahoo 10, KuCoin 30, Bybit 120. KuCoin and Bybit serve
-# every spot ticker in one call (allTickers / tickers?category=spot), so their batch is the
-# whole tracked set; ExchangeRateHost and Frankfurter batch all quotes of one base per call.
-DEFAULTS: dict[str, SourceDefaults] = {
-    d.name: d
-    for d in (
-        _d("alphavantage", "https://www.alphavantage.co", 1, None, True,
-           "https://www.alphavantage.co/documentation/#currency-exchange"),
-        _d("binance", "https://api.binance.com", 100, 500, False,
-           "https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints"),
-        _d("bybit", "https://api.bybit.com", 120, 1000, False,
-           "https://bybit-exchange.github.io/docs/v5/market/tickers"),
-        _d("coinbase", "https://api.coinbase.com", 2.8, None, False,
-           "https://docs.cdp.coinbase.com/coinbase-app/docs/api-prices"),
-        _d("coingecko", "https://api.coingecko.com", 1, 100, False,
-           "https://docs.coingecko.com/reference/simple-price"),
-        _d("cryptocompare", "https://min-api.cryptocompare.com", 25, 50, False,
-           "https://developers.cryptocompare.com/documentation/legacy/Price/multipleSymbolsPriceEndpoint"),
-        _d("exchangerate-host", "https://api.exchangerate.host", 1, 100, True,
-           "https://exchangerate.host/documentation"),
-        _d("finnhub", "https://finnhub.io", 1, None, True,
-           "https://finnhub.io/docs/api/quote"),
-        _d("frankfurter", "https://api.frankfurter.app", 10, 100, False,
-           "https://frankfurter.dev/"),
-        _d("kraken", "https://api.kraken.com", 1, 50, False,
-           "https://docs.kraken.com/api/docs/rest-api/get-ticker-information"),
-        _d("kucoin", "https://api.kucoin.com", 30, 1000, False,
-           "https://www.kucoin.com/docs/rest/spot-trading/market-data/get-all-tickers"),
-        _d("okx", "https://www.okx.com", 10, 200, False,
-           "https://www.okx.com/docs-v5/en/#public-data-rest-api-get-tickers"),
-        _d("yahoofinance", "https://query1.finance.yahoo.com", 10, None, False,
-           "https://query1.finance.yahoo.com/v8/finance/chart/BTC-USD (unofficial)"),
-    )
-}  # fmt: skip
+#: by URL name (``exchangerate-host``): the catalogue's own entries, not copies
+DEFAULTS: Mapping[str, SourceInfo] = BY_NAME
 
 SOURCE_NAMES: tuple[str, ...] = tuple(sorted(DEFAULTS))
+
+#: default WebSocket endpoint per streaming source (the stream of its default venue)
+STREAM_URLS: Mapping[str, str] = {
+    s.name: s.stream_url for s in BY_NAME.values() if s.stream_url is not None
+}
 
 
 def canonical_source(name: str) -> str | None:
     """Map a config key or URL segment to the source name (``exchangeratehost`` and
     ``exchange-rate-host`` both mean ``exchangerate-host``); None if unknown."""
-    key = name.strip().lower().replace("_", "").replace("-", "")
-    for canon in SOURCE_NAMES:
-        if canon.replace("-", "") == key:
-            return canon
-    return None
+    info = lookup(name)
+    return info.name if info is not None else None
 
 
 # ISO 4217 codes that the FX-only sources understand; used to choose FX symbol styles.
@@ -177,6 +128,7 @@ __all__ = [
     "KRAKEN_ALIASES",
     "KRAKEN_LEGACY",
     "SOURCE_NAMES",
+    "STREAM_URLS",
     "SourceDefaults",
     "canonical_source",
 ]

@@ -1,7 +1,9 @@
 """A tiny declarative schema engine: validate JSON, collect *every* problem with its JSON path.
 
-The schema of ``configuration.json`` is data (:mod:`sealfeed.config.schema` builds it with the
-constructors below), so the same object validates input and generates ``docs/config.md``.
+The tree of :class:`Node` that validates ``configuration.json`` and generates
+``docs/config.md`` is derived from the model's field declarations
+(:mod:`sealfeed.config.declare`).
+
 Validation never stops at the first problem: each one is reported as
 ``<json.path>: <what is wrong>, got <value>``; unknown keys are errors with a "did you mean"
 for near misses. Secret values are never echoed in messages.
@@ -9,6 +11,7 @@ for near misses. Secret values are never echoed in messages.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import math
@@ -62,6 +65,13 @@ class Node:
     #: for ``object``/``map``: cross-field rule -> list of (relative key, message)
     rule: Callable[[Mapping[str, Any]], list[tuple[str, str]]] | None = None
     secret: bool = False
+    #: "" (reaches the typed model), "ignored" (reference compatibility: accepted, never
+    #: read) or "signature" (read by the signature check, not part of the typed model)
+    role: str = ""
+    #: docs text for a default that is not one JSON value ("per source", "1..totalNodes")
+    default_doc: str = ""
+    #: for ``map``: how docs name a key (``priceAggregatorConfig.sources.<source>.ttl``)
+    placeholder: str = "name"
 
     def type_name(self) -> str:
         names = {
@@ -328,6 +338,9 @@ class Validator:
         return out
 
 
+Rule = Callable[[Mapping[str, Any]], list[tuple[str, str]]]
+
+
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else str(x)
 
@@ -349,24 +362,28 @@ def validate(node: Node, value: Any) -> tuple[Any, list[Problem]]:
     return result, v.problems
 
 
-def iter_fields(node: Node, path: str = "") -> list[tuple[str, Node]]:
-    """Every documented path in the schema, depth first (for docs/config.md)."""
+def iter_fields(node: Node, path: str = "", role: str = "") -> list[tuple[str, Node]]:
+    """Every documented path in the schema, depth first (for docs/config.md). Children of an
+    ignored (or signature) object carry its role."""
     out: list[tuple[str, Node]] = []
     for key, child in node.fields.items():
         sub = f"{path}.{key}" if path else key
+        if role and not child.role:
+            child = dataclasses.replace(child, role=role)
         out.append((sub, child))
         if child.kind == "object":
-            out.extend(iter_fields(child, sub))
+            out.extend(iter_fields(child, sub, child.role))
         elif child.kind == "map" and child.item is not None and child.item.kind == "object":
-            out.extend(iter_fields(child.item, f"{sub}.<{'|'.join(child.keys or ('name',))}>"))
+            out.extend(iter_fields(child.item, f"{sub}.<{child.placeholder}>", child.role))
         elif child.kind == "list" and child.item is not None and child.item.kind == "object":
-            out.extend(iter_fields(child.item, f"{sub}[]"))
+            out.extend(iter_fields(child.item, f"{sub}[]", child.role))
     return out
 
 
 __all__ = [
     "Node",
     "Problem",
+    "Rule",
     "SecretRef",
     "b",
     "i",

@@ -2,11 +2,8 @@
 
 Facts from the Binance "WebSocket Streams" documentation:
 
-* raw endpoint ``wss://stream.binance.com:9443/ws``: the venue of the REST source's default
-  ``https://api.binance.com`` (one source = one venue, issue #16; the reference streams from
-  ``stream.binance.us`` while its REST calls go to ``api.binance.com``, two exchanges with
-  different books). For Binance.US set both ``baseUrl: https://api.binance.us`` and
-  ``stream.wsUrl: wss://stream.binance.us:9443/ws``. ``/stream`` wraps payloads as
+* raw endpoint ``wss://stream.binance.com:9443/ws`` by default (the venue of the REST default;
+  ``.us`` is the other venue: sealfeed.config.catalogue, ADR 0095); ``/stream`` wraps payloads as
   ``{"stream": ..., "data": ...}``, both shapes are accepted;
 * ``{"method": "SUBSCRIBE", "params": [...], "id": N}`` is answered by
   ``{"result": null, "id": N}``; errors come as ``{"code": C, "msg": M, "id": N}`` (older
@@ -24,6 +21,8 @@ Facts from the Binance "WebSocket Streams" documentation:
 from __future__ import annotations
 
 from collections.abc import Sequence
+
+from sealfeed.aggregator.sources import STREAM_URLS
 
 from .base import (
     Ack,
@@ -48,7 +47,7 @@ _SUFFIX = "@miniTicker"
 
 class Binance(Exchange):
     name = "binance"
-    default_url = "wss://stream.binance.com:9443/ws"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 1024
     max_batch = 200
     min_send_interval_ms = 250

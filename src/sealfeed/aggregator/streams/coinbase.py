@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sealfeed.aggregator.sources import STREAM_URLS
+
 from .base import (
     Ack,
     Event,
@@ -43,7 +45,7 @@ __all__ = ["Coinbase"]
 
 class Coinbase(Exchange):
     name = "coinbase"
-    default_url = "wss://advanced-trade-ws.coinbase.com"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 500
     max_batch = 100
     min_send_interval_ms = 125

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sealfeed.aggregator.sources import STREAM_URLS
+
 from .base import (
     Ack,
     Event,
@@ -56,7 +58,7 @@ def _named_sub(parts: Sequence[str]) -> tuple[str, ...]:
 
 class CryptoCompare(Exchange):
     name = "cryptocompare"
-    default_url = "wss://streamer.cryptocompare.com/v2"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 300
     max_connections = 1
     max_batch = 25

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sealfeed.aggregator.sources import STREAM_URLS
+
 from .base import (
     Event,
     Exchange,
@@ -39,7 +41,7 @@ __all__ = ["Finnhub"]
 
 class Finnhub(Exchange):
     name = "finnhub"
-    default_url = "wss://ws.finnhub.io"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 50
     max_connections = 1
     max_batch = 1

@@ -22,6 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from sealfeed.aggregator.sources import STREAM_URLS
+
 from .base import (
     Ack,
     Event,
@@ -52,7 +54,7 @@ def kraken_asset(code: str) -> str:
 
 class Kraken(Exchange):
     name = "kraken"
-    default_url = "wss://ws.kraken.com/v2"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 500
     max_batch = 50
     min_send_interval_ms = 200

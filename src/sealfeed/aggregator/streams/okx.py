@@ -24,6 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from sealfeed.aggregator.sources import STREAM_URLS
+
 from .base import (
     Ack,
     Event,
@@ -50,7 +52,7 @@ _INST_IN_MSG = re.compile(r"instId:([A-Za-z0-9_-]+)")
 
 class Okx(Exchange):
     name = "okx"
-    default_url = "wss://ws.okx.com:8443/ws/v5/public"
+    default_url = STREAM_URLS[name]
     max_subscriptions = 1000
     max_batch = 100
     min_send_interval_ms = 100
