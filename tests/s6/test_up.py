@@ -210,6 +210,7 @@ def test_up_ready_kill9_status_and_ordered_shutdown(
     count, last = _ledger(app, "price-aggregator")
     assert count == 1 and last >= int(before)
     assert app.cause() is None
+    assert app.wait_ready(30)  # the new run signalled readiness too
 
     # sealfeed status reads s6's supervise records
     assert main(["status", "--state-dir", str(rig.state), "--json"]) == 0

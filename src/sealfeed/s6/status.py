@@ -88,9 +88,18 @@ def _skipped(name: str, type_: str, reason: str) -> ServiceState:
 
 
 def service_state(
-    name: str, type_: str, path: Path, ledger_dir: Path, now: float, *, failed: str | None = None
+    name: str,
+    type_: str,
+    path: Path,
+    ledger_dir: Path,
+    now: float,
+    *,
+    failed: str | None = None,
+    active: frozenset[str] | None = None,
 ) -> ServiceState:
-    """One service from its supervise files; ``failed``: the cause names it (its reason)."""
+    """One service from its supervise files; ``failed``: the cause names it (its reason);
+    ``active``: the services s6-rc reports up (image mode, where a oneshot has no
+    supervise dir of its own)."""
     st = read_supervise_status(path)
     ledger = load_ledger(ledger_dir)
     # a local-mode oneshot's supervised process is only its idle stand-in (local.py): its
@@ -104,7 +113,12 @@ def service_state(
         code = st.exit_code if st.exit_code is not None else 128 + (st.exit_signal or 0)
         sig = st.exit_signal_name
     if st is None:
-        state = "failed" if failed is not None else "not started"
+        if failed is not None:
+            state = "failed"
+        elif active is not None and name in active:
+            state = "done" if type_ == "oneshot" else "up"
+        else:
+            state = "not started"
         return ServiceState(name, type_, state, False, False, False, None, None, ledger.total,
                             ledger.last_restart or None, code, sig, when, False,
                             failed)  # fmt: skip
@@ -191,6 +205,7 @@ def read_states(
     manifest: dict[str, Any] | None = None,
     skipped: list[dict[str, str]] | None = None,
     cause: dict[str, Any] | None = None,
+    active: frozenset[str] | None = None,
 ) -> list[ServiceState]:
     """Every service: the manifest's (rendered) ones, the skipped ones, anything supervised."""
     now = time.time()
@@ -199,7 +214,9 @@ def read_states(
     failing = str(cause.get("service")) if cause else None
     why = str(cause.get("reason") or cause.get("what") or "") if cause else None
     out = [
-        service_state(n, t, p, ledgers / n, now, failed=why if n == failing else None)
+        service_state(
+            n, t, p, ledgers / n, now, failed=why if n == failing else None, active=active
+        )
         for n, t, p in _rows(manifest, scan)
     ]
     names = {s.name for s in out}
@@ -319,13 +336,17 @@ def collect(
     run_dir: Path,
     manifest_path: Path | None,
     state_dir: Path | None = None,
+    active: frozenset[str] | None = None,
 ) -> StatusReport:
-    """Read the appliance's state (local mode: ``state_dir`` given; image mode: not)."""
+    """Read the appliance's state (local mode: ``state_dir`` given; image mode: not, and
+    ``active`` is what ``s6-rc -a list`` says is up)."""
     manifest = _json(manifest_path) if manifest_path else None
     cause = read_cause(results_dir)
     record = read_record(state_dir) if state_dir else None
     skipped = list((record or {}).get("skipped") or [])
-    services = read_states(scandir, scandir, manifest=manifest, skipped=skipped, cause=cause)
+    services = read_states(
+        scandir, scandir, manifest=manifest, skipped=skipped, cause=cause, active=active
+    )
     attestation = _json(run_dir / ATTESTATION_FILE)
     swept: list[str] = []
     with contextlib.suppress(OSError):

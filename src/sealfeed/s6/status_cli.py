@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from sealfeed.output import add_json_flag
 
@@ -35,7 +36,6 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def _status(args: argparse.Namespace) -> int:
     import os
-    from pathlib import Path
 
     from sealfeed.errors import InputError
     from sealfeed.output import emit
@@ -78,6 +78,30 @@ def _status(args: argparse.Namespace) -> int:
             results_dir=Path(rt.results_dir),
             run_dir=Path(rt.run_dir),
             manifest_path=manifest,
+            active=_s6rc_active(Path(rt.live_dir)),
         )
     emit(args, report.as_dict(), report.human)
     return 0
+
+
+def _s6rc_active(live: Path) -> frozenset[str] | None:
+    """What s6-rc says is up (``s6-rc -l LIVE -a list``, read-only): in the image a oneshot
+    has no supervise dir, s6-rc's live state is the only record that it ran."""
+    import shutil
+    import subprocess
+
+    if not live.is_dir() or shutil.which("s6-rc") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["s6-rc", "-l", str(live), "-a", "list"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return frozenset(ln.strip() for ln in out.stdout.splitlines() if ln.strip())

@@ -452,6 +452,7 @@ class Appliance:
             return layers
         self._track()
         if self.proc.poll() is None:
+            self.on_progress("stopping in reverse dependency order")
             for layer in layers:
                 timeout = max(self._timeout_of(n) for n in layer)
                 t0 = time.monotonic()
