@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -68,7 +69,7 @@ class Up:
         self.state = state
         self.agg_port, self.exp_port = _free_port(), _free_port()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sealfeed", "up", "--embedded-defaults", "--nodes", "4",
+            [sys.executable, "-m", "sealfeed", "up", "--embedded-defaults", "--nodes", "5",
              "--state-dir", str(state), "--ready-timeout", "150", "--json",
              "--aggregator-port", str(self.agg_port), "--exporter-port", str(self.exp_port),
              *extra],
@@ -119,6 +120,27 @@ class Up:
                 self.proc.wait()
 
 
+README_STATE = "/home/ann/.local/state/sealfeed/up"
+
+
+def _normalise(line: str, state: str) -> str:
+    """Blank what differs between runs: the state dir, numbers (pids, times, ports, node
+    numbers), digests; the README's run used the default state dir, the test's does not."""
+    line = line.replace(state, "<state>").replace(" (per-user default; --state-dir to change)", "")
+    return re.sub(r"\d+", "N", re.sub(r"sha256:[0-9a-f]{64}", "sha256:<hex>", line)).rstrip()
+
+
+def readme_lines_not_in(stderr: str, state: Path) -> list[str]:
+    """Lines of README.md's ```console block of `bash scripts/up.sh` that this run did not
+    print (order aside: services become ready in any order)."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"^```console\n\$ bash scripts/up\.sh\n(.*?)^```", text, re.S | re.M)
+    assert block, "README.md lost its `bash scripts/up.sh` transcript"
+    real = {_normalise(ln, str(state)) for ln in stderr.splitlines()}
+    doc = [_normalise(ln, README_STATE) for ln in block.group(1).splitlines() if ln.strip()]
+    return [ln for ln in doc if ln not in real]
+
+
 @pytest.fixture
 def state() -> Iterator[Path]:
     if shutil.which("s6-svscan") is None or not Path("/usr/lib/postgresql").exists():
@@ -163,6 +185,10 @@ def test_up_runs_the_real_appliance(state: Path) -> None:
         assert up.err.count("created role chainlink_node_1 ") == 1, up.err
         assert '"event": "pg_provision"' not in up.err
 
+        # README.md's "ready" transcript is what a run prints
+        missing = readme_lines_not_in(up.err, state)
+        assert not missing, f"README.md's `up` transcript is stale: {missing}"
+
         assert _http(f"http://127.0.0.1:{up.agg_port}/health")[0] == 200
         code, body = _http(f"http://127.0.0.1:{up.agg_port}/quote/binance/BTC/USDT")
         assert code == 200 and json.loads(body)["price"] == "67012.34000000", body
@@ -179,8 +205,8 @@ def test_up_runs_the_real_appliance(state: Path) -> None:
         services = {s["name"]: s for s in doc["services"]}
         assert services["postgres"]["up"] and services["price-aggregator"]["ready"]
         # skipped nodes are there while it runs, with why
-        assert services["chainlink-node-4"]["state"] == "skipped"
-        assert "no `chainlink` binary" in services["chainlink-node-4"]["reason"]
+        assert services["chainlink-node-5"]["state"] == "skipped"
+        assert "no `chainlink` binary" in services["chainlink-node-5"]["reason"]
 
         # a second `up` on the live state dir: refused, nothing rewritten
         cfg = state / "config"

@@ -210,12 +210,14 @@ def svscan_control_files(
         '    tr "\\0" "\\n" 2>/dev/null < "$p/environ" | grep -qxF '
         + command_line([marker])
         + " || continue",
-        '    if [ "$1" = TERM ]; then comm=$(cat "$p/comm" 2>/dev/null)',
+        '    if [ "$1" = TERM ]; then found=1; comm=$(cat "$p/comm" 2>/dev/null)',
         '      echo "sealfeed up: orphaned tree: stopping leftover process $pid ($comm)" >&2',
         '      echo "$pid $comm" >> ' + command_line([leftovers_file]) + "; fi",
         '    kill "-$1" "$pid" 2>/dev/null',
         "  done; }",
+        "found=",
         "sweep TERM",
+        '[ -n "$found" ] || exit 0  # the usual case: the ordered stop left nothing',
         "sleep 1",
         "sweep KILL",
         "exit 0",

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from sealfeed.errors import InputError
 from sealfeed.output import add_json_flag
+
+if TYPE_CHECKING:
+    from sealfeed.s6.model import Skipped
 
 DESCRIPTION = """\
 Run the whole appliance on this machine under a real s6-svscan: config-verify (nothing
@@ -134,6 +138,14 @@ def parse_source_urls(items: list[str]) -> dict[str, str]:
     return out
 
 
+def skipped_lines(skipped: list[Skipped]) -> list[str]:
+    """One line per reason: ``skipped A, B, C: why``."""
+    by_reason: dict[str, list[str]] = {}
+    for s in skipped:
+        by_reason.setdefault(s.reason, []).append(s.service)
+    return [f"skipped {', '.join(names)}: {why}" for why, names in by_reason.items()]
+
+
 def _demo_only(args: argparse.Namespace) -> None:
     used = [
         flag
@@ -246,16 +258,15 @@ def _up(args: argparse.Namespace) -> int:
             app.request_stop()
 
     def on_start(app: Appliance) -> None:
-        for s in app.skipped:
-            say(f"skipped {s.service}: {s.reason}")
+        for line in skipped_lines(app.skipped):
+            say(line)
         pending = ", ".join(app.top_services)
         say(f"starting {len(app.top_services)} services (pid {os.getpid()}): {pending}")
 
     result = run_up(cfg, opts, on_ready=on_ready, on_start=on_start, on_progress=say, lock=lock)
     doc = result.as_dict()
     lines = [f"sealfeed up: stopped, exit code {result.exit_code}"]
-    for s in result.skipped:
-        lines.append(f"skipped {s.service}: {s.reason}")
+    lines += skipped_lines(result.skipped)
     if result.ready_seconds is not None:
         lines.append(f"all services were ready after {result.ready_seconds:.2f} s")
     if result.leftovers:
