@@ -132,8 +132,10 @@ class UpLock:
         try:
             fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise ExternalError(
-                f"cannot open the lock file: {exc.strerror}", location=str(path)
+            raise InputError(
+                f"cannot open the lock file ({exc.strerror}): this state dir is not writable "
+                "for you (another user's?); choose another --state-dir",
+                location=str(path),
             ) from None
         for attempt in range(attempts):
             try:
