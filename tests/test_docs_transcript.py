@@ -122,3 +122,63 @@ def test_update_doc_refreshes_a_stale_block(steps: list[Any]) -> None:
     assert not missing
     assert fresh == f"text\n```console\n$ {step.command}\n{step.output}\n```\nmore\n"
     assert script.update_doc(fresh, steps) == (fresh, [])
+
+
+# -- README.md's first screen ----------------------------------------------------------------
+# Its `bash scripts/up.sh` transcript is compared with a real run in
+# tests/test_appliance_up.py (readme_lines_not_in); here: what it tells the operator to type.
+
+README = REPO / "README.md"
+
+
+def test_readme_up_flags_and_scripts_exist() -> None:
+    import subprocess
+
+    text = README.read_text(encoding="utf-8")
+    helptext = subprocess.run(
+        [sys.executable, "-m", "sealfeed", "up", "--help"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    for flag in ("--source-url", "--aggregator-port", "--exporter-port", "--state-dir"):
+        assert flag in text and flag in helptext, flag
+    for script in ("scripts/up.sh", "scripts/test.sh", "scripts/fake_exchange.py"):
+        assert script in text and (REPO / script).exists(), script
+    assert "SEALFEED_STATE" in text and "SEALFEED_STATE" in (REPO / "scripts/up.sh").read_text()
+    assert "/tmp/sealfeed-up" not in text  # the old machine-wide default
+
+
+def test_fake_exchange_script_serves_a_binance_price() -> None:
+    """README: `uv run python scripts/fake_exchange.py` is a fake Binance the aggregator can
+    use offline (the aggregator side: tests/test_appliance_up.py)."""
+    import json
+    import signal
+    import socket
+    import subprocess
+    import urllib.request
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, str(REPO / "scripts" / "fake_exchange.py"), "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first == f"fake binance on http://127.0.0.1:{port} (BTC/USDT 67012.34000000)\n"
+        assert proc.stdout.readline() == (
+            f"next: bash scripts/up.sh --source-url binance=http://127.0.0.1:{port}\n"
+        )
+        url = f"http://127.0.0.1:{port}/api/v3/ticker/price?symbol=BTCUSDT"
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            assert json.loads(resp.read()) == {"symbol": "BTCUSDT", "price": "67012.34000000"}
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(10)
+    assert proc.returncode == 0
+    bad = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "fake_exchange.py"), "nasdaq"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "unknown source(s) nasdaq; known: alphavantage" in bad.stderr

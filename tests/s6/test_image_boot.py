@@ -111,6 +111,19 @@ def _marked_processes(root: Path) -> list[int]:
     return out
 
 
+def _status(img: ImageRoot, skarnet_bin: Path) -> dict[str, Any]:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PATH": f"{skarnet_bin}:{os.environ.get('PATH', '')}"}
+    out = subprocess.run(
+        [sys.executable, "-m", "sealfeed", "status", "--scandir", str(img.run / "service"),
+         "--json"],
+        capture_output=True, text=True, env=env, timeout=60, check=True,
+    )  # fmt: skip
+    return dict(json.loads(out.stdout))
+
+
 def test_boot_order_readiness_restart_and_ordered_stop(
     image_root: Callable[..., ImageRoot], skarnet_bin: Path
 ) -> None:
@@ -180,6 +193,19 @@ def test_boot_order_readiness_restart_and_ordered_stop(
     assert "price-aggregator stopped (signal SIGKILL); restart 1/3 within 300 s" in img.log()
     assert not (img.run / "s6-linux-init-container-results" / "cause").exists()
 
+    # `sealfeed status` on the image's tree: every service of the manifest, the oneshots from
+    # s6-rc's own state, the last exit from s6 2.15's death tally, as in local mode
+    doc = _status(img, skarnet_bin)
+    states = {s["name"]: s for s in doc["services"]}
+    assert doc["state"] == "running"
+    agg = states["price-aggregator"]
+    assert agg["last_exit_signal"] == "SIGKILL" and agg["last_exit_code"] == 137
+    assert agg["last_exit_time"] and agg["restarts"] == 1 and agg["state"] == "up"
+    assert states["config-verify"]["type"] == "oneshot"
+    assert states["config-verify"]["state"] == "done"
+    assert states["chainlink-node-2"]["state"] == "up"
+    assert set(states) >= {s["name"] for s in manifest["services"]}
+
     # docker stop: SIGTERM to PID 1 -> reverse dependency order -> exit with the recorded code
     os.kill(img.init_pid(), signal.SIGTERM)
     assert img.wait_exit(120) == 0, img.log()[-4000:]
@@ -225,6 +251,31 @@ def test_restart_budget_stops_the_container_with_its_cause(
     assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
     st = read_supervise_status(img.run / "service" / "process-metrics")
     assert st is not None and not st.up
+
+
+def test_tampered_config_at_restart_stops_with_the_services_own_reason(
+    image_root: Callable[..., ImageRoot],
+) -> None:
+    """Issue #19: the configuration is changed while the appliance runs; the exporter,
+    restarted, refuses it (exit 1) until the budget is spent. The container's one-line
+    cause carries what the exporter said, not only "restart budget exhausted (exit 1)"."""
+    img = image_root(nodes=2, max_restarts=1, window_seconds=300)
+    img.start()
+    img.wait_log(STARTED)
+    _tamper(img)
+    pid = img.status("process-metrics").pid  # type: ignore[union-attr]
+    os.kill(img.host_pid(pid), signal.SIGKILL)
+    assert img.wait_exit(120) == 1, img.log()[-4000:]
+    line = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    assert line.startswith(
+        "sealfeed: appliance stopped: process-metrics: restart budget exhausted "
+        "(2 exits within 300 s, max 1 restarts) (exit 1) at "
+    ), line
+    assert f"; its last words: sealfeed: {img.config}: " in line
+    assert "(content changed)" in line
+    assert line.rstrip().endswith("container exit code 1") and line.count("\n") == 1
+    assert line.strip() in img.log()
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
 
 
 def _tamper(img: ImageRoot) -> None:

@@ -132,6 +132,7 @@ class Rig:
         layers = self.app.shutdown()
         left = self.app.leftovers()
         self.app.kill_leftovers(left)
+        self.app.close()
         return layers, left
 
 
@@ -141,6 +142,8 @@ def rig(tmp_path: Path, free_port: Callable[[], int]) -> Iterator[Rig]:
     yield r
     if r.app is not None and r.app.proc is not None and r.app.proc.poll() is None:
         r.finish()  # a failed test must not leave s6-svscan behind
+    if r.app is not None:
+        r.app.close()
 
 
 def _free_block(n: int) -> int:
@@ -207,14 +210,30 @@ def test_up_ready_kill9_status_and_ordered_shutdown(
     count, last = _ledger(app, "price-aggregator")
     assert count == 1 and last >= int(before)
     assert app.cause() is None
+    assert app.wait_ready(30)  # the new run signalled readiness too
 
     # sealfeed status reads s6's supervise records
     assert main(["status", "--state-dir", str(rig.state), "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     states = {s["name"]: s for s in doc["services"]}
-    assert states["price-aggregator"]["pid"] == new and states["price-aggregator"]["restarts"] == 1
+    agg = states["price-aggregator"]
+    assert agg["pid"] == new and agg["restarts"] == 1 and agg["state"] == "up"
+    # why it restarted: s6-supervise's own record of the death (supervise/death_tally)
+    assert agg["last_exit_signal"] == "SIGKILL" and agg["last_exit_code"] == 137
+    assert before - 1 <= agg["last_exit_time"] <= time.time()
+    assert states["process-metrics"]["last_exit_code"] is None  # never died
     assert states["chainlink-node-3"]["ready"] and states["postgres"]["up"]
+    assert states["config-verify"]["type"] == "oneshot"
+    assert states["config-verify"]["state"] == "done"
     assert "chainlink-node-3/log" in states
+    assert doc["state"] == "ready" and doc["owner"]["pid"] == os.getpid()
+    # every service of the manifest, in start order, each logger after its service
+    names = [s["name"] for s in doc["services"]]
+    assert names.index("config-verify") < names.index("postgres") < names.index("postgres/log")
+    assert main(["status", "--state-dir", str(rig.state)]) == 0
+    human = capsys.readouterr().out
+    assert "appliance: ready -- sealfeed up pid" in human
+    assert "SIGKILL (137) at " in human
 
     # logs are written by s6-log, with the secret redacted by the pipeline
     log = app.state / "log" / "price-aggregator" / "current"  # local default: STATE/log
@@ -316,11 +335,19 @@ def test_chainlink_nodes_skipped_without_binary(
     cfg = s6_make_config(4)
     app = Appliance(cfg, UpOptions(state_dir=tmp_path / "st", users={"postgres": None}))  # type: ignore[arg-type]
     app.prepare()
+    app.close()
     skipped = {s.service: s.reason for s in app.skipped}
     assert set(skipped) == {"chainlink-render"} | {f"chainlink-node-{i}" for i in range(1, 5)}
     assert all("no `chainlink` binary on PATH" in r for r in skipped.values())
     assert not (app.scandir / "chainlink-node-1").exists()
     assert (app.scandir / "price-aggregator" / "run").exists()
+    # shown by `sealfeed status` from the start, not only after the run
+    record = json.loads((app.state / "run" / "sealfeed-up.json").read_text())
+    assert {s["service"]: s["type"] for s in record["skipped"]} == {
+        "chainlink-render": "oneshot",
+        **{f"chainlink-node-{i}": "longrun" for i in range(1, 5)},
+    }
+    assert record["stopped"] is None
 
 
 def _pg_bin() -> Path | None:
@@ -418,16 +445,73 @@ def test_leftover_detection_catches_an_escaped_child(rig: Rig) -> None:
 
 
 @pytest.mark.slow
-def test_second_up_on_a_live_scandir_is_refused(rig: Rig) -> None:
+def test_second_up_is_refused_and_an_orphaned_tree_is_named_and_stops_in_order(
+    rig: Rig, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live `up` owns its state dir: a second one is refused, naming it. Once that owner
+    is gone (its lock released, as a kill -9 would), the tree left behind is *orphaned*:
+    `up` and `status` name its processes and say how to stop it, and that command (SIGTERM
+    to s6-svscan, its .s6-svscan/SIGTERM script) stops it in reverse dependency order."""
     from sealfeed.errors import InputError
 
-    cfg = s6_make_config(1)
-    app = rig.start(cfg, rig.commands(nodes=False))
+    cfg = s6_make_config(2, api_base_port=_free_block(2))
+    app = rig.start(cfg, rig.commands(nodes=True))
     assert app.wait_ready(60)
-    (app.state / "up.pid").unlink()  # as if that `up` had been SIGKILLed
     second = Appliance(cfg, app.opts)  # type: ignore[arg-type]
-    with pytest.raises(InputError, match="still running"):
+    with pytest.raises(InputError) as err:
         second.prepare()
-    assert app.proc is not None and app.proc.poll() is None  # the live tree is untouched
-    _, left = rig.finish()
-    assert left == []
+    assert f"already running on this state dir (pid {os.getpid()}, since " in err.value.message
+    assert "s6-svscanctl" not in err.value.message  # never suggest stopping a healthy one
+    tree_before = sorted((p, p.stat().st_mtime_ns) for p in app.scandir.rglob("run"))
+
+    assert app.lock is not None and app.proc is not None
+    app.lock.release()  # as if this `up` had been killed (its tree did not die with it)
+    with pytest.raises(InputError) as err:
+        second.prepare()
+    svscan = app.proc.pid
+    assert f"kill -TERM {svscan} (s6-svscan" in err.value.message
+    assert (
+        f"{svscan} (s6-svscan)" in err.value.message and "nothing was changed" in err.value.message
+    )
+    assert sorted((p, p.stat().st_mtime_ns) for p in app.scandir.rglob("run")) == tree_before
+
+    assert main(["status", "--state-dir", str(rig.state), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["state"] == "orphaned" and doc["owner"] is None
+    assert doc["orphans"]["svscan_pid"] == svscan
+    assert svscan in {p["pid"] for p in doc["orphans"]["processes"]}
+
+    os.kill(svscan, signal.SIGTERM)  # the suggested command
+    app.proc.wait(timeout=60)
+    stopped = rig.stopped()  # shutdown_layers: node 2, node 1, ..., postgres, the rest
+    assert stopped.index("chainlink-node-2") < stopped.index("chainlink-node-1")
+    assert stopped.index("chainlink-node-1") < stopped.index("postgres")
+    assert stopped.index("postgres") < stopped.index("price-aggregator")
+    assert app.leftovers(grace=5) == []
+    assert main(["status", "--state-dir", str(rig.state), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["state"] == "stopped"
+
+
+@pytest.mark.slow
+def test_cause_carries_the_failing_services_own_reason(rig: Rig) -> None:
+    """Budget exhausted by a service that says why it exits (as a sealfeed component does
+    when its configuration no longer verifies): the cause line ends with those words."""
+    cfg = s6_make_config(1, max_restarts=1, window_seconds=300)
+    cmds = rig.commands(nodes=False)
+    said = "sealfeed: /sp/configurations/configuration.json: signature does not verify"
+    cmds["process-metrics"] = rig.standin("process-metrics", extra=("--say", said, "--exit", "1"))
+    app = rig.start(cfg, cmds)
+    app.wait(timeout=60)
+    cause = app.cause()
+    assert cause is not None and cause["service"] == "process-metrics", cause
+    assert cause["reason"] == said
+    assert cause["container_exit_code"] == 1 and cause["signal"] is None
+    line = str(cause["line"])
+    assert line.startswith(
+        "sealfeed: appliance stopped: process-metrics: restart budget exhausted "
+        "(2 exits within 300 s, max 1 restarts) (exit 1) at "
+    )
+    assert f"; its last words: {said}; container exit code 1" in line
+    assert (app.results / "cause").read_text() == line + "\n"
+    layers, left = rig.finish()
+    assert left == [] and app.result(layers, left).exit_code == 1

@@ -176,8 +176,11 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _finish(args: argparse.Namespace) -> int:
+    import os
+
     from sealfeed.config.model import RestartPolicy
     from sealfeed.s6.hooks import KILLED_BY_SIGNAL, finish
+    from sealfeed.s6.runtime import ENV_SOURCE_DIR
 
     sig = args.signal if args.exit_code == KILLED_BY_SIGNAL else None
     return finish(
@@ -188,6 +191,9 @@ def _finish(args: argparse.Namespace) -> int:
         run_service_dir=args.run_service_dir,
         results_dir=args.results_dir,
         halt_how=args.halt,
+        # both modes export it (pkgs/init, `sealfeed up`): where the manifest and so the
+        # service's log are, for the cause's "last words"
+        source_dir=os.environ.get(ENV_SOURCE_DIR),
     )
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -49,13 +50,16 @@ class Cause:
     container_exit_code: int
     signal: str | None
     time: float
+    #: the failing service's own one-line reason (its last telling log line), if any
+    reason: str | None = None
 
     def line(self) -> str:
         how = f"signal {self.signal}" if self.signal else f"exit {self.exit_code}"
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.time))
+        said = f"; its last words: {self.reason}" if self.reason else ""
         return (
-            f"sealfeed: appliance stopped: {self.service}: {self.what} ({how}) at {stamp}; "
-            f"container exit code {self.container_exit_code}"
+            f"sealfeed: appliance stopped: {self.service}: {self.what} ({how}) at {stamp}"
+            f"{said}; container exit code {self.container_exit_code}"
         )
 
 
@@ -79,6 +83,7 @@ def record_cause(results_dir: str | os.PathLike[str], cause: Cause) -> bool:
         "signal": cause.signal,
         "time": cause.time,
         "container_exit_code": cause.container_exit_code,
+        "reason": cause.reason,
         "line": cause.line(),
     }
     try:  # the first failure is the root cause: claim the record exclusively
@@ -102,6 +107,99 @@ def read_cause(results_dir: str | os.PathLike[str]) -> dict[str, object] | None:
         if isinstance(doc, dict):
             return doc
     return None
+
+
+#: s6-log's ``T`` prefix: ISO 8601 date and time, nanoseconds, two spaces (s6-log.html)
+_S6_LOG_STAMP = re.compile(r"^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?  ")
+#: a line that says why: sealfeed's own error line, a logged error, PostgreSQL's severities
+_TELLING_LEVELS = frozenset({"error", "critical", "fatal", "panic", "dpanic"})
+_PG_SEVERITY = re.compile(r"\b(?:FATAL|PANIC|ERROR):  ")
+REASON_MAX = 300
+_TAIL_BYTES = 64 * 1024
+_TAIL_LINES = 40
+
+
+def service_log(source_dir: str | os.PathLike[str], service: str) -> Path | None:
+    """``<log_dir>/current`` of ``service``'s logger, from the rendered manifest next to
+    ``source_dir`` (the tree's ``s6-rc.d``; both modes export it as SEALFEED_S6_SOURCE_DIR)."""
+    from sealfeed.s6.render import MANIFEST
+
+    try:
+        doc = json.loads((Path(source_dir).parent / MANIFEST).read_text())
+        by_name = {s["name"]: s for s in doc["services"]}
+        logger = by_name[service]["logger"]
+        log_dir = by_name[logger]["log_dir"] if logger else None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Path(log_dir) / "current" if isinstance(log_dir, str) else None
+
+
+def telling_line(lines: list[str]) -> str | None:
+    """The one line of a log tail that best says why the service ended (pure).
+
+    The newest of: sealfeed's error line (``sealfeed: <location>: <message>``), a JSON log
+    line at level error or worse (its ``msg``/``event`` and ``error`` fields), a PostgreSQL
+    FATAL/PANIC/ERROR line; else simply the last line.
+    """
+    cleaned = [_S6_LOG_STAMP.sub("", ln).strip() for ln in lines]
+    cleaned = [ln for ln in cleaned if ln]
+    if not cleaned:
+        return None
+    for ln in reversed(cleaned[-_TAIL_LINES:]):
+        if ln.startswith("sealfeed: "):
+            return _clip(ln)
+        if ln.startswith("{"):
+            try:
+                doc = json.loads(ln)
+            except ValueError:
+                continue
+            if isinstance(doc, dict) and str(doc.get("level", "")).lower() in _TELLING_LEVELS:
+                parts = [str(doc[k]) for k in ("msg", "event", "error") if doc.get(k)]
+                return _clip(": ".join(dict.fromkeys(parts)) or ln)
+        elif _PG_SEVERITY.search(ln):
+            return _clip(ln)
+    return _clip(cleaned[-1])
+
+
+def _clip(line: str) -> str:
+    line = " ".join(line.split())
+    return line if len(line) <= REASON_MAX else line[: REASON_MAX - 3] + "..."
+
+
+def last_words(
+    source_dir: str | os.PathLike[str] | None,
+    service: str,
+    *,
+    settle: float = 0.3,
+    timeout: float = 2.0,
+) -> str | None:
+    """The failing service's own one-line reason, from what its logger wrote (already
+    redacted by the log pipeline). Its last lines may still be in the pipe when the finish
+    script runs: wait until the file has not grown for ``settle`` s (at most ``timeout``)."""
+    if not source_dir:
+        return None
+    path = service_log(source_dir, service)
+    if path is None:
+        return None
+    deadline = time.monotonic() + timeout
+    size, stable_since = -1, time.monotonic()
+    while time.monotonic() < deadline:
+        try:
+            now_size = path.stat().st_size
+        except OSError:
+            now_size = -1
+        if now_size != size:
+            size, stable_since = now_size, time.monotonic()
+        elif time.monotonic() - stable_since >= settle:
+            break
+        time.sleep(0.05)
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, size - _TAIL_BYTES))
+            tail = fh.read(_TAIL_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return telling_line(tail.splitlines()[-_TAIL_LINES:])
 
 
 def halt(how: str, scandir: str | None = None) -> None:
@@ -154,8 +252,14 @@ def finish(
     halt_how: str,
     service_dir: Path | None = None,
     now: float | None = None,
+    source_dir: str | None = None,
 ) -> int:
-    """The finish script: account the exit, and stop the appliance when over budget."""
+    """The finish script: account the exit, and stop the appliance when over budget.
+
+    The cause then carries the service's own last words (:func:`last_words`, found through
+    the manifest next to ``source_dir``) unless SIGKILL ended it: a killed process said
+    nothing about why, and its last line would mislead.
+    """
     service_dir = service_dir or Path.cwd()
     if _want_down(service_dir):
         return 0
@@ -176,6 +280,7 @@ def finish(
             f"{policy.max_restarts} within {policy.window_seconds} s\n"
         )
         return 0
+    reason = None if sig == signal.SIGKILL else last_words(source_dir, service)
     cause = Cause(
         service=service,
         what=f"restart budget exhausted ({decision.in_window} exits within "
@@ -184,6 +289,7 @@ def finish(
         container_exit_code=container_exit_code(exit_code, sig),
         signal=sig_name,
         time=now,
+        reason=reason,
     )
     if record_cause(results_dir, cause):
         sys.stderr.write(cause.line() + "\n")
@@ -242,8 +348,11 @@ __all__ = [
     "container_exit_code",
     "finish",
     "halt",
+    "last_words",
     "oneshot_failed",
     "probe",
     "read_cause",
     "record_cause",
+    "service_log",
+    "telling_line",
 ]

@@ -1,45 +1,107 @@
-"""``sealfeed status``: every service's state from s6's supervise status."""
+"""``sealfeed status``: the whole appliance from what its supervision tree writes."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from sealfeed.output import add_json_flag
 
 
 def register(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Show the appliance and every one of its services: running or not (and which "
+        "`sealfeed up` owns it), each service's state, pid, uptime, restarts and last exit "
+        "(code, signal, time), the services that were skipped and why, and the recorded "
+        "stop cause with the failing service's own last words. Reads files only; safe to "
+        "run at any time, also after the appliance stopped. Exit 0 whenever it could report."
+    )
     where = parser.add_mutually_exclusive_group()
-    where.add_argument("--state-dir", default=None, help="a `sealfeed up` state dir")
     where.add_argument(
-        "--scandir", default=None, help="a live scandir (default: /run/service, the image's)"
+        "--state-dir",
+        default=None,
+        help="a `sealfeed up` state dir (default: the per-user one `sealfeed up` uses, "
+        "$XDG_STATE_HOME/sealfeed/up or ~/.local/state/sealfeed/up; /var/lib/sealfeed/up "
+        "for root)",
+    )
+    where.add_argument(
+        "--scandir",
+        default=None,
+        help="a live scandir of the image's /init (e.g. /run/service); the service list "
+        "comes from the tree in $SEALFEED_S6_SOURCE_DIR, /run/s6/tree or /etc/s6-overlay",
     )
     add_json_flag(parser)
     parser.set_defaults(func=_status)
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pathlib import Path
+    import os
 
     from sealfeed.errors import InputError
     from sealfeed.output import emit
-    from sealfeed.s6.hooks import read_cause
-    from sealfeed.s6.local import scandir_path
-    from sealfeed.s6.model import IMAGE_RESULTS_DIR, IMAGE_RUN_SERVICE_DIR
-    from sealfeed.s6.status import format_table, read_states
+    from sealfeed.s6.model import IMAGE_RUN_DIR, IMAGE_TREE_ROOT
+    from sealfeed.s6.render import MANIFEST
+    from sealfeed.s6.runtime import ENV_SOURCE_DIR, image_runtime, local_runtime
+    from sealfeed.s6.statedir import default_state_dir
+    from sealfeed.s6.status import collect
 
-    if args.state_dir:
-        scandir = scandir_path(args.state_dir)
-        results = Path(args.state_dir) / "run" / "s6-linux-init-container-results"
+    if args.scandir is None:
+        state = Path(
+            args.state_dir or default_state_dir(os.environ, os.geteuid(), os.path.expanduser("~"))
+        ).resolve()
+        if not state.is_dir():
+            raise InputError(
+                "no `sealfeed up` state dir here (start one with `sealfeed up`, or pass "
+                "--state-dir DIR, or --scandir for the image's tree)",
+                location=str(state),
+            )
+        rt = local_runtime(state)
+        report = collect(
+            scandir=Path(rt.scandir),
+            results_dir=Path(rt.results_dir),
+            run_dir=Path(rt.run_dir),
+            manifest_path=Path(rt.tree_root) / MANIFEST,
+            state_dir=state,
+        )
     else:
-        scandir = Path(args.scandir or IMAGE_RUN_SERVICE_DIR)
-        results = Path(IMAGE_RESULTS_DIR)
-    if not scandir.is_dir():
-        raise InputError("no scandir here (is the appliance running?)", location=str(scandir))
-    states = read_states(scandir, scandir)
-    cause = read_cause(results)
-    doc = {"scandir": str(scandir), "services": [s.as_dict() for s in states], "cause": cause}
-    human = format_table(states)
-    if cause:
-        human += "\n" + str(cause.get("line"))
-    emit(args, doc, human)
+        scandir = Path(args.scandir)
+        if not scandir.is_dir():
+            raise InputError("no scandir here (is the appliance running?)", location=str(scandir))
+        run_dir = scandir.resolve().parent
+        rt = image_runtime(str(run_dir) if run_dir != Path("/") else IMAGE_RUN_DIR)
+        candidates = [Path(rt.run_dir) / "s6" / "tree", Path(IMAGE_TREE_ROOT)]
+        if os.environ.get(ENV_SOURCE_DIR):
+            candidates.insert(0, Path(os.environ[ENV_SOURCE_DIR]).parent)
+        manifest = next((c / MANIFEST for c in candidates if (c / MANIFEST).is_file()), None)
+        report = collect(
+            scandir=scandir,
+            results_dir=Path(rt.results_dir),
+            run_dir=Path(rt.run_dir),
+            manifest_path=manifest,
+            active=_s6rc_active(Path(rt.live_dir)),
+        )
+    emit(args, report.as_dict(), report.human)
     return 0
+
+
+def _s6rc_active(live: Path) -> frozenset[str] | None:
+    """What s6-rc says is up (``s6-rc -l LIVE -a list``, read-only): in the image a oneshot
+    has no supervise dir, s6-rc's live state is the only record that it ran."""
+    import shutil
+    import subprocess
+
+    if not live.is_dir() or shutil.which("s6-rc") is None:
+        return None
+    try:
+        out = subprocess.run(
+            ["s6-rc", "-l", str(live), "-a", "list"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if out.returncode != 0:
+        return None
+    return frozenset(ln.strip() for ln in out.stdout.splitlines() if ln.strip())

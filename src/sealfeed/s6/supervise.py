@@ -1,6 +1,8 @@
-"""s6-supervise's binary ``supervise/status`` file (s6 2.11, ``s6_svstatus_pack``).
+"""s6-supervise's binary ``supervise/status`` and ``supervise/death_tally`` files.
 
-Layout, 35 bytes, from skarnet/s6 ``src/libs6/s6_svstatus_pack.c`` (v2.11.x):
+``status``: 35 bytes, ``s6_svstatus_pack`` in skarnet/s6 ``src/libs6/s6_svstatus_pack.c``,
+the same in 2.11 (Debian, local mode) and 2.15 (built for the image; ``s6_svstatus_t`` and
+``S6_SVSTATUS_SIZE`` in ``src/include/s6/supervise.h``):
 
 =======  =====  ==========================================================
 offset   size   field
@@ -16,6 +18,21 @@ A TAI64N label is 8 bytes of seconds (``2**62`` + TAI seconds) and 4 bytes of na
 skalibs converts the system clock to TAI with 10 s plus the leap seconds of its table
 (skalibs ``tai_from_sysclock`` + ``leapsecs_add``), so ``unix = secs - 2**62 - (10 + leaps)``:
 37 s for every stamp since 2017-01-01 (seen on Debian's s6 2.11: a bare 10 s is 27 s off).
+
+``death_tally``: one 14-byte record per death of the service, oldest first, at most
+``max-death-tally`` of them (default 100), appended by s6-supervise when the process dies
+(``uplastup_z`` in ``src/supervision/s6-supervise.c``; ``s6_dtally_t`` / ``s6_dtally_pack``):
+
+=======  =====  ==========================================================
+offset   size   field
+=======  =====  ==========================================================
+0        12     ``stamp``: TAI64N of the death
+12       1      ``exitcode``: the exit code, or 128 + signal when killed
+13       1      ``sig``: the signal that killed it, 0 when it exited
+=======  =====  ==========================================================
+
+``status`` keeps the *last* wait status even after the restart (``wstat`` is only written on a
+death), but it cannot tell "never died" from "exited 0", nor when the death was; the tally can.
 """
 
 from __future__ import annotations
@@ -39,6 +56,9 @@ _LEAP_UNIX = (
     1341100800, 1435708800, 1483228800,
 )  # fmt: skip
 _LAYOUT = struct.Struct(">QIQIQHB")  # stamp(secs,nano) readystamp(secs,nano) pid wstat flags
+DTALLY_SIZE = 14
+DTALLY_FILE = "death_tally"
+_DTALLY = struct.Struct(">QIBB")  # stamp(secs,nano) exitcode sig
 
 
 def tain_to_unix(secs: int, nano: int) -> float:
@@ -82,12 +102,7 @@ class SuperviseStatus:
     @property
     def exit_signal_name(self) -> str | None:
         sig = self.exit_signal
-        if sig is None:
-            return None
-        try:
-            return signal.Signals(sig).name
-        except ValueError:
-            return f"SIG{sig}"
+        return None if sig is None else name_of_signal(sig)
 
     def seconds_in_state(self, now: float) -> float:
         return max(0.0, now - self.stamp) if self.stamp else 0.0
@@ -123,10 +138,71 @@ def read_supervise_status(service_dir: str | os.PathLike[str]) -> SuperviseStatu
     return parse_supervise_status(data, location=str(path))
 
 
+@dataclass(frozen=True)
+class Death:
+    """One death of a supervised process, as s6-supervise recorded it."""
+
+    time: float
+    #: the exit code, or 128 + signal when a signal killed it (s6's own convention)
+    exit_code: int
+    #: the signal number that killed it, None when it exited
+    signal: int | None
+
+    @property
+    def signal_name(self) -> str | None:
+        return name_of_signal(self.signal) if self.signal else None
+
+    def describe(self) -> str:
+        """``exit 1`` / ``signal SIGKILL (137)``: how the process ended."""
+        if self.signal:
+            return f"signal {self.signal_name} ({self.exit_code})"
+        return f"exit {self.exit_code}"
+
+
+def name_of_signal(sig: int) -> str:
+    try:
+        return signal.Signals(sig).name
+    except ValueError:
+        return f"SIG{sig}"
+
+
+def parse_death_tally(data: bytes, *, location: str = DTALLY_FILE) -> list[Death]:
+    """Decode a death tally (oldest first); a size that is not whole records is an error."""
+    if len(data) % DTALLY_SIZE:
+        raise InputError(
+            f"s6 death tally must be a multiple of {DTALLY_SIZE} bytes, got {len(data)}",
+            location=location,
+        )
+    out: list[Death] = []
+    for off in range(0, len(data), DTALLY_SIZE):
+        secs, nano, code, sig = _DTALLY.unpack_from(data, off)
+        out.append(Death(tain_to_unix(secs, nano), code, sig or None))
+    return out
+
+
+def read_last_death(service_dir: str | os.PathLike[str]) -> Death | None:
+    """The service's most recent death, or None (never died, not supervised, unreadable).
+
+    Tolerant like the readers of the restart ledger: a damaged tally never stops a status
+    report, it only leaves the last exit unknown.
+    """
+    path = Path(service_dir) / "supervise" / DTALLY_FILE
+    try:
+        deaths = parse_death_tally(path.read_bytes(), location=str(path))
+    except (OSError, InputError):
+        return None
+    return deaths[-1] if deaths else None
+
+
 __all__ = [
+    "DTALLY_SIZE",
     "STATUS_SIZE",
+    "Death",
     "SuperviseStatus",
+    "name_of_signal",
+    "parse_death_tally",
     "parse_supervise_status",
+    "read_last_death",
     "read_supervise_status",
     "tain_to_unix",
 ]

@@ -1,23 +1,30 @@
 """``sealfeed up``: the whole appliance on an ordinary machine, under a real s6-svscan.
 
-render (pure) -> write the s6-rc source tree -> ``sealfeed s6 check`` -> convert to a scandir
-(:mod:`sealfeed.s6.local`) -> ``s6-svscan`` in its own session -> wait until every service is
-ready -> run until SIGTERM/SIGINT or until a finish/oneshot script records a cause -> stop
-layer by layer in reverse dependency order -> stop s6-svscan -> make sure no process is left.
+lock the state dir (or refuse: already running / orphaned tree, nothing touched) -> render
+(pure) -> write the s6-rc source tree -> ``sealfeed s6 check`` -> convert to a scandir
+(:mod:`sealfeed.s6.local`) -> record what runs and what is skipped -> ``s6-svscan`` in its own
+session, told to stop in order when ``up`` dies (``PR_SET_PDEATHSIG``) -> wait until every
+service is ready -> run until SIGTERM/SIGINT or until a finish/oneshot script records a
+cause -> stop layer by layer in reverse dependency order -> stop s6-svscan -> make sure no
+process is left -> release the lock.
 
 State directory layout (mirrors the image's paths)::
 
+    <state>/up.lock                              flock held by the running `up` (pid, start)
     <state>/etc/s6-overlay/                      rendered s6-rc source tree
     <state>/run/service/<name>/                  scandir = restart ledgers (design §2.5)
+    <state>/run/service/.s6-svscan/              SIGTERM (ordered stop), finish (orphan sweep)
     <state>/run/s6-linux-init-container-results/ exitcode, cause, cause.json
+    <state>/run/sealfeed-up.json                 services, skipped ones and why, how it ended
     <state>/log/<name>/                          s6-log output (unless --log-dir)
-    <state>/up.pid
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import glob
+import json
 import os
 import shutil
 import signal
@@ -25,27 +32,36 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from sealfeed.config.model import ApplianceConfig
 from sealfeed.errors import ExternalError, InputError
+from sealfeed.fsutil import atomic_write
 from sealfeed.s6.check import check_tree
 from sealfeed.s6.graph import CHAINLINK_RENDER, NODE_COMMAND_KEY, build_services, shutdown_layers
 from sealfeed.s6.hooks import read_cause
-from sealfeed.s6.local import local_users, scandir_path, scandir_tree
+from sealfeed.s6.local import local_users, scandir_path, scandir_tree, svscan_control_files
 from sealfeed.s6.model import RenderOptions, ServiceDef, Skipped
 from sealfeed.s6.render import render_services
 from sealfeed.s6.runtime import HALT_WATCH, local_runtime
+from sealfeed.s6.statedir import (
+    LEFTOVERS_FILE,
+    MARKER_ENV,
+    RECORD_FILE,
+    UpLock,
+    find_orphans,
+    svscan_listening,
+    unreachable_dir,
+)
 from sealfeed.s6.supervise import read_supervise_status
 from sealfeed.s6.tree import write_tree
 
-#: environment marker inherited by every process of the tree: how leftovers are found even
-#: if one of them started its own session
-MARKER_ENV = "SEALFEED_UP_STATE"
 POLL = 0.05
+#: prctl(2) option: signal sent to this process when its parent thread dies (linux/prctl.h)
+PR_SET_PDEATHSIG = 1
 
 
 def detect_postgres_bin_dir() -> str | None:
@@ -57,6 +73,51 @@ def detect_postgres_bin_dir() -> str | None:
         key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
     )
     return dirs[-1] if dirs else None
+
+
+def _die_with_parent() -> Callable[[], None]:
+    """A ``preexec_fn`` that has the kernel send SIGTERM to s6-svscan when ``up`` dies
+    (``kill -9`` included): its ``.s6-svscan/SIGTERM`` then stops the tree in order."""
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before fork, not in the child
+    parent = os.getpid()
+
+    def pre() -> None:
+        prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # died between fork and prctl: nobody would signal us
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return pre
+
+
+def check_reachable(user: str, targets: list[Path]) -> None:
+    """InputError (exit 2) naming the first directory ``user`` cannot traverse to a target."""
+    for target in targets:
+        blocked = unreachable_dir(target, user)
+        if blocked is not None:
+            raise InputError(blocked.message(user, str(target)), location=blocked.directory)
+
+
+def claim_state_dir(state: Path) -> UpLock:
+    """Lock ``state`` for one `up`, or refuse (exit 2) without writing anything into it.
+
+    Refused when another `up` holds it ("already running (pid N, since T)"), or when
+    processes of an earlier `up` that was killed still run there: they are named, with the
+    command that stops them (only then is a stop command suggested: nothing owns them).
+    """
+    lock = UpLock.acquire(state)
+    orphans = find_orphans(state)
+    if orphans is not None:
+        lock.release()
+        raise InputError(orphans.describe() + "; nothing was changed", location=str(state))
+    scandir = scandir_path(state)
+    if svscan_listening(scandir):  # an s6-svscan without our marker (an older `up`)
+        lock.release()
+        raise InputError(
+            "an s6-svscan started by an earlier `sealfeed up` still runs on this scandir "
+            f"without it; stop it with: s6-svscanctl -t {scandir}",
+            location=str(scandir),
+        )
+    return lock
 
 
 @dataclass(frozen=True)
@@ -124,10 +185,15 @@ class Appliance:
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.ready_at: dict[str, float] = {}
+        self.started_wall = 0.0
         self.stop_requested = threading.Event()
         self._sessions: set[int] = set()
         self._catchall: IO[bytes] | None = None
         self.stop_times: list[tuple[list[str], float]] = []
+        #: held from prepare() until close(): this `up` owns the state dir
+        self.lock: UpLock | None = None
+        #: progress lines (``sealfeed up: ...``); the CLI prints them on stderr
+        self.on_progress: Callable[[str], None] = lambda _line: None
 
     # -- preparation (pure render + atomic writes) ---------------------------------------
     def render_options(self) -> RenderOptions:
@@ -174,9 +240,39 @@ class Appliance:
             )
         return RenderOptions(**{**base.__dict__, "users": users})
 
+    def claim(self) -> None:
+        """Own the state dir for this run (see :func:`claim_state_dir`)."""
+        if self.lock is None:
+            self.lock = claim_state_dir(self.state)
+
+    @staticmethod
+    def check_state_reachable(state: Path) -> None:
+        """Before anything is created, when the data dirs will be below the state dir (the
+        embedded defaults): as root PostgreSQL runs as `postgres` (local_users), which must
+        be able to traverse to it; exit 2 naming the directory to change."""
+        if os.geteuid() == 0:
+            check_reachable("postgres", [state])
+
+    def check_reachable(self, ropts: RenderOptions) -> None:
+        """Before rendering: every account a service drops to (as root: `postgres`, the
+        nodes' `chainlink-N`/`nobody`) reaches the directories that service works in."""
+        users = ropts.users or {}
+        if os.geteuid() != 0:
+            return
+        plan: list[tuple[str | None, Path]] = [
+            (users.get("postgres"), Path(self.cfg.postgres.data_dir)),
+            (users.get("postgres"), Path(self.cfg.postgres.socket_dir)),
+        ]
+        if ropts.include_nodes:
+            plan += [(users.get(n.service), Path(n.workdir)) for n in self.cfg.nodes.specs()]
+        for user, target in plan:
+            if user and user != "root":
+                check_reachable(user, [target])
+
     def prepare(self) -> None:
-        self._refuse_if_running()
+        self.claim()
         ropts = self.render_options()
+        self.check_reachable(ropts)
         self.services = build_services(self.cfg, ropts)
         tree = render_services(self.services, self.cfg, ropts)
         write_tree(tree, self.tree_root)
@@ -187,38 +283,68 @@ class Appliance:
                 location=str(self.tree_root),
             )
         write_tree(scandir_tree(self.tree_root), self.scandir)
+        self._write_svscan_control()
         shutil.rmtree(self.results, ignore_errors=True)  # a new boot: no old cause
         self.results.mkdir(parents=True)
+        with contextlib.suppress(FileNotFoundError):
+            (Path(self.runtime.run_dir) / LEFTOVERS_FILE).unlink()
         Path(ropts.log_dir or "").mkdir(parents=True, exist_ok=True)
+        self.write_record()
 
-    def _refuse_if_running(self) -> None:
-        control = self.scandir / ".s6-svscan" / "control"
-        try:
-            # a FIFO opened for writing without a reader fails with ENXIO: nobody listens
-            fd = os.open(control, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError:
-            pass
-        else:
-            os.close(fd)
-            raise InputError(
-                "an s6-svscan is still running on this scandir (a previous `sealfeed up` "
-                f"was killed?); stop it with: s6-svscanctl -t {self.scandir}",
-                location=str(self.scandir),
-            )
-        pidfile = self.state / "up.pid"
-        with contextlib.suppress(OSError, ValueError):
-            pid = int(pidfile.read_text().strip())
-            if pid != os.getpid():
-                os.kill(pid, 0)
-                raise InputError(
-                    f"sealfeed up (pid {pid}) is already running on this state dir",
-                    location=str(self.state),
-                )
+    def _write_svscan_control(self) -> None:
+        loggers = [f"{n}/log" for n in self.top_services if (self.scandir / n / "log").is_dir()]
+        files = svscan_control_files(
+            shutdown_layers(self.services),
+            loggers,
+            {n: self._timeout_of(n) for n in self.top_services},
+            marker=f"{MARKER_ENV}={self.state}",
+            owner_pid=os.getpid(),
+            leftovers_file=str(Path(self.runtime.run_dir) / LEFTOVERS_FILE),
+        )
+        for rel, data in files.items():
+            atomic_write(self.scandir / rel, data, mode=0o755)
+
+    def record(self, **extra: Any) -> dict[str, Any]:
+        """What `sealfeed status` shows before, while and after this run (RECORD_FILE)."""
+        by_name = {s.name: s for s in self.services}
+        doc: dict[str, Any] = {
+            "format": "sealfeed-up/1",
+            "pid": os.getpid(),
+            "started": self.started_wall,
+            "state_dir": str(self.state),
+            "services": [
+                {"name": n, "type": by_name[n].type, "logger": by_name[n].logger}
+                for n in self.top_services
+            ],
+            "skipped": [
+                {
+                    "service": s.service,
+                    "type": "oneshot" if s.service == CHAINLINK_RENDER else "longrun",
+                    "reason": s.reason,
+                }
+                for s in self.skipped
+            ],
+            "endpoints": self.endpoints(),
+            "stopped": None,
+        }
+        doc.update(extra)
+        return doc
+
+    def write_record(self, **extra: Any) -> None:
+        atomic_write(self.state / RECORD_FILE, json.dumps(self.record(**extra), indent=2) + "\n")
+
+    def endpoints(self) -> dict[str, str]:
+        agg, exp = self.cfg.aggregator, self.cfg.exporter
+        return {
+            "price-aggregator": f"http://{agg.host}:{agg.port}",
+            "process-metrics": f"http://{exp.host}:{exp.port}",
+        }
 
     # -- running --------------------------------------------------------------------------
     def start(self) -> None:
         if shutil.which("s6-svscan") is None:
             raise ExternalError("s6-svscan not found (Debian: apt-get install s6 execline)")
+        self.started_wall = time.time()
         self.prepare()
         out: IO[bytes] | None = None
         if self.opts.catchall:
@@ -239,9 +365,10 @@ class Appliance:
             stderr=out,
             env=env,
             start_new_session=True,
+            # only prctl + getppid run between fork and exec (no locks, no allocation)
+            preexec_fn=_die_with_parent(),
         )
         self._sessions.add(self.proc.pid)
-        (self.state / "up.pid").write_text(f"{os.getpid()}\n")
         deadline = time.monotonic() + 10
         while not (self.scandir / ".s6-svscan" / "control").exists():
             if self.proc.poll() is not None or time.monotonic() > deadline:
@@ -276,6 +403,7 @@ class Appliance:
                 if st is not None and st.up and st.ready:
                     self.ready_at[name] = round(time.monotonic() - self.started_at, 3)
                     pending.discard(name)
+                    self.on_progress(f"ready: {name} ({self.ready_at[name]:.1f} s)")
             if self.proc is not None and self.proc.poll() is not None:
                 return False
             time.sleep(POLL)
@@ -324,6 +452,7 @@ class Appliance:
             return layers
         self._track()
         if self.proc.poll() is None:
+            self.on_progress("stopping in reverse dependency order")
             for layer in layers:
                 timeout = max(self._timeout_of(n) for n in layer)
                 t0 = time.monotonic()
@@ -339,8 +468,6 @@ class Appliance:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=5)
-        with contextlib.suppress(OSError):
-            (self.state / "up.pid").unlink()
         if self._catchall is not None:
             self._catchall.close()
         return layers
@@ -377,6 +504,19 @@ class Appliance:
                 continue
         return sorted(out)
 
+    def close(self, result: UpResult | None = None) -> None:
+        """Record how the run ended (if it ran) and release the state dir."""
+        if result is not None and self.started_wall:
+            with contextlib.suppress(OSError):
+                self.write_record(
+                    stopped=time.time(),
+                    exit_code=result.exit_code,
+                    leftover_processes=result.leftovers,
+                )
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
+
     def kill_leftovers(self, pids: list[int]) -> None:
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -405,24 +545,50 @@ def run_up(
     opts: UpOptions,
     *,
     on_ready: Any = None,
+    on_start: Any = None,
+    on_progress: Callable[[str], None] | None = None,
     install_signals: bool = True,
+    lock: UpLock | None = None,
 ) -> UpResult:
-    """Start, wait for readiness, run until stopped, shut down in order, report."""
+    """Start, wait for readiness, run until stopped, shut down in order, report.
+
+    ``lock``: the state dir already claimed by the caller (the CLI claims it before it
+    writes anything there); otherwise it is claimed here.
+    """
     app = Appliance(cfg, opts)
+    app.lock = lock
+    if on_progress is not None:
+        app.on_progress = on_progress
     if install_signals:
         signal.signal(signal.SIGTERM, app.request_stop)
         signal.signal(signal.SIGINT, app.request_stop)
-    app.start()
-    layers: list[list[str]] = []
+    result: UpResult | None = None
     try:
-        if app.wait_ready() and on_ready is not None:
-            on_ready(app)
-        app.wait()
+        app.start()
+        if on_start is not None:
+            on_start(app)
+        layers: list[list[str]] = []
+        try:
+            if app.wait_ready() and on_ready is not None:
+                on_ready(app)
+            app.wait()
+        finally:
+            layers = app.shutdown()
+        left = app.leftovers()
+        app.kill_leftovers(left)
+        result = app.result(layers, left)
+        return result
     finally:
-        layers = app.shutdown()
-    left = app.leftovers()
-    app.kill_leftovers(left)
-    return app.result(layers, left)
+        app.close(result)
 
 
-__all__ = ["MARKER_ENV", "Appliance", "UpOptions", "UpResult", "run_up"]
+__all__ = [
+    "MARKER_ENV",
+    "Appliance",
+    "UpOptions",
+    "UpResult",
+    "check_reachable",
+    "claim_state_dir",
+    "detect_postgres_bin_dir",
+    "run_up",
+]
