@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog=(
             "examples:\n"
-            "  sealfeed up --embedded-defaults --state-dir /tmp/sf   the appliance, locally\n"
+            "  sealfeed up --embedded-defaults                       the appliance, locally\n"
             "  sealfeed config sign configuration.json --key owner.pem --embed\n"
             "  sealfeed verify --image-measurement M.json --config C.json --pubkey K \\\n"
             "      --order-report report.json --sp-ca ca.pem ...     one verdict\n"
