@@ -21,7 +21,7 @@ from sealfeed.secret import Secret, read_secret_file
 
 
 @dataclass(frozen=True)
-class Probe:
+class ProbeResult:
     name: str
     ok: bool
     detail: str
@@ -32,7 +32,7 @@ class Probe:
 
 @dataclass(frozen=True)
 class ReadyReport:
-    probes: tuple[Probe, ...]
+    probes: tuple[ProbeResult, ...]
 
     @property
     def ok(self) -> bool:
@@ -44,15 +44,15 @@ class ReadyReport:
 
 def _probe(
     pg: PostgresConfig, name: str, user: str, password: Secret, db: str, timeout: float
-) -> Probe:
+) -> ProbeResult:
     import psycopg
 
     try:
         with connect(pg, user=user, password=password, dbname=db, timeout=timeout) as conn:
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:
-        return Probe(name, False, describe_error(exc))
-    return Probe(name, True, f"{user} connected to {db}")
+        return ProbeResult(name, False, describe_error(exc))
+    return ProbeResult(name, True, f"{user} connected to {db}")
 
 
 def probe_nodes(
@@ -62,7 +62,7 @@ def probe_nodes(
     secrets_dir: str | os.PathLike[str],
     timeout: float = 3,
 ) -> ReadyReport:
-    probes: list[Probe] = []
+    probes: list[ProbeResult] = []
     for node in nodes:
         name = f"node {node.index}"
         try:
@@ -70,7 +70,7 @@ def probe_nodes(
                 node_password_path(secrets_dir, node), what=f"{node.db_role} password"
             )
         except SealfeedError as exc:
-            probes.append(Probe(name, False, str(exc)))
+            probes.append(ProbeResult(name, False, str(exc)))
             continue
         probes.append(_probe(pg, name, node.db_role, password, node.database, timeout))
     return ReadyReport(tuple(probes))
@@ -94,4 +94,4 @@ def wait_ready(check: Any, wait: float, interval: float = 0.25) -> ReadyReport:
         time.sleep(interval)
 
 
-__all__ = ["Probe", "ReadyReport", "probe_nodes", "probe_server", "wait_ready"]
+__all__ = ["ProbeResult", "ReadyReport", "probe_nodes", "probe_server", "wait_ready"]

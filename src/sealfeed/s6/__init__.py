@@ -8,7 +8,7 @@ image's /init, :func:`local_runtime` for ``sealfeed up``), :func:`check_layout` 
 (``sealfeed status``) and the supervise decoder.
 """
 
-from sealfeed.s6.check import Problem, check_tree
+from sealfeed.s6.check import TreeProblem, check_tree
 from sealfeed.s6.graph import build_services, shutdown_layers
 from sealfeed.s6.layout import Layout, check_layout, layout_mismatches, load_layout
 from sealfeed.s6.local import scandir_tree
@@ -23,7 +23,6 @@ from sealfeed.s6.up import Appliance, UpOptions, UpResult, run_up
 __all__ = [
     "Appliance",
     "Layout",
-    "Problem",
     "RenderOptions",
     "RenderedTree",
     "Runtime",
@@ -31,6 +30,7 @@ __all__ = [
     "ServiceState",
     "Skipped",
     "SuperviseStatus",
+    "TreeProblem",
     "UpOptions",
     "UpResult",
     "build_services",
