@@ -15,7 +15,7 @@ from sealfeed.output import add_json_flag, emit
 SERVER_CHOICES = ("auto", "granian", "uvicorn", "hypercorn")
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> ExitCode:
     import dataclasses
     import logging
     import os
@@ -58,10 +58,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise ExternalError(
             f"cannot serve on {agg_cfg.host}:{agg_cfg.port}: {exc.strerror or exc}"
         ) from None
-    return 0
+    return ExitCode.OK
 
 
-def _sources(args: argparse.Namespace) -> int:
+def _sources(args: argparse.Namespace) -> ExitCode:
     from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES
 
     def key_use(n: str) -> str:
@@ -87,10 +87,10 @@ def _sources(args: argparse.Namespace) -> int:
         urls = f"{r['baseUrl']}" + (f"  {r['streamUrl']}" if r["streamUrl"] else "")
         lines.append(f"{r['name']:18} {r['rps']:>6g} {batch:>6}  {r['apiKey']:9} {urls}")
     emit(args, {"ok": True, "sources": rows}, "\n".join(lines))
-    return 0
+    return ExitCode.OK
 
 
-def _fetch(args: argparse.Namespace) -> int:
+def _fetch(args: argparse.Namespace) -> ExitCode:
     """One live upstream call per source, without the service: checks reachability, the
     symbol mapping and the API key of a source."""
     import asyncio
@@ -153,8 +153,8 @@ def _fetch(args: argparse.Namespace) -> int:
         "\n".join(lines),
     )
     if error is not None:
-        return int(ExitCode.EXTERNAL)
-    return int(ExitCode.OK if all(r["price"] for r in rows) else ExitCode.FAILED)
+        return ExitCode.EXTERNAL
+    return ExitCode.OK if all(r["price"] for r in rows) else ExitCode.FAILED
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -76,7 +76,7 @@ def _ensure_keys(
         return dict(zip([n.index for n in nodes], pool.map(one, nodes), strict=True))
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def cmd_render(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.chainlink.jobs import desired_jobs
@@ -124,10 +124,10 @@ def cmd_render(args: argparse.Namespace) -> int:
             for r in results
         ),
     )
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
+def cmd_keys(args: argparse.Namespace) -> ExitCode:
     cfg = _load_config(args)
     nodes = _selected(cfg, args.node)
     keys = _ensure_keys(cfg, nodes, args, verify=not args.no_verify)
@@ -157,10 +157,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, {"ok": True, "nodes": rows}, human)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
+def cmd_publish(args: argparse.Namespace) -> ExitCode:
     from sealfeed.chainlink.client import RetryPolicy
     from sealfeed.chainlink.publish import default_client_factory, publish
 
@@ -170,10 +170,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     factory = default_client_factory(cfg, retry=RetryPolicy(deadline_s=args.max_wait))
     report = publish(cfg, factory, prune=args.prune, only_nodes=args.node or ())
     emit(args, report.to_dict(), report.table)
-    return int(ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK)
+    return ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK
 
 
-def cmd_oracle_set(args: argparse.Namespace) -> int:
+def cmd_oracle_set(args: argparse.Namespace) -> ExitCode:
     from dataclasses import replace
 
     from sealfeed.chainlink.keys import load_public_keys
@@ -190,7 +190,7 @@ def cmd_oracle_set(args: argparse.Namespace) -> int:
     doc = oracle_set(cfg, keys, ocr1=params)
     # The document *is* the result: JSON with or without --json.
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 
@@ -17,7 +18,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_status)
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.errors import InputError
@@ -42,4 +43,4 @@ def _status(args: argparse.Namespace) -> int:
     if cause:
         human += "\n" + str(cause.get("line"))
     emit(args, doc, human)
-    return 0
+    return ExitCode.OK
