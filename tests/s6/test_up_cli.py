@@ -1,5 +1,5 @@
-"""`sealfeed up` / `sealfeed status` through the CLI (the config loader is stubbed: it is
-the lead's component; everything after it is real)."""
+"""`sealfeed up` / `sealfeed status` through the CLI (the configuration is handed in through
+``main(load_config=...)``; everything after it is real)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sealfeed.cli import main
+from sealfeed.config.model import ApplianceConfig
 from sealfeed.errors import VerificationError
 from tests.fixtures.s6 import s6_make_config
 from tests.s6.test_up import STANDIN, _free_block
@@ -43,7 +44,6 @@ def test_up_cli_exit_when_ready(
     capsys: pytest.CaptureFixture[str],
     keep_signals: None,
 ) -> None:
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", lambda args: s6_make_config(2))
     monkeypatch.setenv("PATH", "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin")  # no chainlink
     events = tmp_path / "events"
 
@@ -60,7 +60,7 @@ def test_up_cli_exit_when_ready(
     for svc in ("price-aggregator", "process-metrics"):
         port = str(_free_block(1) + 1)
         argv += _cmd(svc, standin(svc, "--port", port, "--notify-fd", "3"))
-    rc = main(argv)
+    rc = main(argv, load_config=lambda args: s6_make_config(2))
     doc = json.loads(capsys.readouterr().out)
     assert rc == 0, doc
     assert doc["ok"] and doc["exit_code"] == 0 and doc["cause"] is None
@@ -77,14 +77,13 @@ def test_up_cli_exit_when_ready(
 
 
 def test_up_cli_rejected_config_records_cause(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def reject(args: object) -> object:
+    def reject(args: object) -> ApplianceConfig:
         raise VerificationError("signature does not verify", location="c.json")
 
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", reject)
     st = tmp_path / "st"
-    assert main(["up", "--config", "c.json", "--state-dir", str(st)]) == 1
+    assert main(["up", "--config", "c.json", "--state-dir", str(st)], load_config=reject) == 1
     assert "signature does not verify" in capsys.readouterr().err
     cause = json.loads((st / "run/s6-linux-init-container-results/cause.json").read_text())
     assert cause["service"] == "config-verify" and cause["container_exit_code"] == 1

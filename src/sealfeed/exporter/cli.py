@@ -102,10 +102,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _serve(args: argparse.Namespace) -> ExitCode:
     import asyncio
 
-    from sealfeed.config.args import config_from_args
+    from sealfeed.config.args import verified_config
     from sealfeed.exporter.server import ServeOptions, serve
 
-    cfg = config_from_args(args)  # verifies the signature; raises on anything wrong
+    cfg = verified_config(args)  # verifies the signature; raises on anything wrong
     ex = cfg.exporter
     if args.health_failures < 1:
         raise InputError("must be >= 1", location="--health-failures")

@@ -191,7 +191,7 @@ class _Inputs:
 def _resolve(args: argparse.Namespace) -> _Inputs:
     from dataclasses import replace
 
-    from sealfeed.config.args import DEFAULT_CONFIG_PATH, config_from_args
+    from sealfeed.config.args import DEFAULT_CONFIG_PATH, verified_config
     from sealfeed.config.model import NodesConfig, PostgresConfig
 
     if args.nodes is not None and not 1 <= args.nodes <= 64:
@@ -202,7 +202,7 @@ def _resolve(args: argparse.Namespace) -> _Inputs:
     if config_path is not None:
         args.config = config_path
         try:
-            cfg = config_from_args(args)
+            cfg = verified_config(args)
         except ModuleNotFoundError:
             raise InputError(
                 "the configuration loader is not available in this build; pass --nodes N "
@@ -392,17 +392,17 @@ def _provision(args: argparse.Namespace) -> ExitCode:
 def _ready(args: argparse.Namespace) -> ExitCode:
     """Exit 0 only when every node role can log into its own database (1 otherwise);
     with --server, when the server accepts the superuser."""
-    from sealfeed.postgres.ready import probe_nodes, probe_server, wait_ready
+    from sealfeed.postgres.ready import ReadyReport, probe_nodes, probe_server, wait_ready
 
     inp = _resolve(args)
     if args.server:
         password = _superuser_password(inp)
 
-        def check() -> Any:
+        def check() -> ReadyReport:
             return probe_server(inp.pg, password, timeout=args.timeout)
     else:
 
-        def check() -> Any:
+        def check() -> ReadyReport:
             return probe_nodes(inp.pg, inp.nodes, secrets_dir=inp.secrets_dir, timeout=args.timeout)
 
     report = wait_ready(check, args.wait)

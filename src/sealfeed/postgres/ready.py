@@ -7,9 +7,10 @@ for the nodes' dependency); ``--server`` only asks whether the server accepts th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,13 +34,19 @@ class ProbeResult:
 @dataclass(frozen=True)
 class ReadyReport:
     probes: tuple[ProbeResult, ...]
+    #: how many rounds of probes ran (``--wait`` retries until ready or the deadline)
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
         return bool(self.probes) and all(p.ok for p in self.probes)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "probes": [p.as_dict() for p in self.probes]}
+        return {
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "probes": [p.as_dict() for p in self.probes],
+        }
 
 
 def _probe(
@@ -84,14 +91,24 @@ def probe_server(
     )
 
 
-def wait_ready(check: Any, wait: float, interval: float = 0.25) -> ReadyReport:
-    """Call ``check()`` until it reports ok or ``wait`` seconds have passed."""
-    deadline = time.monotonic() + wait
+def wait_ready(
+    check: Callable[[], ReadyReport],
+    wait: float,
+    interval: float = 0.25,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReadyReport:
+    """Call ``check()`` until it reports ok or ``wait`` seconds have passed; the report of
+    the last round, with ``attempts`` = the number of rounds."""
+    deadline = clock() + wait
+    attempts = 0
     while True:
-        report: ReadyReport = check()
-        if report.ok or time.monotonic() >= deadline:
-            return report
-        time.sleep(interval)
+        report = check()
+        attempts += 1
+        if report.ok or clock() >= deadline:
+            return dataclasses.replace(report, attempts=attempts)
+        sleep(interval)
 
 
 __all__ = ["ProbeResult", "ReadyReport", "probe_nodes", "probe_server", "wait_ready"]

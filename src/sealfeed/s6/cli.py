@@ -103,7 +103,7 @@ def _render(args: argparse.Namespace) -> ExitCode:
     import dataclasses
     from pathlib import Path
 
-    from sealfeed.config.args import config_from_args
+    from sealfeed.config.args import verified_config
     from sealfeed.output import emit
     from sealfeed.s6.graph import build_services
     from sealfeed.s6.layout import check_layout, load_layout
@@ -114,7 +114,7 @@ def _render(args: argparse.Namespace) -> ExitCode:
 
     out = Path(args.out).resolve()
     try:
-        cfg = config_from_args(args)
+        cfg = verified_config(args)
         tree_root = args.tree_root or (str(out) if args.mode == "local" else IMAGE_TREE_ROOT)
         runtime = image_runtime(args.run_dir, tree_root)
         if args.mode == "local":

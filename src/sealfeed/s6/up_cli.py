@@ -69,7 +69,7 @@ def _up(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from sealfeed.config.args import config_from_args
+    from sealfeed.config.args import verified_config
     from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
     from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
@@ -83,7 +83,7 @@ def _up(args: argparse.Namespace) -> int:
         args.config, args.pubkey, args.secrets_dir = write_embedded_config(state, args.nodes)
         sys.stderr.write(f"sealfeed up: embedded defaults signed into {args.config}\n")
     try:
-        cfg = config_from_args(args)
+        cfg = verified_config(args)
     except SealfeedError as err:
         # fail closed, and leave the same cause record the tree would have left
         code = container_exit_code(int(err.exit_code), None)
