@@ -210,7 +210,7 @@ def fresh_verification_ms(n: int) -> dict[str, float]:
 
     from sealfeed.attest import verify_collateral
     from sealfeed.attest.binding import peer_report_data
-    from sealfeed.link.admission import Evidence, admit, parse_peer_quote, verify_peer_quote
+    from sealfeed.link.admission import PeerEvidence, admit, parse_peer_quote, verify_peer_quote
     from sealfeed.link.measurements import entry_json, parse_measurements
     from sealfeed.link.plan import LinkPolicy
 
@@ -224,7 +224,7 @@ def fresh_verification_ms(n: int) -> dict[str, float]:
     for i in range(n):
         spki = os.urandom(44) + bytes([i % 256])
         rd = peer_report_data(hashlib.sha256(spki).digest(), "ab" * 32, int(now))
-        evs.append(Evidence("vm-b", "ab" * 32, host.quote(rd), spki))
+        evs.append(PeerEvidence("vm-b", "ab" * 32, host.quote(rd), spki))
     times = []
     for ev in evs:
         t0 = time.perf_counter()

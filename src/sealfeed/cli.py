@@ -17,10 +17,13 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sealfeed import __version__
 from sealfeed.errors import ExitCode, SealfeedError
+
+if TYPE_CHECKING:
+    from sealfeed.config.args import ConfigLoader
 
 #: (command, module, one-line purpose). The module provides ``register(parser)``.
 COMMANDS: tuple[tuple[str, str, str], ...] = (
@@ -121,10 +124,15 @@ def _print_error(err: SealfeedError, args: argparse.Namespace | None) -> None:
 
 
 def main(
-    argv: Sequence[str] | None = None, *, parser: argparse.ArgumentParser | None = None
+    argv: Sequence[str] | None = None,
+    *,
+    parser: argparse.ArgumentParser | None = None,
+    load_config: ConfigLoader | None = None,
 ) -> int:
-    """Run one command. ``parser`` (default: :func:`build_parser`) is the seam tests use
-    to add a command of their own to the real tree."""
+    """Run one command. The seams tests use (production passes neither): ``parser``
+    (default: :func:`build_parser`) adds a command of their own to the real tree;
+    ``load_config`` replaces how a command that takes ``--config`` loads its verified
+    configuration (``args.load_config``, :mod:`sealfeed.config.args`)."""
     from sealfeed.log import setup_logging
 
     if parser is None:
@@ -135,6 +143,10 @@ def main(
             sys.stderr.write(f"sealfeed: {_BUG_HINT}\n")
             return int(ExitCode.BUG)
     args = parser.parse_args(argv)
+    if load_config is not None:
+        if not hasattr(args, "load_config"):
+            raise TypeError(f"load_config given, but {list(argv or [])} takes no --config")
+        args.load_config = load_config
     setup_logging(args.log_level or os.environ.get("SEALFEED_LOG_LEVEL", "INFO"))
     func = getattr(args, "func", None)
     if func is None:

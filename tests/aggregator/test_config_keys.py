@@ -16,7 +16,6 @@ import asyncio
 import contextlib
 import copy
 import json
-import logging
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
@@ -161,31 +160,20 @@ def _src(name: str, url: str, **extra: Any) -> Patch:
 
 # ---------------------------------------------------------------------- observers
 def obs_serve_call(what: str) -> Callable[[Patch], Any]:
-    """What ``sealfeed aggregator serve`` hands to the server (port, host, server, log level)."""
+    """What ``sealfeed aggregator serve`` would run (port, host, server, log level): the
+    handler's pure plan from the verified configuration, no flags, no environment."""
 
     def observe(patch: Patch) -> Any:
-        cfg = build(patch)
-        seen: dict[str, Any] = {}
-        mp = pytest.MonkeyPatch()
-        root = logging.getLogger()
-        level = root.level
-        try:
-            import sealfeed.aggregator.server as server_mod
-            import sealfeed.config.args as args_mod
-            from sealfeed.aggregator import cli
+        from sealfeed.aggregator.cli import plan_serve
 
-            mp.setattr(args_mod, "config_from_args", lambda args: cfg)
-            mp.setattr(server_mod, "run", lambda app, **kw: seen.update(kw))
-            mp.delenv("SEALFEED_LOG_LEVEL", raising=False)
-            ns = argparse.Namespace(
-                log_level=None, host=None, port=None, server=None, notify_fd=None, no_streams=True
-            )
-            cli._serve(ns)
-            seen["log_level"] = root.level
-        finally:
-            root.setLevel(level)
-            mp.undo()
-        return seen[what]
+        ns = argparse.Namespace(log_level=None, host=None, port=None, server=None)
+        plan = plan_serve(build(patch), ns, environ={})
+        return {
+            "port": plan.config.port,
+            "host": plan.config.host,
+            "server": plan.server,
+            "log_level": plan.log_level,
+        }[what]
 
     return observe
 

@@ -10,7 +10,7 @@ import time
 from sealfeed.aggregator.guard import (
     Conn,
     ConnectionGuard,
-    Policy,
+    EvictionPolicy,
     choose_evictions,
     parse_tcp_info,
 )
@@ -22,7 +22,7 @@ def _c(inode: int, idle_ms: int, *, received: bool = True, busy: bool = False) -
 
 def test_silent_connections_are_evicted_after_the_timeout() -> None:
     conns = [_c(1, 11_000, received=False), _c(2, 9_000, received=False), _c(3, 60_000)]
-    out = choose_evictions(conns, Policy(max_connections=1000, silent_timeout_ms=10_000))
+    out = choose_evictions(conns, EvictionPolicy(max_connections=1000, silent_timeout_ms=10_000))
     assert [(c.inode, r) for c, r in out] == [(1, "silent")]  # a quiet keep-alive stays
 
 
@@ -36,9 +36,9 @@ def test_over_cap_evicts_never_spoke_then_idlest_and_never_busy() -> None:
         _c(6, 10),
     ]
     # cap 5: 6 > 4.5 (90 %) -> down to 4 (80 %): two go
-    out = choose_evictions(conns, Policy(max_connections=5, silent_timeout_ms=60_000))
+    out = choose_evictions(conns, EvictionPolicy(max_connections=5, silent_timeout_ms=60_000))
     assert [(c.inode, r) for c, r in out] == [(3, "over_cap"), (2, "over_cap")]
-    assert choose_evictions(conns[:4], Policy(5, 60_000)) == []
+    assert choose_evictions(conns[:4], EvictionPolicy(5, 60_000)) == []
 
 
 def test_tcp_info_of_real_sockets_tells_silent_answered_and_busy() -> None:
@@ -73,7 +73,7 @@ def test_tcp_info_of_real_sockets_tells_silent_answered_and_busy() -> None:
             assert info["done"].received and not info["done"].busy
             # the guard finds exactly the connections accepted on the port, and its
             # eviction is a shutdown the peer sees as end-of-stream
-            guard = ConnectionGuard(port, Policy(100, 0), quiet_fds=0)
+            guard = ConnectionGuard(port, EvictionPolicy(100, 0), quiet_fds=0)
             found = {c.inode for c in guard.scan()}
             assert found == {info[n].inode for n in info}
             counts = guard.sweep()

@@ -4,7 +4,6 @@ bucket, Retry-After pauses everybody."""
 from __future__ import annotations
 
 import asyncio
-import time
 
 import pytest
 
@@ -58,10 +57,16 @@ def test_no_rps_means_no_bucket_but_retry_after_still_pauses() -> None:
         for _ in range(10_000):
             await lim.acquire()  # never waits, never refuses
         assert lim.budget()["rps"] is None and lim.budget()["tokens"] is None
-        lim.block_for(0.2)
-        started = time.monotonic()
-        await asyncio.gather(lim.acquire(), lim.acquire(probe=True))
-        assert time.monotonic() - started >= 0.15
+        lim.block_for(1.0)
+        assert lim.budget()["blockedForMs"] > 0
+        callers = [asyncio.create_task(lim.acquire()), asyncio.create_task(lim.acquire(probe=True))]
+        await asyncio.sleep(0)
+        # both wait for the pause (tracked and probe alike), none passes through
+        assert not any(c.done() for c in callers)
+        assert lim.budget()["waitingTracked"] == 1 and lim.budget()["waitingProbes"] == 1
+        await asyncio.gather(*callers)
+        # released only once the pause was over
+        assert lim.budget()["blockedForMs"] == 0
         await lim.close()
 
     run(scenario())

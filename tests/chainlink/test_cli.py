@@ -6,13 +6,11 @@ import json
 import random
 import re
 import stat
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from sealfeed.chainlink import cli as cl_cli
 from sealfeed.chainlink.keys import BASE_KINDS, KEY_FILES, node_key_dir
 from sealfeed.cli import main
 from sealfeed.config.model import ApplianceConfig, NodesConfig
@@ -21,11 +19,16 @@ from tests.chainlink.conftest import API_PASSWORD, MIXED_FEEDS, make_config, mak
 from tests.fakes.chainlink_node import FakeChainlinkNode
 
 
+class ConfigHolder(list[ApplianceConfig]):
+    """The configuration the commands get (``[0]``), through the CLI's seam."""
+
+    def main(self, argv: list[str]) -> int:
+        return main(argv, load_config=lambda args: self[0])
+
+
 @pytest.fixture
-def use_config(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[ApplianceConfig]]:
-    holder: list[ApplianceConfig] = []
-    monkeypatch.setattr(cl_cli, "_load_config", lambda args: holder[0])
-    yield holder
+def use_config() -> ConfigHolder:
+    return ConfigHolder()
 
 
 def _pg_passwords(cfg: ApplianceConfig) -> None:
@@ -43,15 +46,15 @@ def test_help_lists_subcommands(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_keys_prints_public_parts_only(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = make_config(tmp_path)
     use_config.append(cfg)
-    assert main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
+    assert use_config.main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert [n["node"] for n in doc["nodes"]] == [1, 2, 3, 4, 5]
     assert all(n["created"] == ["evm", "p2p", "ocr2"] for n in doc["nodes"])
-    assert main(["chainlink", "keys", "--scrypt-n", "1024"]) == 0
+    assert use_config.main(["chainlink", "keys", "--scrypt-n", "1024"]) == 0
     human = capsys.readouterr().out
     assert "12D3KooW" in human and "[new" not in human
     # nothing from inside the encrypted files (ciphertext, salt, mac, iv) ever reaches stdout
@@ -65,7 +68,7 @@ def test_keys_prints_public_parts_only(
 
 
 def test_keys_wrong_password_exit_2(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = make_config(tmp_path, total=1)
     make_keys(cfg)
@@ -74,19 +77,19 @@ def test_keys_wrong_password_exit_2(
     use_config.append(
         replace(cfg, chainlink=replace(cfg.chainlink, keystore_password=Secret("x" * 20)))
     )
-    assert main(["chainlink", "keys"]) == 2
+    assert use_config.main(["chainlink", "keys"]) == 2
     err = capsys.readouterr().err
     assert "MAC mismatch" in err and "evm_key.json" in err
 
 
 def test_render_writes_files(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = make_config(tmp_path)
     use_config.append(cfg)
     _pg_passwords(cfg)
     out = tmp_path / "rendered"
-    rc = main(
+    rc = use_config.main(
         ["chainlink", "render", "--scrypt-n", "1024", "--out", str(out), "--no-chown", "--json"]
     )
     assert rc == 0
@@ -103,20 +106,23 @@ def test_render_writes_files(
 
 
 def test_render_without_pg_password_is_input_error(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     use_config.append(make_config(tmp_path, total=1))
-    assert main(["chainlink", "render", "--scrypt-n", "1024", "--out", str(tmp_path / "o")]) == 2
+    assert (
+        use_config.main(["chainlink", "render", "--scrypt-n", "1024", "--out", str(tmp_path / "o")])
+        == 2
+    )
     assert "chainlink_node_1.password" in capsys.readouterr().err
 
 
 def test_oracle_set(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = make_config(tmp_path)
     keys = make_keys(cfg)
     use_config.append(cfg)
-    assert main(["chainlink", "oracle-set"]) == 0
+    assert use_config.main(["chainlink", "oracle-set"]) == 0
     doc = json.loads(capsys.readouterr().out)
     o = doc["ocr2"]
     assert doc["f"] == o["f"] == 1 and len(o["signers"]) == 4 and "ocr1" not in doc
@@ -126,29 +132,29 @@ def test_oracle_set(
     assert all(re.fullmatch(r"0x[0-9a-f]{64}", k) for k in o["config_public_keys"])
     assert o["feeds"][0]["contract_address"] == cfg.chainlink.feeds[0].contract_address
     use_config[0] = replace(cfg, nodes=NodesConfig(total=4))
-    assert main(["chainlink", "oracle-set"]) == 2
+    assert use_config.main(["chainlink", "oracle-set"]) == 2
     assert "at least 4 oracle nodes" in capsys.readouterr().err
 
 
 def test_oracle_set_ocr1_parameters(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     cfg = make_config(tmp_path, feeds=MIXED_FEEDS)
     use_config.append(cfg)
-    assert main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
+    assert use_config.main(["chainlink", "keys", "--scrypt-n", "1024", "--json"]) == 0
     created = json.loads(capsys.readouterr().out)["nodes"]
     assert all(n["created"] == ["evm", "p2p", "ocr2", "ocr"] for n in created)
     assert all(n["ocr1_bundle_id"] for n in created)
     args = ["chainlink", "oracle-set", "--delta-c", "2h", "--alpha-ppb", "1000000"]
-    assert main(args) == 0
+    assert use_config.main(args) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["ocr1"]["offchain_config"]["deltaC"] == "2h0m0s"
     assert doc["ocr1"]["offchain_config"]["alphaPPB"] == 1_000_000
     assert doc["ocr1"]["feeds"][0]["set_config"]["calldata"].startswith("0x")
-    assert main(["chainlink", "oracle-set", "--delta-c", "1m"]) == 2
+    assert use_config.main(["chainlink", "oracle-set", "--delta-c", "1m"]) == 2
     err = capsys.readouterr().err
     assert "ocr1.deltaC" in err and "at least 10m0s" in err
-    assert main(["chainlink", "oracle-set", "--delta-c", "soon"]) == 2
+    assert use_config.main(["chainlink", "oracle-set", "--delta-c", "soon"]) == 2
     assert "--delta-c" in capsys.readouterr().err
 
 
@@ -169,21 +175,21 @@ def _fakes_on_consecutive_ports(total: int) -> tuple[int, list[FakeChainlinkNode
 
 
 def test_publish_cli_twice(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, fakes = _fakes_on_consecutive_ports(5)
     try:
         cfg = make_config(tmp_path, api_base_port=base)
         make_keys(cfg)
         use_config.append(cfg)
-        assert main(["chainlink", "publish", "--json"]) == 0
+        assert use_config.main(["chainlink", "publish", "--json"]) == 0
         first = json.loads(capsys.readouterr().out)
         assert first["ok"] and first["changed"] and first["counts"]["create"] == 10
-        assert main(["chainlink", "publish"]) == 0
+        assert use_config.main(["chainlink", "publish"]) == 0
         table = capsys.readouterr().out
         assert "summary: keep 23" in table and "NODE  KIND" in table
         fakes[1].fail_first = 10_000
-        assert main(["chainlink", "publish", "--max-wait", "0.3", "--json"]) == 3
+        assert use_config.main(["chainlink", "publish", "--max-wait", "0.3", "--json"]) == 3
         third = json.loads(capsys.readouterr().out)
         assert third["failed_nodes"] == [2] and not third["ok"]
     finally:
@@ -192,7 +198,7 @@ def test_publish_cli_twice(
 
 
 def test_render_writes_the_specs_publish_sends(
-    tmp_path: Path, use_config: list[ApplianceConfig], capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, use_config: ConfigHolder, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``render --out DIR`` writes DIR/node-N/jobs/<feed>.toml; ``publish`` sends exactly that
     text (issue #18)."""
@@ -203,7 +209,7 @@ def test_render_writes_the_specs_publish_sends(
         _pg_passwords(cfg)
         out = tmp_path / "rendered"
         args = ["chainlink", "render", "--scrypt-n", "1024", "--out", str(out), "--no-chown"]
-        assert main([*args, "--json"]) == 0
+        assert use_config.main([*args, "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)
         assert doc["nodes"][1]["files"] == [
             "config.toml",
@@ -212,7 +218,7 @@ def test_render_writes_the_specs_publish_sends(
             "jobs/btc-usd.toml",
             "jobs/eth-usd.toml",
         ]
-        assert main(["chainlink", "publish", "--json"]) == 0
+        assert use_config.main(["chainlink", "publish", "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["counts"]["create"] == 10
         for i, fake in enumerate(fakes, start=1):
             sent = sorted(j.toml for j in fake.jobs.values())
@@ -220,7 +226,7 @@ def test_render_writes_the_specs_publish_sends(
             assert sent == on_disk and len(sent) == 2
         # a feed removed from the configuration: its spec leaves the directory on re-render
         use_config[0] = replace(cfg, chainlink=replace(cfg.chainlink, feeds=MIXED_FEEDS[1:]))
-        assert main(args) == 0
+        assert use_config.main(args) == 0
         capsys.readouterr()
         assert [p.name for p in (out / "node-2" / "jobs").iterdir()] == ["eth-usd.toml"]
     finally:

@@ -11,7 +11,7 @@ import pytest
 
 from sealfeed.config import loader
 from sealfeed.config.schema import ConfigInvalid, no_secret_files, parse_solution
-from sealfeed.config.spec import Problem
+from sealfeed.config.spec import ConfigProblem
 from sealfeed.secret import Secret
 
 
@@ -213,7 +213,7 @@ def test_malformed_files_are_input_errors(tmp_path: Path, text: bytes, fragment:
 
 
 def test_problem_str() -> None:
-    assert str(Problem("a.b", "bad")) == "a.b: bad"
+    assert str(ConfigProblem("a.b", "bad")) == "a.b: bad"
 
 
 def test_unsigned_loads_only_via_check(tmp_path: Path) -> None:

@@ -10,8 +10,6 @@ from prometheus_client import CollectorRegistry, generate_latest
 from sealfeed.exporter.collector import ProcessCollector, exposed_names
 from sealfeed.exporter.procfs import (
     ProcParseError,
-    parse_cpu_max,
-    parse_memory_max,
     parse_pg_backend,
     parse_pid_stat,
 )
@@ -166,6 +164,23 @@ def test_cgroup_and_memory_limit(tree: Tree) -> None:
     assert v(reg, "sealfeed_exporter_memory_limit_bytes") == 4_096_000_000
 
 
+def test_cgroup_cpu_max_semantics_are_the_kernels(tree: Tree) -> None:
+    """The exporter reads cpu.max through sealfeed.cgroup, as `pg tune` does (issue #17)."""
+    reg, col = _setup(tree, True)
+    # a lone $MAX: the period keeps its default, 100000 us (cgroup-v2.rst)
+    (tree.cgroup / "cpu.max").write_text("150000\n")
+    col.sample()
+    assert v(reg, "sealfeed_exporter_cgroup_cpu_limit_cores") == 1.5
+    (tree.cgroup / "cpu.max").write_text("max 100000\n")
+    col.sample()
+    assert v(reg, "sealfeed_exporter_cgroup_cpu_limit_cores") is None
+    # a negative quota is not v2 syntax: the cgroup sample is dropped, never a negative limit
+    (tree.cgroup / "cpu.max").write_text("-1 100000\n")
+    col.sample()
+    assert v(reg, "sealfeed_exporter_cgroup_cpu_limit_cores") is None
+    assert v(reg, "sealfeed_exporter_cgroup_memory_max_bytes") is None
+
+
 def test_cpu_percent_over_interval_and_stale_pids_removed(tree: Tree) -> None:
     from tests.exporter.procfs_tree import PROCS
 
@@ -237,12 +252,6 @@ def test_parsers_reject_garbage() -> None:
     assert st.comm == "a) b) c" and st.cpu_ticks == 15 and st.rss_pages == 3 and st.num_threads == 4
     with pytest.raises(ProcParseError):
         parse_pid_stat("garbage")
-    with pytest.raises(ProcParseError):
-        parse_memory_max("lots")
-    assert parse_memory_max("max\n") is None
-    assert parse_cpu_max("max 100000") is None
-    with pytest.raises(ProcParseError):
-        parse_cpu_max("1")
     assert parse_pg_backend(b"postgres: app db [local] SELECT\0") == ("db", "app")
     assert parse_pg_backend(b"postgres: main: app db 10.0.0.1(5432) idle\0") == ("db", "app")
     assert parse_pg_backend(b"postgres: autovacuum launcher \0") is None

@@ -1,4 +1,7 @@
-"""Property tests: the /proc and cgroup parsers only ever raise ProcParseError (an InputError)."""
+"""Property tests: the /proc parsers only ever raise ProcParseError (an InputError).
+
+(The cgroup parsers, sealfeed.cgroup, have theirs in tests/test_cgroup.py.)
+"""
 
 from __future__ import annotations
 
@@ -12,10 +15,8 @@ from hypothesis import strategies as st
 from sealfeed.exporter.procfs import (
     ProcParseError,
     parse_children,
-    parse_cpu_max,
     parse_int_file,
     parse_keyed,
-    parse_memory_max,
     parse_pg_backend,
     parse_pid_stat,
     parse_uptime,
@@ -26,8 +27,6 @@ PARSERS: list[Callable[[str], Any]] = [
     parse_pid_stat,
     parse_uptime,
     parse_children,
-    parse_memory_max,
-    parse_cpu_max,
     lambda t: parse_int_file(t, location="x"),
     lambda t: parse_keyed(t, location="x"),
     lambda t: parse_keyed(t, location="x", sep=":"),

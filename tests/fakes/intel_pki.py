@@ -42,9 +42,9 @@ from cryptography.x509.oid import NameOID
 from sealfeed.attest.collateral import Collateral
 from sealfeed.attest.quote import (
     CertificationData,
+    DcapQuote,
     EnclaveReport,
     QeReportCertificationData,
-    Quote,
     QuoteHeader,
     QuoteSignatureData,
     TdReport10,
@@ -299,7 +299,7 @@ class Built:
     now: datetime
     root: x509.Certificate
     pck: x509.Certificate
-    parsed: Quote
+    parsed: DcapQuote
 
 
 @dataclass(frozen=True)
@@ -556,7 +556,7 @@ class Scenario:
             parsed=quote,
         )
 
-    def _quote(self, pck_chain_pem: bytes) -> Quote:
+    def _quote(self, pck_chain_pem: bytes) -> DcapQuote:
         tdx = self.tee == "TDX"
         att = raw_public(key("att"))
         qe_data = hashlib.sha256(att + self.qe_auth_data).digest()
@@ -639,7 +639,7 @@ class Scenario:
         outer = None if self.quote_version == 3 else CertificationData(6, qe.to_bytes(), qe)
         sd = QuoteSignatureData(sig, att, outer, qe)
         sig_bytes = sd.to_bytes(self.quote_version)
-        return Quote(
+        return DcapQuote(
             header=header,
             body_type=body_type,
             report=report,

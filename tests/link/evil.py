@@ -8,7 +8,7 @@ import os
 import time
 
 from sealfeed.link import protocol as P
-from sealfeed.link.admission import Evidence
+from sealfeed.link.admission import PeerEvidence
 from sealfeed.link.identity import Identity, client_context, create_identity
 from tests.fakes.tsm import FakeTdxHost
 from tests.link.conftest import CONFIG_HASH
@@ -32,7 +32,7 @@ async def evil_server(host: FakeTdxHost, ip: str, port: int) -> asyncio.Server:
         try:
             await w.start_tls(k2.server_context)
             # K1's genuine quote, K2's key (the TLS certificate matches the claimed spki)
-            ev = Evidence("vm-x", CONFIG_HASH, k1.quote, k2.spki)
+            ev = PeerEvidence("vm-x", CONFIG_HASH, k1.quote, k2.spki)
             w.write(P.server_hello(ev, os.urandom(32)))
             await w.drain()
             await asyncio.wait_for(r.read(), 5)
@@ -53,7 +53,7 @@ async def evil_client(host: FakeTdxHost, addr: tuple[str, int], *, sign_with_k1:
     hello = P.parse_server_hello(payload)
     cert = w.get_extra_info("ssl_object").getpeercert(binary_form=True)
     spki = k1.spki if sign_with_k1 else k2.spki
-    ev = Evidence("vm-a", CONFIG_HASH, k1.quote, spki)
+    ev = PeerEvidence("vm-a", CONFIG_HASH, k1.quote, spki)
     body = P.client_hello_body(ev, "")
     msg = P.proof_message(P.CLIENT_PROOF_DOMAIN, P.session_id(cert), hello.nonce, body)
     w.write(P.signed(P.CLIENT_HELLO, body, k2.sign(msg)))

@@ -13,7 +13,7 @@ from sealfeed.attest import Policy, verify_collateral
 from sealfeed.attest.binding import peer_report_data
 from sealfeed.link.admission import (
     Admission,
-    Evidence,
+    PeerEvidence,
     PeerRefused,
     Reason,
     admit,
@@ -42,18 +42,18 @@ def make(
     claimed_config: str | None = None,
     age: float = 10.0,
     presented_spki: bytes | None = None,
-) -> Evidence:
+) -> PeerEvidence:
     key = bound_spki or spki()
     issued = int(host.now.timestamp() + 3600 - age)
     rd = peer_report_data(hashlib.sha256(key).digest(), bound_config, issued)
-    return Evidence(
+    return PeerEvidence(
         "vm-b", claimed_config or bound_config, host.quote(rd, td), presented_spki or key
     )
 
 
 def run(
     host: FakeTdxHost,
-    ev: Evidence,
+    ev: PeerEvidence,
     policy: LinkPolicy | None = None,
     *,
     collateral_revoked: tuple[int, ...] = (),
@@ -78,7 +78,7 @@ def run(
     )
 
 
-def refused(host: FakeTdxHost, ev: Evidence, **kw: object) -> PeerRefused:
+def refused(host: FakeTdxHost, ev: PeerEvidence, **kw: object) -> PeerRefused:
     with pytest.raises(PeerRefused) as err:
         run(host, ev, **kw)  # type: ignore[arg-type]
     assert err.value.detail and "\n" not in err.value.detail
@@ -101,7 +101,7 @@ def test_replayed_quote_with_another_key(host: FakeTdxHost) -> None:
 
 
 def test_report_data_that_is_no_peer_binding(host: FakeTdxHost) -> None:
-    ev = Evidence("vm-b", CONFIG_HASH, host.quote(b"\x01" * 64), spki())
+    ev = PeerEvidence("vm-b", CONFIG_HASH, host.quote(b"\x01" * 64), spki())
     assert refused(host, ev).reason is Reason.BINDING
 
 

@@ -11,9 +11,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from sealfeed.link import protocol as P
-from sealfeed.link.admission import Evidence, PeerRefused, Reason
+from sealfeed.link.admission import PeerEvidence, PeerRefused, Reason
 
-EV = Evidence("vm-a", "ab" * 32, b"quote-bytes", b"spki-bytes")
+EV = PeerEvidence("vm-a", "ab" * 32, b"quote-bytes", b"spki-bytes")
 
 
 def spki_of(key: Ed25519PrivateKey) -> bytes:

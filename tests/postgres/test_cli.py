@@ -141,15 +141,14 @@ def test_bootstrap_refusal_via_cli(tmp_path: Path) -> None:
 
 
 def test_ready_wait_gives_up_after_the_deadline(pg_server: PgServer, tmp_path: Path) -> None:
-    import time
-
     args = pg_server.cli_args()
     args[args.index("--secrets-dir") + 1] = str(tmp_path)
-    t0 = time.monotonic()
     proc = sealfeed("pg", "ready", *args, "--wait", "1", "--json")
     assert proc.returncode == 1
-    assert time.monotonic() - t0 >= 1
-    assert json.loads(proc.stdout)["ok"] is False
+    doc = json.loads(proc.stdout)
+    # not ready (no password files here): probed again until the deadline, then gave up
+    assert doc["ok"] is False and doc["attempts"] >= 2
+    assert "Traceback" not in proc.stderr
 
 
 def test_tune_without_a_server_emits_everything(tmp_path: Path) -> None:

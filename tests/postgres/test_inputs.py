@@ -18,11 +18,22 @@ from sealfeed.config.model import (
 from sealfeed.postgres import cli
 from sealfeed.secret import Secret
 
+#: the --config paths the commands asked to load, in order (reset per test by ``loaded``)
+LOADED: list[str] = []
+
+
+def _load(args: argparse.Namespace) -> ApplianceConfig:
+    LOADED.append(args.config)
+    return fake_config()
+
 
 def parse(*argv: str) -> argparse.Namespace:
+    """``pg hba`` arguments, loading the configuration through the seam (args.load_config)."""
     parser = argparse.ArgumentParser()
     cli.register(parser)
-    return parser.parse_args(["hba", *argv])
+    args = parser.parse_args(["hba", *argv])
+    args.load_config = _load
+    return args
 
 
 def fake_config() -> ApplianceConfig:
@@ -43,16 +54,10 @@ def fake_config() -> ApplianceConfig:
 
 @pytest.fixture
 def loaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    seen: list[str] = []
-
-    def fake(args: argparse.Namespace) -> ApplianceConfig:
-        seen.append(args.config)
-        return fake_config()
-
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", fake)
+    LOADED.clear()
     monkeypatch.delenv("CONFIGURATION_PATH", raising=False)
     monkeypatch.delenv("PGDATA", raising=False)
-    return seen
+    return LOADED
 
 
 def test_config_mode_uses_the_verified_config(loaded: list[str]) -> None:

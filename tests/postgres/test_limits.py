@@ -1,4 +1,7 @@
-"""Effective memory/CPU limits: pure parsers and fixture trees (cgroup v2, v1, hybrid)."""
+"""Effective memory/CPU limits from fixture trees (cgroup v2, v1, hybrid).
+
+The cgroup file parsers themselves are tested in tests/test_cgroup.py.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +12,7 @@ import pytest
 from sealfeed.errors import InputError
 from sealfeed.postgres.limits import (
     effective_cpu_count,
-    parse_cpu_list,
-    parse_cpu_max,
     parse_meminfo_total,
-    parse_memory_max,
-    parse_mountinfo,
-    parse_proc_cgroup,
-    parse_v1_cfs,
-    parse_v1_memory_limit,
     read_host_limits,
     read_limits,
 )
@@ -70,57 +66,59 @@ def test_host_limits_are_sane() -> None:
     assert lim.cpus >= 1
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("max\n", None), ("1073741824\n", 1073741824), ("0", 0)],
-)
-def test_parse_memory_max(text: str, expected: int | None) -> None:
-    assert parse_memory_max(text) == expected
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
 
 
-@pytest.mark.parametrize("text", ["", "-1", "12k", "max max"])
-def test_parse_memory_max_rejects(text: str) -> None:
-    with pytest.raises(InputError):
-        parse_memory_max(text)
+def test_v2_lone_quota_uses_the_default_period(tmp_path: Path) -> None:
+    # the one cgroup parser's semantics (cgroup-v2.rst): "150000" = 150000 / 100000 CPUs
+    root = _tree(
+        tmp_path,
+        {
+            "proc/self/cgroup": "0::/\n",
+            "proc/meminfo": "MemTotal: 4194304 kB\n",
+            "sys/fs/cgroup/cgroup.controllers": "cpu memory\n",
+            "sys/fs/cgroup/cpu.max": "150000\n",
+            "sys/devices/system/cpu/online": "0-3\n",
+        },
+    )
+    lim = read_limits(root)
+    assert (lim.cpus, lim.cpu_source) == (1.5, "cgroup v2 /sys/fs/cgroup/cpu.max")
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("max 100000\n", None), ("200000 100000", 2.0), ("50000 100000", 0.5), ("150000", 1.5)],
-)
-def test_parse_cpu_max(text: str, expected: float | None) -> None:
-    assert parse_cpu_max(text) == expected
+def test_v1_negative_quota_is_unlimited_and_period_defaults(tmp_path: Path) -> None:
+    files = {
+        "proc/self/cgroup": "4:memory:/\n2:cpu:/\n",
+        "proc/meminfo": "MemTotal: 4194304 kB\n",
+        "sys/fs/cgroup/memory/memory.limit_in_bytes": "-1\n",
+        "sys/fs/cgroup/cpu/cpu.cfs_quota_us": "-5\n",
+        "sys/devices/system/cpu/online": "0-3\n",
+    }
+    lim = read_limits(_tree(tmp_path / "a", files))
+    assert (lim.memory_bytes, lim.memory_source) == (4 * GiB, "/proc/meminfo MemTotal")
+    assert (lim.cpus, lim.cpu_source) == (4.0, "/sys/devices/system/cpu/online")
+    # no cpu.cfs_period_us beside the quota: the kernel's default period, 100 ms
+    files["sys/fs/cgroup/cpu/cpu.cfs_quota_us"] = "250000\n"
+    lim = read_limits(_tree(tmp_path / "b", files))
+    assert (lim.cpus, lim.cpu_source) == (2.5, "cgroup v1 /sys/fs/cgroup/cpu/cpu.cfs_quota_us")
 
 
-@pytest.mark.parametrize("text", ["", "a b", "0 100000", "1 2 3", "100000 0"])
-def test_parse_cpu_max_rejects(text: str) -> None:
+def test_negative_v2_cpu_max_names_the_file(tmp_path: Path) -> None:
+    root = _tree(
+        tmp_path,
+        {
+            "proc/self/cgroup": "0::/\n",
+            "proc/meminfo": "MemTotal: 4194304 kB\n",
+            "sys/fs/cgroup/cgroup.controllers": "cpu\n",
+            "sys/fs/cgroup/cpu.max": "-1 100000\n",
+        },
+    )
     with pytest.raises(InputError) as err:
-        parse_cpu_max(text, where="x/cpu.max")
-    assert err.value.location == "x/cpu.max"
-
-
-def test_parse_v1() -> None:
-    assert parse_v1_memory_limit("9223372036854771712\n") is None
-    assert parse_v1_memory_limit("536870912") == 512 * MiB
-    assert parse_v1_cfs("-1", "100000") is None
-    assert parse_v1_cfs("250000", "100000") == 2.5
-    with pytest.raises(InputError):
-        parse_v1_memory_limit("unlimited")
-    with pytest.raises(InputError):
-        parse_v1_cfs("x", "100000")
-
-
-@pytest.mark.parametrize(
-    ("text", "n"), [("0", 1), ("0-3", 4), ("0-1,4", 3), ("0-3,8-11\n", 8), ("2,4,6", 3)]
-)
-def test_parse_cpu_list(text: str, n: int) -> None:
-    assert parse_cpu_list(text) == n
-
-
-@pytest.mark.parametrize("text", ["", "a", "3-1", "1-", ","])
-def test_parse_cpu_list_rejects(text: str) -> None:
-    with pytest.raises(InputError):
-        parse_cpu_list(text)
+        read_limits(root)
+    assert err.value.location == "/sys/fs/cgroup/cpu.max"
 
 
 def test_parse_meminfo() -> None:
@@ -129,17 +127,6 @@ def test_parse_meminfo() -> None:
         parse_meminfo_total("MemFree: 1 kB\n")
     with pytest.raises(InputError):
         parse_meminfo_total("MemTotal: lots kB\n")
-
-
-def test_parse_proc_cgroup_and_mountinfo() -> None:
-    m = parse_proc_cgroup("12:memory:/a\n11:cpu,cpuacct:/b\n0::/c\ngarbage\n")
-    assert m.v2 == "/c"
-    assert m.v1 == {"memory": "/a", "cpu": "/b", "cpuacct": "/b"}
-    mounts = parse_mountinfo(
-        "41 31 0:38 / /sys/fs/cgroup/my\\040dir rw - cgroup2 cgroup2 rw\n"
-        "22 30 0:5 / /proc rw - proc proc rw\nshort line\n"
-    )
-    assert [(x.mountpoint, x.fstype) for x in mounts] == [("/sys/fs/cgroup/my dir", "cgroup2")]
 
 
 @pytest.mark.parametrize(("cpus", "n"), [(0.5, 1), (1.0, 1), (1.5, 1), (2.0, 2), (31.99, 31)])

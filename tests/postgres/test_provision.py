@@ -6,6 +6,7 @@ import psycopg
 import pytest
 
 from sealfeed.postgres import probe_nodes, probe_server
+from sealfeed.postgres.ready import ProbeResult, ReadyReport, wait_ready
 from sealfeed.postgres.secrets import node_password_path
 from sealfeed.secret import Secret, write_secret_file
 from tests.postgres.conftest import Provisioned
@@ -128,3 +129,33 @@ def test_unusable_password_file_is_named(pg_provisioned: Provisioned, tmp_path) 
         provision(s.config, s.nodes(1), secrets_dir=tmp_path,
                   superuser_password=s.superuser_password)  # fmt: skip
     assert err.value.location == str(bad)
+
+
+def test_wait_ready_retries_until_the_deadline_then_returns_the_last_report() -> None:
+    now = [0.0]
+    calls: list[float] = []
+
+    def check() -> ReadyReport:
+        calls.append(now[0])
+        return ReadyReport((ProbeResult("node-1", False, f"refused at {now[0]}"),))
+
+    def sleep(s: float) -> None:
+        now[0] += s
+
+    report = wait_ready(check, 1.0, 0.25, clock=lambda: now[0], sleep=sleep)
+    assert calls == [0.0, 0.25, 0.5, 0.75, 1.0]  # every interval, the deadline included
+    assert not report.ok and report.attempts == 5
+    assert report.probes[0].detail == "refused at 1.0"
+    assert report.as_dict()["attempts"] == 5
+
+
+def test_wait_ready_stops_at_the_first_ready_round() -> None:
+    rounds = iter([False, False, True, True])
+    clock = iter(range(100))
+    report = wait_ready(
+        lambda: ReadyReport((ProbeResult("server", next(rounds), ""),)),
+        60.0,
+        clock=lambda: float(next(clock)),
+        sleep=lambda s: None,
+    )
+    assert report.ok and report.attempts == 3

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from sealfeed.cli import main
+from sealfeed.config.model import ApplianceConfig
 from sealfeed.errors import InputError
 from sealfeed.s6.graph import build_services
 from sealfeed.s6.layout import check_layout, layout_mismatches, load_layout, parse_layout
@@ -140,19 +141,21 @@ def test_check_layout_is_one_line() -> None:
 
 
 def test_render_refuses_and_records_the_cause(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", lambda args: s6_make_config(6))
+    def six_nodes(args: object) -> ApplianceConfig:
+        return s6_make_config(6)
+
     layout = tmp_path / "layout.json"
     layout.write_text(json.dumps(_layout(5)))
     out, results = tmp_path / "tree", tmp_path / "results"
     argv = ["s6", "render", "--config", "/sp/c.json", "--out", str(out), "--layout", str(layout),
             "--record-cause", str(results)]  # fmt: skip
-    assert main(argv) == 2
+    assert main(argv, load_config=six_nodes) == 2
     err = capsys.readouterr().err
     assert "totalNodes = 6, but this image provides 5 node slots (nodes.total)" in err
     assert not out.exists()  # nothing rendered
     assert (results / "exitcode").read_text() == "2\n"
     assert "config-verify: configuration rejected" in (results / "cause").read_text()
     layout.write_text(json.dumps(_layout(6)))
-    assert main(argv) == 0 and (out / "s6-rc.d").is_dir()
+    assert main(argv, load_config=six_nodes) == 0 and (out / "s6-rc.d").is_dir()

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from sealfeed.cli import main
-from sealfeed.config.model import RestartPolicy
+from sealfeed.config.model import ApplianceConfig, RestartPolicy
 from sealfeed.errors import InputError
 from sealfeed.s6 import RenderOptions, check_tree, render_service_tree, write_tree
 from sealfeed.s6.budget import Ledger, load_ledger, record_exit, save_ledger
@@ -158,11 +158,11 @@ def test_ledger_files_roundtrip_and_tolerate_garbage(tmp_path: Path) -> None:
     assert load_ledger(tmp_path) == Ledger(0, 1700000000, (3.0,))
 
 
-def test_render_cli_then_check(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # the signed-config loader is the lead's component: stub it, the rest is real
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", lambda args: s6_make_config(4))
+def test_render_cli_then_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # the configuration is handed in through the CLI's seam; the rest is real
+    def four_nodes(args: object) -> ApplianceConfig:
+        return s6_make_config(4)
+
     out = tmp_path / "overlay"
     rc = main(
         [
@@ -175,7 +175,8 @@ def test_render_cli_then_check(
             "--out",
             str(out),
             "--json",
-        ]
+        ],
+        load_config=four_nodes,
     )
     assert rc == 0
     import json
@@ -187,7 +188,8 @@ def test_render_cli_then_check(
     assert main(["s6", "check", str(out)]) == 0
     # rendering again replaces the tree atomically (no stale files survive)
     (out / "stale").write_text("x")
-    assert main(["s6", "render", "--config", "/sp/c.json", "--out", str(out)]) == 0
+    argv = ["s6", "render", "--config", "/sp/c.json", "--out", str(out)]
+    assert main(argv, load_config=four_nodes) == 0
     assert not (out / "stale").exists()
 
 
@@ -211,17 +213,16 @@ def test_first_cause_wins(tmp_path: Path) -> None:
 
 
 def test_render_records_cause_when_config_rejected(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     from sealfeed.errors import VerificationError
 
-    def reject(args: object) -> object:
+    def reject(args: object) -> ApplianceConfig:
         raise VerificationError("signature does not verify", location="/sp/c.json")
 
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", reject)
     results = tmp_path / "results"
     argv = ["s6", "render", "--config", "/sp/c.json", "--out", str(tmp_path / "o")]
-    assert main([*argv, "--record-cause", str(results)]) == 1
+    assert main([*argv, "--record-cause", str(results)], load_config=reject) == 1
     assert "signature does not verify" in capsys.readouterr().err
     assert (results / "exitcode").read_text() == "1\n"
     assert "config-verify: configuration rejected" in (results / "cause").read_text()

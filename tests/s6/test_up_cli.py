@@ -1,6 +1,7 @@
 """`sealfeed up` / `sealfeed status` through the CLI: real s6-svscan, real processes; the
-config loader is stubbed where a test is about what comes after it, and the services are
-stand-ins (tests/s6/standin.py) where a test is about supervision rather than a component."""
+configuration is handed in through ``main(load_config=...)`` where a test is about what
+comes after it, and the services are stand-ins (tests/s6/standin.py) where a test is about
+supervision rather than a component."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from sealfeed.cli import main
+from sealfeed.config.model import ApplianceConfig
 from sealfeed.errors import VerificationError
 from sealfeed.s6.statedir import MARKER_ENV, ROOT_DEFAULT, default_state_dir, tree_processes
 from tests.fixtures.s6 import s6_make_config
@@ -51,7 +53,6 @@ def test_up_cli_exit_when_ready(
     capsys: pytest.CaptureFixture[str],
     keep_signals: None,
 ) -> None:
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", lambda args: s6_make_config(2))
     monkeypatch.setenv("PATH", "/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin")  # no chainlink
     events = tmp_path / "events"
 
@@ -69,7 +70,7 @@ def test_up_cli_exit_when_ready(
     for svc in ("price-aggregator", "process-metrics"):
         port = str(_free_block(1) + 1)
         argv += _cmd(svc, standin(svc, "--port", port, "--notify-fd", "3"))
-    rc = main(argv)
+    rc = main(argv, load_config=lambda args: s6_make_config(2))
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert rc == 0, doc
@@ -107,14 +108,13 @@ def test_up_cli_exit_when_ready(
 
 
 def test_up_cli_rejected_config_records_cause(
-    reachable_tmp: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    reachable_tmp: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    def reject(args: object) -> object:
+    def reject(args: object) -> ApplianceConfig:
         raise VerificationError("signature does not verify", location="c.json")
 
-    monkeypatch.setattr("sealfeed.config.args.config_from_args", reject)
     st = reachable_tmp / "st"
-    assert main(["up", "--config", "c.json", "--state-dir", str(st)]) == 1
+    assert main(["up", "--config", "c.json", "--state-dir", str(st)], load_config=reject) == 1
     assert "signature does not verify" in capsys.readouterr().err
     cause = json.loads((st / "run/s6-linux-init-container-results/cause.json").read_text())
     assert cause["service"] == "config-verify" and cause["container_exit_code"] == 1

@@ -3,7 +3,7 @@
 Public API (imported lazily so ``sealfeed --help`` never loads Starlette or aiohttp):
 ``create_app`` (the ASGI app), ``Aggregator`` (cache + sources core), ``QuoteFailure`` (why a
 quote was not answered; HTTP codes live in ``sealfeed.aggregator.http``), ``QuoteSink`` (what
-the streaming clients call), ``QuoteCache``/``Quote``, ``SOURCE_NAMES``, ``load_pairs_file``,
+the streaming clients call), ``QuoteCache``/``PriceQuote``, ``SOURCE_NAMES``, ``load_pairs_file``,
 ``serve``/``run``/``ServerLimits``.
 
 Modules: ``app`` (routes, lifespan, hot path), ``http`` (views, status codes), ``body``
@@ -24,7 +24,7 @@ _EXPORTS = {
     "Aggregator": "sealfeed.aggregator.service",
     "QuoteFailure": "sealfeed.aggregator.errors",
     "load_pairs_file": "sealfeed.aggregator.pairs",
-    "Quote": "sealfeed.aggregator.cache",
+    "PriceQuote": "sealfeed.aggregator.cache",
     "QuoteCache": "sealfeed.aggregator.cache",
     "QuoteSink": "sealfeed.aggregator.cache",
     "SOURCE_NAMES": "sealfeed.aggregator.sources",

@@ -25,7 +25,7 @@ def iso_ms(ms: int) -> str:
 
 
 @dataclass(slots=True)
-class Quote:
+class PriceQuote:
     source: str
     base: str
     quote: str
@@ -65,15 +65,15 @@ class QuoteSink(Protocol):
 
 class QuoteCache:
     def __init__(self) -> None:
-        self._entries: dict[Key, Quote] = {}
+        self._entries: dict[Key, PriceQuote] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
-    def get(self, key: Key) -> Quote | None:
+    def get(self, key: Key) -> PriceQuote | None:
         return self._entries.get(key)
 
-    def fresh(self, key: Key, at_ms: int) -> Quote | None:
+    def fresh(self, key: Key, at_ms: int) -> PriceQuote | None:
         q = self._entries.get(key)
         if q is not None and at_ms < q.expires_at_ms:
             return q
@@ -87,13 +87,13 @@ class QuoteCache:
         price: str,
         received_at_ms: int,
         ttl_ms: int,
-    ) -> Quote:
+    ) -> PriceQuote:
         """Store a value unless a newer one is already cached (late REST vs. stream)."""
         key = (source, base, quote)
         old = self._entries.get(key)
         if old is not None and old.received_at_ms > received_at_ms:
             return old
-        entry = Quote(
+        entry = PriceQuote(
             source=source,
             base=base,
             quote=quote,
@@ -111,4 +111,4 @@ class QuoteCache:
         self._entries.pop(key, None)
 
 
-__all__ = ["Key", "Quote", "QuoteCache", "QuoteSink", "iso_ms", "now_ms"]
+__all__ = ["Key", "PriceQuote", "QuoteCache", "QuoteSink", "iso_ms", "now_ms"]

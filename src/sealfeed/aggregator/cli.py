@@ -7,31 +7,47 @@ handlers so other commands never load Starlette or aiohttp.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from sealfeed.errors import ExitCode, ExternalError
 from sealfeed.output import add_json_flag, emit
 
+if TYPE_CHECKING:
+    from sealfeed.config.model import AggregatorConfig, ApplianceConfig
+
 SERVER_CHOICES = ("auto", "granian", "uvicorn", "hypercorn")
 
 
-def _serve(args: argparse.Namespace) -> int:
+@dataclass(frozen=True)
+class ServePlan:
+    """What ``aggregator serve`` runs, decided from the verified config and the flags."""
+
+    #: the configuration's aggregator section with ``--host``/``--port`` applied
+    config: AggregatorConfig
+    #: the ASGI server that will run (``auto`` resolved)
+    server: str
+    #: the root log level from ``priceAggregatorConfig.logger.level``; None when
+    #: ``--log-level`` or ``SEALFEED_LOG_LEVEL`` chose one
+    log_level: str | None
+
+
+def plan_serve(
+    cfg: ApplianceConfig, args: argparse.Namespace, environ: Mapping[str, str]
+) -> ServePlan:
+    """The pure part of ``aggregator serve``: configuration + flags + environment in, plan out."""
     import dataclasses
-    import logging
-    import os
 
-    from sealfeed.aggregator.app import create_app
-    from sealfeed.aggregator.server import resolve_server, run
-    from sealfeed.config.args import config_from_args
+    from sealfeed.aggregator.server import resolve_server
 
-    cfg = config_from_args(args)  # fail closed: no verified config, no service
     agg_cfg = cfg.aggregator
-    if args.log_level is None and "SEALFEED_LOG_LEVEL" not in os.environ:
+    log_level = None
+    if args.log_level is None and "SEALFEED_LOG_LEVEL" not in environ:
         # priceAggregatorConfig.logger.level (reference levels) when nobody chose one
-        level = {"error": "ERROR", "warn": "WARNING", "info": "INFO"}.get(
+        log_level = {"error": "ERROR", "warn": "WARNING", "info": "INFO"}.get(
             agg_cfg.log_level, "DEBUG"
         )
-        logging.getLogger().setLevel(level)
     changes = {}
     if args.host is not None:
         changes["host"] = args.host
@@ -39,7 +55,22 @@ def _serve(args: argparse.Namespace) -> int:
         changes["port"] = args.port
     if changes:
         agg_cfg = dataclasses.replace(agg_cfg, **changes)
-    server = resolve_server(args.server or agg_cfg.server)
+    return ServePlan(agg_cfg, resolve_server(args.server or agg_cfg.server), log_level)
+
+
+def _serve(args: argparse.Namespace) -> ExitCode:
+    import logging
+    import os
+
+    from sealfeed.aggregator.app import create_app
+    from sealfeed.aggregator.server import run
+    from sealfeed.config.args import verified_config
+
+    cfg = verified_config(args)  # fail closed: no verified config, no service
+    plan = plan_serve(cfg, args, os.environ)
+    if plan.log_level is not None:
+        logging.getLogger().setLevel(plan.log_level)
+    agg_cfg = plan.config
     if agg_cfg.pairs_file:
         from sealfeed.aggregator.pairs import load_pairs_file
 
@@ -48,7 +79,7 @@ def _serve(args: argparse.Namespace) -> int:
     try:
         run(
             app,
-            server=server,
+            server=plan.server,
             host=agg_cfg.host,
             port=agg_cfg.port,
             notify_fd=args.notify_fd,
@@ -58,10 +89,10 @@ def _serve(args: argparse.Namespace) -> int:
         raise ExternalError(
             f"cannot serve on {agg_cfg.host}:{agg_cfg.port}: {exc.strerror or exc}"
         ) from None
-    return 0
+    return ExitCode.OK
 
 
-def _sources(args: argparse.Namespace) -> int:
+def _sources(args: argparse.Namespace) -> ExitCode:
     from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES
 
     def key_use(n: str) -> str:
@@ -87,10 +118,10 @@ def _sources(args: argparse.Namespace) -> int:
         urls = f"{r['baseUrl']}" + (f"  {r['streamUrl']}" if r["streamUrl"] else "")
         lines.append(f"{r['name']:18} {r['rps']:>6g} {batch:>6}  {r['apiKey']:9} {urls}")
     emit(args, {"ok": True, "sources": rows}, "\n".join(lines))
-    return 0
+    return ExitCode.OK
 
 
-def _fetch(args: argparse.Namespace) -> int:
+def _fetch(args: argparse.Namespace) -> ExitCode:
     """One live upstream call per source, without the service: checks reachability, the
     symbol mapping and the API key of a source."""
     import asyncio
@@ -153,8 +184,8 @@ def _fetch(args: argparse.Namespace) -> int:
         "\n".join(lines),
     )
     if error is not None:
-        return int(ExitCode.EXTERNAL)
-    return int(ExitCode.OK if all(r["price"] for r in rows) else ExitCode.FAILED)
+        return ExitCode.EXTERNAL
+    return ExitCode.OK if all(r["price"] for r in rows) else ExitCode.FAILED
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -209,4 +240,4 @@ def register(parser: argparse.ArgumentParser) -> None:
     sources.set_defaults(func=_sources)
 
 
-__all__ = ["register"]
+__all__ = ["ServePlan", "plan_serve", "register"]

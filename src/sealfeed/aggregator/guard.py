@@ -66,12 +66,12 @@ class Conn:
 
 
 @dataclass(frozen=True)
-class Policy:
+class EvictionPolicy:
     max_connections: int
     silent_timeout_ms: int
 
 
-def choose_evictions(conns: Iterable[Conn], policy: Policy) -> list[tuple[Conn, str]]:
+def choose_evictions(conns: Iterable[Conn], policy: EvictionPolicy) -> list[tuple[Conn, str]]:
     """Connections to close, each with its reason (``silent`` or ``over_cap``)."""
     conns = list(conns)
     out = [
@@ -113,7 +113,7 @@ class ConnectionGuard:
     def __init__(
         self,
         port: int,
-        policy: Policy,
+        policy: EvictionPolicy,
         *,
         interval_s: float = INTERVAL_S,
         quiet_fds: int = QUIET_FDS,
@@ -228,7 +228,7 @@ __all__ = [
     "LOW_WATER",
     "Conn",
     "ConnectionGuard",
-    "Policy",
+    "EvictionPolicy",
     "choose_evictions",
     "parse_tcp_info",
 ]

@@ -7,6 +7,7 @@ are resolved once and memoised, so a cached GET costs one dict lookup + one ``in
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
@@ -19,6 +20,9 @@ UNKNOWN_PAIR = "unknown_pair"
 # upstream latency buckets (s): exchanges answer in 20 ms..10 s (timeout_ms default 10 s)
 _LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _LAG_BUCKETS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+
+#: a labelled metric (Counter, Gauge, Histogram...); ``labels()`` returns the same type
+_M = TypeVar("_M", bound=MetricWrapperBase)
 
 
 class AggregatorMetrics:
@@ -109,39 +113,41 @@ class AggregatorMetrics:
         info.labels(labels.instance, labels.environment).set(1)
         self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
 
-    def child(self, metric: MetricWrapperBase, *values: str) -> MetricWrapperBase:
+    def child(self, metric: _M, *values: str) -> _M:
+        """``metric.labels(*values)``, memoised: a Counter's child is a Counter, and so on."""
         key = (id(metric), values)
         c = self._children.get(key)
         if c is None:
             c = self._children[key] = metric.labels(*values)
-        return c
+        # the key starts with id(metric), so the memo holds metric.labels(...): type _M
+        return cast(_M, c)
 
     def request(self, route: str, status: int) -> None:
-        self.child(self.requests, route, str(status)).inc()  # type: ignore[attr-defined]
+        self.child(self.requests, route, str(status)).inc()
 
     def set_tracked(self, source: str, count: int) -> None:
-        self.child(self.tracked_pairs, source).set(count)  # type: ignore[attr-defined]
+        self.child(self.tracked_pairs, source).set(count)
 
     def set_probing(self, source: str, count: int) -> None:
-        self.child(self.probing_pairs, source).set(count)  # type: ignore[attr-defined]
+        self.child(self.probing_pairs, source).set(count)
 
     def observe_refresh_lag(self, source: str, seconds: float) -> None:
-        self.child(self.refresh_lag, source).observe(seconds)  # type: ignore[attr-defined]
+        self.child(self.refresh_lag, source).observe(seconds)
 
     def reject(self, reason: str) -> None:
-        self.child(self.rejected, reason).inc()  # type: ignore[attr-defined]
+        self.child(self.rejected, reason).inc()
 
     def evict(self, reason: str, count: int = 1) -> None:
-        self.child(self.evicted, reason).inc(count)  # type: ignore[attr-defined]
+        self.child(self.evicted, reason).inc(count)
 
     def cache_result(self, source: str, result: str) -> None:
-        self.child(self.cache, source, result).inc()  # type: ignore[attr-defined]
+        self.child(self.cache, source, result).inc()
 
     def observe_upstream(self, source: str, outcome: str, kind: str, seconds: float) -> None:
-        self.child(self.upstream_calls, source, outcome).inc()  # type: ignore[attr-defined]
-        self.child(self.upstream_latency, source).observe(seconds)  # type: ignore[attr-defined]
+        self.child(self.upstream_calls, source, outcome).inc()
+        self.child(self.upstream_latency, source).observe(seconds)
         if outcome != "ok":
-            self.child(self.upstream_errors, source, kind).inc()  # type: ignore[attr-defined]
+            self.child(self.upstream_errors, source, kind).inc()
         # "unknown_pair" is an answer about one symbol, not an outage (source_status() also
         # keeps such a source healthy)
         self._set_up(source, outcome == "ok" or kind == UNKNOWN_PAIR)
@@ -160,7 +166,7 @@ class AggregatorMetrics:
     def _set_up(self, source: str, up: bool) -> None:
         if self._up.get(source) is not up:
             self._up[source] = up
-            self.child(self.source_up, source).set(1.0 if up else 0.0)  # type: ignore[attr-defined]
+            self.child(self.source_up, source).set(1.0 if up else 0.0)
 
 
 __all__ = ["AggregatorMetrics"]

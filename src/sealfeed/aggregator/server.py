@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sealfeed.aggregator.guard import ConnectionGuard, Policy
+from sealfeed.aggregator.guard import ConnectionGuard, EvictionPolicy
 from sealfeed.netutil import reachable_host
 
 log = logging.getLogger("sealfeed.aggregator.server")
@@ -274,7 +274,7 @@ async def serve(
     server_task = asyncio.ensure_future(runner)
     guard = ConnectionGuard(
         port,
-        Policy(lim.max_connections, lim.silent_timeout_ms),
+        EvictionPolicy(lim.max_connections, lim.silent_timeout_ms),
         interval_s=lim.guard_interval_s,
         quiet_fds=lim.guard_quiet_fds,
         on_evict=on_evict,

@@ -30,7 +30,7 @@ import logging
 from typing import Any
 
 from sealfeed.aggregator.adapters import Pair, Prices, UpstreamError, valid_price
-from sealfeed.aggregator.cache import Quote, QuoteCache, now_ms
+from sealfeed.aggregator.cache import PriceQuote, QuoteCache, now_ms
 from sealfeed.aggregator.errors import (
     PriceNotFound,
     QuoteTimeout,
@@ -242,7 +242,7 @@ class Aggregator:
         return n
 
     # ------------------------------------------------------------------ quotes
-    def lookup_hot(self, source: str, base: str, quote: str) -> Quote | None:
+    def lookup_hot(self, source: str, base: str, quote: str) -> PriceQuote | None:
         """The fast path: a fresh cached value of a tracked pair or None (then call
         :meth:`get_quote`, which validates everything)."""
         st = self.sources.get(source)
@@ -260,7 +260,7 @@ class Aggregator:
         self.metrics.cache_result(source, "hit")
         return q
 
-    async def get_quote(self, source: str, base: str, quote: str) -> Quote:
+    async def get_quote(self, source: str, base: str, quote: str) -> PriceQuote:
         st = self.state(source)
         pair = pair_of(base, quote)
         now = now_ms()
@@ -304,9 +304,9 @@ class Aggregator:
     def _price_not_found(st: SourceState, pair: Pair) -> PriceNotFound:
         return PriceNotFound(f"No price found for {pair[0]}/{pair[1]} from {st.name}")
 
-    def _schedule(self, st: SourceState, pair: Pair) -> asyncio.Future[Quote]:
+    def _schedule(self, st: SourceState, pair: Pair) -> asyncio.Future[PriceQuote]:
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Quote] = loop.create_future()
+        fut: asyncio.Future[PriceQuote] = loop.create_future()
         fut.add_done_callback(_retrieve)
         st.inflight[pair] = fut
         st.pending.add(pair)
@@ -385,7 +385,9 @@ class Aggregator:
             if fut is not None and not fut.done():
                 fut.set_result(q)
 
-    def _not_found(self, st: SourceState, pair: Pair, fut: asyncio.Future[Quote] | None) -> None:
+    def _not_found(
+        self, st: SourceState, pair: Pair, fut: asyncio.Future[PriceQuote] | None
+    ) -> None:
         # the reference drops a registration whose symbol the source does not know
         was_tracked = pair in st.tracked
         self.untrack(st, pair, drop_value=False)
@@ -449,7 +451,7 @@ class Aggregator:
 
     @staticmethod
     def unavailable(
-        source: str, pair: Pair, err: UpstreamError, last: Quote | None, now: int
+        source: str, pair: Pair, err: UpstreamError, last: PriceQuote | None, now: int
     ) -> SourceUnavailable:
         if last is None:
             detail = "no value received yet"

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from sealfeed.aggregator.adapters import ADAPTERS, Pair
-from sealfeed.aggregator.cache import Quote
+from sealfeed.aggregator.cache import PriceQuote
 from sealfeed.aggregator.fetch import ObserveFn, SourceClient, build_proxy
 from sealfeed.aggregator.sources import DEFAULTS, SOURCE_NAMES, canonical_source
 from sealfeed.config.model import AggregatorConfig, SourceConfig
@@ -57,7 +57,7 @@ class SourceState:
     refetch: bool
     tracked: dict[Pair, Tracked] = field(default_factory=dict)
     probing: dict[Pair, Probe] = field(default_factory=dict)
-    inflight: dict[Pair, asyncio.Future[Quote]] = field(default_factory=dict)
+    inflight: dict[Pair, asyncio.Future[PriceQuote]] = field(default_factory=dict)
     pending: set[Pair] = field(default_factory=set)
     flush_scheduled: bool = False
     last_error: str | None = None

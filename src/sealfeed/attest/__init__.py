@@ -34,7 +34,7 @@ from sealfeed.attest.policy import (
     load_policy,
     sp_measurement,
 )
-from sealfeed.attest.quote import EnclaveReport, Quote, QuoteParseError, parse_quote
+from sealfeed.attest.quote import DcapQuote, EnclaveReport, QuoteParseError, parse_quote
 from sealfeed.attest.tcbinfo import TcbStatus
 from sealfeed.attest.trust import INTEL_SGX_ROOT_CA_SHA256
 from sealfeed.attest.verify import (
@@ -51,11 +51,11 @@ __all__ = [
     "Collateral",
     "CollateralCache",
     "CollateralSource",
+    "DcapQuote",
     "EnclaveReport",
     "EventLogError",
     "Policy",
     "PolicyError",
-    "Quote",
     "QuoteParseError",
     "QuoteVerificationError",
     "TcbStatus",

@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sealfeed.attest.quote import Quote
+from sealfeed.attest.quote import DcapQuote
 from sealfeed.errors import ExternalError, InputError
 
 _FIELDS = (
@@ -420,7 +420,7 @@ class CollateralSource:
         return f"PCS/PCCS {self.pccs}"
 
 
-def collateral_key(quote: Quote) -> tuple[str, bytes, str]:
+def collateral_key(quote: DcapQuote) -> tuple[str, bytes, str]:
     """(TEE, FMSPC, PCK CA kind) -- what a quote's collateral is issued for -- read from the
     PCK chain the quote carries (certification data type 5)."""
     from cryptography import x509
@@ -444,7 +444,7 @@ def collateral_key(quote: Quote) -> tuple[str, bytes, str]:
 
 
 def obtain_collateral(
-    source: CollateralSource, quote: Quote, now: datetime | None
+    source: CollateralSource, quote: DcapQuote, now: datetime | None
 ) -> tuple[Collateral, str]:
     """The collateral for ``quote`` from ``source``; returns it and how it was obtained.
 

@@ -409,7 +409,7 @@ class QuoteSignatureData:
 
 
 @dataclass(frozen=True)
-class Quote:
+class DcapQuote:
     """A parsed quote. ``signed`` is header+body exactly as signed by the attestation key.
 
     ``trailing`` holds whatever followed the quote in the input (``size`` = header + body +
@@ -459,8 +459,8 @@ class Quote:
         return self.header.to_bytes() + body + _u32(len(sig)) + sig
 
 
-def parse_quote(raw: bytes) -> Quote:
-    """Parse a DCAP quote. Bytes after the quote's end are kept in :attr:`Quote.trailing`
+def parse_quote(raw: bytes) -> DcapQuote:
+    """Parse a DCAP quote. Bytes after the quote's end are kept in :attr:`DcapQuote.trailing`
     and not parsed: zero padding (several public samples) or anything else (go-tdx-guest's
     ``tdx_prod_quote_SPR_E4.dat`` carries 39 bytes of text). go-tdx-guest and dcap-qvl
     verify such quotes and ignore the tail; so do we, report it as unauthenticated, and let
@@ -546,7 +546,7 @@ def parse_quote(raw: bytes) -> Quote:
             offset=sr.pos,
         )
     size = sig_start + sig_len
-    return Quote(
+    return DcapQuote(
         header=header,
         body_type=body_type,
         report=report,
@@ -559,9 +559,9 @@ def parse_quote(raw: bytes) -> Quote:
 
 __all__ = [
     "CertificationData",
+    "DcapQuote",
     "EnclaveReport",
     "QeReportCertificationData",
-    "Quote",
     "QuoteHeader",
     "QuoteParseError",
     "QuoteSignatureData",

@@ -47,8 +47,8 @@ from sealfeed.attest.pck import PckExtension, parse_pck_extension
 from sealfeed.attest.quote import (
     ATT_KEY_TYPE_ECDSA_P256,
     INTEL_QE_VENDOR_ID,
+    DcapQuote,
     EnclaveReport,
-    Quote,
     TdReport10,
     parse_quote,
 )
@@ -69,7 +69,7 @@ _SHA256 = ec.ECDSA(hashes.SHA256())
 
 
 @dataclass(frozen=True)
-class Check:
+class QuoteCheck:
     """One verification step: ``ok`` and a human reason."""
 
     step: int
@@ -90,7 +90,7 @@ class QuoteVerificationError(VerificationError):
         message: str,
         *,
         check: str,
-        checks: Sequence[Check] = (),
+        checks: Sequence[QuoteCheck] = (),
         status: TcbStatus | None = None,
     ) -> None:
         super().__init__(message, location=check)
@@ -102,16 +102,16 @@ class QuoteVerificationError(VerificationError):
 class _Steps:
     """Collects checks; ``fail`` raises with everything recorded so far."""
 
-    def __init__(self, initial: Iterable[Check] = ()) -> None:
-        self.checks: list[Check] = list(initial)
+    def __init__(self, initial: Iterable[QuoteCheck] = ()) -> None:
+        self.checks: list[QuoteCheck] = list(initial)
 
     def ok(self, step: int, name: str, detail: str) -> None:
-        self.checks.append(Check(step, name, True, detail))
+        self.checks.append(QuoteCheck(step, name, True, detail))
 
     def fail(
         self, step: int, name: str, detail: str, status: TcbStatus | None = None
     ) -> QuoteVerificationError:
-        self.checks.append(Check(step, name, False, detail))
+        self.checks.append(QuoteCheck(step, name, False, detail))
         return QuoteVerificationError(detail, check=name, checks=self.checks, status=status)
 
 
@@ -191,7 +191,7 @@ class VerifiedCollateral:
     tcb_info: TcbInfo
     qe_identity: QeIdentity
     windows: tuple[_Window, ...]
-    checks: tuple[Check, ...]
+    checks: tuple[QuoteCheck, ...]
     #: DER of intermediates already verified against the root (PCK CA)
     verified_intermediates: frozenset[bytes] = field(repr=False)
     #: PCK chains (PEM bytes) whose signatures already verified against this collateral's
@@ -392,7 +392,7 @@ def _verify_collateral(
 class VerifiedReport:
     """A quote that passed steps 1-15, with its TCB verdict (policy not yet applied)."""
 
-    quote: Quote
+    quote: DcapQuote
     tcb_status: TcbStatus
     advisory_ids: tuple[str, ...]
     qe_status: StatusWithAdvisories
@@ -401,7 +401,7 @@ class VerifiedReport:
     pck: PckExtension
     pck_ca: str
     collateral_dates: dict[str, str]
-    checks: tuple[Check, ...]
+    checks: tuple[QuoteCheck, ...]
     now: datetime
 
     @property
@@ -473,7 +473,7 @@ def _match_qe_identity(
 
 
 def _match_platform(
-    s: _Steps, quote: Quote, tcb: TcbInfo, pck: PckExtension
+    s: _Steps, quote: DcapQuote, tcb: TcbInfo, pck: PckExtension
 ) -> StatusWithAdvisories:
     step, name = 13, "tcb_level"
     td = quote.td_report
@@ -580,7 +580,7 @@ def _verify_pck_signatures(
 
 
 def verify_quote(
-    quote: bytes | Quote,
+    quote: bytes | DcapQuote,
     collateral: Collateral | VerifiedCollateral,
     *,
     now: datetime | int | float,
@@ -598,7 +598,7 @@ def verify_quote(
 
 
 def _verify_quote(
-    quote: bytes | Quote,
+    quote: bytes | DcapQuote,
     collateral: Collateral | VerifiedCollateral,
     *,
     now: datetime | int | float,
@@ -731,7 +731,7 @@ def _verify_quote(
 
 
 __all__ = [
-    "Check",
+    "QuoteCheck",
     "QuoteVerificationError",
     "VerifiedCollateral",
     "VerifiedReport",

@@ -15,12 +15,6 @@ from sealfeed.errors import ExitCode, InputError
 from sealfeed.output import add_json_flag, emit
 
 
-def _load_config(args: argparse.Namespace) -> Any:
-    from sealfeed.config.args import config_from_args
-
-    return config_from_args(args)
-
-
 def _node_database_url(cfg: Any, node: Any) -> Any:
     """The node's own DB role over the unix socket, password from its 0600 secret file."""
     from sealfeed.postgres import node_database_url, node_password_path
@@ -76,7 +70,7 @@ def _ensure_keys(
         return dict(zip([n.index for n in nodes], pool.map(one, nodes), strict=True))
 
 
-def cmd_render(args: argparse.Namespace) -> int:
+def cmd_render(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.chainlink.jobs import desired_jobs
@@ -86,8 +80,9 @@ def cmd_render(args: argparse.Namespace) -> int:
         render_node_files,
         write_node_files,
     )
+    from sealfeed.config.args import verified_config
 
-    cfg = _load_config(args)
+    cfg = verified_config(args)
     nodes = _selected(cfg, args.node)
     keys = _ensure_keys(cfg, list(cfg.nodes.specs()), args, verify=False)
     public = {i: k for i, (k, _) in keys.items()}
@@ -124,11 +119,13 @@ def cmd_render(args: argparse.Namespace) -> int:
             for r in results
         ),
     )
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def cmd_keys(args: argparse.Namespace) -> int:
-    cfg = _load_config(args)
+def cmd_keys(args: argparse.Namespace) -> ExitCode:
+    from sealfeed.config.args import verified_config
+
+    cfg = verified_config(args)
     nodes = _selected(cfg, args.node)
     keys = _ensure_keys(cfg, nodes, args, verify=not args.no_verify)
     rows = []
@@ -157,30 +154,32 @@ def cmd_keys(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, {"ok": True, "nodes": rows}, human)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def cmd_publish(args: argparse.Namespace) -> int:
+def cmd_publish(args: argparse.Namespace) -> ExitCode:
     from sealfeed.chainlink.client import RetryPolicy
     from sealfeed.chainlink.publish import default_client_factory, publish
+    from sealfeed.config.args import verified_config
 
-    cfg = _load_config(args)
+    cfg = verified_config(args)
     if args.max_wait <= 0:
         raise InputError("must be positive", location="--max-wait")
     factory = default_client_factory(cfg, retry=RetryPolicy(deadline_s=args.max_wait))
     report = publish(cfg, factory, prune=args.prune, only_nodes=args.node or ())
     emit(args, report.to_dict(), report.table)
-    return int(ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK)
+    return ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK
 
 
-def cmd_oracle_set(args: argparse.Namespace) -> int:
+def cmd_oracle_set(args: argparse.Namespace) -> ExitCode:
     from dataclasses import replace
 
     from sealfeed.chainlink.keys import load_public_keys
     from sealfeed.chainlink.ocr1_config import OCR1Params, parse_duration
     from sealfeed.chainlink.oracle_set import oracle_set
+    from sealfeed.config.args import verified_config
 
-    cfg = _load_config(args)
+    cfg = verified_config(args)
     params = OCR1Params()
     if args.delta_c is not None:
         params = replace(params, delta_c=parse_duration(args.delta_c, location="--delta-c"))
@@ -190,7 +189,7 @@ def cmd_oracle_set(args: argparse.Namespace) -> int:
     doc = oracle_set(cfg, keys, ocr1=params)
     # The document *is* the result: JSON with or without --json.
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Literal
 
-from sealfeed.chainlink.client import NodeClient, RemoteJob
+from sealfeed.chainlink.client import NodeClient, RemoteJob, RetryPolicy
 from sealfeed.chainlink.jobs import JobSpec, desired_jobs
 from sealfeed.chainlink.keys import KeyKind, NodePublicKeys, load_public_keys, read_export
 from sealfeed.chainlink.render import bootstrappers
@@ -270,7 +270,9 @@ def publish(
     return report
 
 
-def default_client_factory(cfg: ApplianceConfig, **kwargs: object) -> ClientFactory:
+def default_client_factory(
+    cfg: ApplianceConfig, *, retry: RetryPolicy | None = None
+) -> ClientFactory:
     def make(node: NodeSpec) -> NodeClient:
         host = reachable_host(node.api_host)
         return NodeClient(
@@ -278,7 +280,7 @@ def default_client_factory(cfg: ApplianceConfig, **kwargs: object) -> ClientFact
             cfg.chainlink.email,
             cfg.chainlink.password,
             label=f"node-{node.index}",
-            **kwargs,  # type: ignore[arg-type]
+            retry=retry or RetryPolicy(),
         )
 
     return make

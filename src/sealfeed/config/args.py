@@ -4,14 +4,24 @@ This module is part of the CLI layer (argparse in, argparse out; imported only b
 ``*/cli.py`` modules): it is where the environment (``CONFIGURATION_PATH``,
 ``CONFIGURATION_PUBLIC_KEY``, ``SP_SECRETS_DIR``) is read and handed to the library, which
 never reads ``os.environ`` itself (:func:`sealfeed.config.loader.trust_from_args` takes it).
+
+How a command gets its configuration is a value in its parsed arguments: every parser set up
+by :func:`add_config_arguments` carries ``load_config`` (default :func:`config_from_args`),
+and handlers call :func:`verified_config`. ``sealfeed.cli.main(argv, load_config=...)``
+replaces it for one run -- the seam tests use to hand a command a typed configuration,
+whatever the handler's import style.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+from collections.abc import Callable
 
 from sealfeed.config.model import ApplianceConfig
+
+#: parsed arguments -> the verified configuration (fail closed: raises, never returns junk)
+ConfigLoader = Callable[[argparse.Namespace], ApplianceConfig]
 
 DEFAULT_CONFIG_PATH = "/sp/configurations/configuration.json"
 
@@ -35,6 +45,7 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
         default=os.environ.get("SP_SECRETS_DIR"),
         help="secrets directory (default: env SP_SECRETS_DIR or the config's, /sp/secrets)",
     )
+    parser.set_defaults(load_config=config_from_args)
 
 
 def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
@@ -46,4 +57,17 @@ def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
     )
 
 
-__all__ = ["DEFAULT_CONFIG_PATH", "add_config_arguments", "config_from_args"]
+def verified_config(args: argparse.Namespace) -> ApplianceConfig:
+    """The configuration of a command registered with :func:`add_config_arguments`, loaded
+    by ``args.load_config`` (:func:`config_from_args` unless ``main`` was given another)."""
+    loader: ConfigLoader = args.load_config
+    return loader(args)
+
+
+__all__ = [
+    "DEFAULT_CONFIG_PATH",
+    "ConfigLoader",
+    "add_config_arguments",
+    "config_from_args",
+    "verified_config",
+]

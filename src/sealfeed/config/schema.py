@@ -21,7 +21,7 @@ from typing import Any
 from sealfeed.config import model as m
 from sealfeed.config.catalogue import BY_KEY, STREAMING_KEYS, SourceInfo
 from sealfeed.config.declare import build, derive_schema
-from sealfeed.config.spec import Node, Problem, SecretRef, validate
+from sealfeed.config.spec import ConfigProblem, Node, SecretRef, validate
 from sealfeed.errors import InputError
 from sealfeed.secret import Secret
 
@@ -152,9 +152,9 @@ def build_config(
 
 
 class ConfigInvalid(InputError):
-    """Schema validation failed: one :class:`Problem` per issue, each with its JSON path."""
+    """Schema validation failed: one :class:`~sealfeed.config.spec.ConfigProblem` per issue, each with its JSON path."""
 
-    def __init__(self, problems: list[Problem], *, location: str | None = None) -> None:
+    def __init__(self, problems: list[ConfigProblem], *, location: str | None = None) -> None:
         self.problems = problems
         lines = "\n".join(f"  {p}" for p in problems)
         noun = "problem" if len(problems) == 1 else "problems"

@@ -36,7 +36,7 @@ class SecretRef:
 
 
 @dataclass(frozen=True)
-class Problem:
+class ConfigProblem:
     path: str
     message: str
 
@@ -144,10 +144,10 @@ class Validator:
     """Walks a value against a :class:`Node`, returning plain Python data and problems."""
 
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
+        self.problems: list[ConfigProblem] = []
 
     def err(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path or "$", message))
+        self.problems.append(ConfigProblem(path or "$", message))
 
     def run(self, node: Node, value: Any, path: str) -> Any:
         if value is None and node.nullable:
@@ -356,7 +356,7 @@ def _did_you_mean(word: str, options: tuple[str, ...] | list[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def validate(node: Node, value: Any) -> tuple[Any, list[Problem]]:
+def validate(node: Node, value: Any) -> tuple[Any, list[ConfigProblem]]:
     v = Validator()
     result = v.run(node, value, "")
     return result, v.problems
@@ -381,8 +381,8 @@ def iter_fields(node: Node, path: str = "", role: str = "") -> list[tuple[str, N
 
 
 __all__ = [
+    "ConfigProblem",
     "Node",
-    "Problem",
     "Rule",
     "SecretRef",
     "b",

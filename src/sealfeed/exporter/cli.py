@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from sealfeed.errors import InputError
+from sealfeed.errors import ExitCode, InputError
 from sealfeed.output import add_json_flag, emit
 
 DEFAULT_SCANDIR = "/run/service"
@@ -99,13 +99,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     collect.set_defaults(func=_collect)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> ExitCode:
     import asyncio
 
-    from sealfeed.config.args import config_from_args
+    from sealfeed.config.args import verified_config
     from sealfeed.exporter.server import ServeOptions, serve
 
-    cfg = config_from_args(args)  # verifies the signature; raises on anything wrong
+    cfg = verified_config(args)  # verifies the signature; raises on anything wrong
     ex = cfg.exporter
     if args.health_failures < 1:
         raise InputError("must be >= 1", location="--health-failures")
@@ -125,10 +125,10 @@ def _serve(args: argparse.Namespace) -> int:
         notify_fd=args.notify_fd,
     )
     asyncio.run(serve(opts))
-    return 0
+    return ExitCode.OK
 
 
-def _collect(args: argparse.Namespace) -> int:
+def _collect(args: argparse.Namespace) -> ExitCode:
     import dataclasses
     import sys
     import time
@@ -153,7 +153,7 @@ def _collect(args: argparse.Namespace) -> int:
         reg = CollectorRegistry()
         reg.register(collector)
         sys.stdout.write(generate_latest(reg).decode())
-        return 0
+        return ExitCode.OK
     doc: dict[str, Any] = {"ok": True, **dataclasses.asdict(snap)}
     doc["pg_backends"] = [
         {"database": db, "user": user, "count": n} for (db, user), n in snap.pg_backends.items()
@@ -175,7 +175,7 @@ def _collect(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, doc, human)
-    return 0
+    return ExitCode.OK
 
 
 __all__ = ["register"]

@@ -1,9 +1,9 @@
-"""Parsers for the few /proc and cgroup v2 files the exporter reads (pure: text in, data out).
+"""Parsers for the few /proc files the exporter reads (pure: text in, data out).
 
 Field positions are from proc(5) (``/proc/[pid]/stat``, ``/proc/[pid]/io``, ``/proc/uptime``,
-``/proc/meminfo``) and the kernel's cgroup v2 documentation (Documentation/admin-guide/
-cgroup-v2.rst: ``memory.current``, ``memory.max``, ``cpu.stat``, ``cpu.max``). A malformed file
-raises :class:`ProcParseError` (an :class:`~sealfeed.errors.InputError` naming the file), never
+``/proc/meminfo``). The cgroup files (``memory.max``, ``cpu.max``, ``cpu.stat``, ...) are parsed
+by :mod:`sealfeed.cgroup`, the one cgroup parser. A malformed file raises
+:class:`ProcParseError` (an :class:`~sealfeed.errors.InputError` naming the file), never
 IndexError/ValueError.
 """
 
@@ -63,7 +63,7 @@ def parse_pid_stat(text: str, *, location: str = "stat") -> PidStat:
 
 
 def parse_keyed(text: str, *, location: str, sep: str | None = None) -> dict[str, int]:
-    """``key: value`` / ``key value`` lines (``io``, ``meminfo``, ``cpu.stat``) -> ints.
+    """``key: value`` / ``key value`` lines (``io``, ``meminfo``) -> ints.
 
     A trailing unit (``kB`` in meminfo) is ignored; lines that do not parse are an error.
     """
@@ -95,28 +95,6 @@ def parse_children(text: str, *, location: str = "children") -> list[int]:
         raise ProcParseError("expected space-separated pids", location=location) from None
 
 
-def parse_memory_max(text: str, *, location: str = "memory.max") -> int | None:
-    """cgroup v2 ``memory.max``: bytes, or ``max`` (no limit) -> None."""
-    value = text.strip()
-    if value == "max":
-        return None
-    try:
-        return int(value)
-    except ValueError:
-        raise ProcParseError("expected an integer or 'max'", location=location) from None
-
-
-def parse_cpu_max(text: str, *, location: str = "cpu.max") -> float | None:
-    """cgroup v2 ``cpu.max``: ``$MAX $PERIOD`` (``max`` = unlimited) -> cores, or None."""
-    parts = text.split()
-    try:
-        if parts[0] == "max":
-            return None
-        return int(parts[0]) / int(parts[1])
-    except (ValueError, IndexError, ZeroDivisionError):
-        raise ProcParseError("expected '$MAX $PERIOD'", location=location) from None
-
-
 def parse_int_file(text: str, *, location: str) -> int:
     """A file holding one integer (``memory.current``, ``restart-count``, ``last-restart``)."""
     try:
@@ -145,10 +123,8 @@ __all__ = [
     "PidStat",
     "ProcParseError",
     "parse_children",
-    "parse_cpu_max",
     "parse_int_file",
     "parse_keyed",
-    "parse_memory_max",
     "parse_pg_backend",
     "parse_pid_stat",
     "parse_uptime",

@@ -19,14 +19,19 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sealfeed.cgroup import (
+    parse_cpu_max,
+    parse_flat_keyed,
+    parse_memory_max,
+    parse_proc_cgroup,
+    parse_single_value,
+)
 from sealfeed.errors import ExitCode, InputError, SealfeedError
 from sealfeed.exporter.procfs import (
     PidStat,
     parse_children,
-    parse_cpu_max,
     parse_int_file,
     parse_keyed,
-    parse_memory_max,
     parse_pg_backend,
     parse_pid_stat,
     parse_uptime,
@@ -317,12 +322,12 @@ class Sampler:
         # hybrid hosts mount the v2 hierarchy at <root>/unified (systemd "hybrid" layout)
         candidates = [root]
         try:
-            for line in _read_text(self.proc / "self" / "cgroup").splitlines():
-                if line.startswith("0::"):
-                    rel = line[3:].strip().lstrip("/")
-                    candidates += [root / rel, root / "unified" / rel]
+            v2_path = parse_proc_cgroup(_read_text(self.proc / "self" / "cgroup")).v2
         except OSError:
-            pass
+            v2_path = None
+        if v2_path is not None:
+            rel = v2_path.strip().lstrip("/")
+            candidates += [root / rel, root / "unified" / rel]
         for c in candidates:
             if (c / "memory.current").exists() or (c / "cpu.stat").exists():
                 self._cgroup_dir = c
@@ -345,10 +350,12 @@ class Sampler:
         cpu_stat = read("cpu.stat")
         cpu_max = read("cpu.max")
         try:
-            cs = parse_keyed(cpu_stat, location=str(d / "cpu.stat")) if cpu_stat else {}
+            cs = parse_flat_keyed(cpu_stat, location=str(d / "cpu.stat")) if cpu_stat else {}
             return CgroupSample(
                 memory_current=(
-                    parse_int_file(current, location=str(d / "memory.current")) if current else None
+                    parse_single_value(current, location=str(d / "memory.current"))
+                    if current
+                    else None
                 ),
                 memory_max=parse_memory_max(mmax, location=str(d / "memory.max")) if mmax else None,
                 cpu_usage_usec=cs.get("usage_usec"),

@@ -37,7 +37,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Literal, Protocol
 
 from sealfeed.errors import InputError
 from sealfeed.image.gzipheader import GzipHeader, is_gzip, parse_gzip_header
@@ -207,10 +207,16 @@ class ImageArchive:
 # --------------------------------------------------------------------------- stream helpers
 
 
+class _ByteSource(Protocol):
+    """What :class:`_HashingReader` reads from: a file, a GzipFile, another reader."""
+
+    def read(self, size: int, /) -> bytes: ...
+
+
 class _HashingReader(io.RawIOBase):
     """Read-through wrapper that hashes and counts every byte it hands out."""
 
-    def __init__(self, raw: IO[bytes], prefix: bytes = b"") -> None:
+    def __init__(self, raw: _ByteSource, prefix: bytes = b"") -> None:
         self._raw = raw
         self._prefix = prefix
         self.hash = hashlib.sha256()
@@ -262,7 +268,7 @@ def _pax(info: tarfile.TarInfo) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((k, v) for k, v in info.pax_headers.items() if k not in _PAX_FOLDED))
 
 
-def read_tar_stream(stream: IO[bytes], location: str) -> tuple[TarEntry, ...]:
+def read_tar_stream(stream: IO[bytes] | _HashingReader, location: str) -> tuple[TarEntry, ...]:
     """Every member of an uncompressed tar stream, content-hashed, in stream order."""
     entries: list[TarEntry] = []
     try:
@@ -274,7 +280,7 @@ def read_tar_stream(stream: IO[bytes], location: str) -> tuple[TarEntry, ...]:
                     f = tf.extractfile(info)
                     if f is None:  # pragma: no cover - isreg() members always have data
                         raise InputError("regular file without data", location=location)
-                    for chunk in iter(lambda f=f: f.read(_CHUNK), b""):  # type: ignore[misc]
+                    while chunk := f.read(_CHUNK):
                         h.update(chunk)
                     digest = "sha256:" + h.hexdigest()
                 entries.append(
@@ -323,7 +329,7 @@ def read_layer(
         else:
             payload = stored
         uncompressed = _HashingReader(payload)
-        entries = read_tar_stream(uncompressed, location)  # type: ignore[arg-type]
+        entries = read_tar_stream(uncompressed, location)
         uncompressed.drain()  # the end-of-archive blocks and any padding belong to diff_id
         stored.drain()
     except InputError:
@@ -701,7 +707,7 @@ def read_archive(path: str | Path) -> ImageArchive:
         gz: GzipHeader | None = None
         if is_gzip(head):
             gz = parse_gzip_header(head, location=source)
-            inner = _HashingReader(gzip.GzipFile(fileobj=outer_hash, mode="rb"))  # type: ignore[arg-type]
+            inner = _HashingReader(gzip.GzipFile(fileobj=outer_hash, mode="rb"))
             try:
                 shutil.copyfileobj(inner, tmp, _CHUNK)
             except _DECODE_ERRORS as exc:

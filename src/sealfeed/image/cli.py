@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sealfeed.errors import InputError
+from sealfeed.errors import ExitCode, InputError
 from sealfeed.output import add_json_flag, emit
 
 
-def _measure(args: argparse.Namespace) -> int:
+def _measure(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.fsutil import atomic_write
@@ -28,10 +28,10 @@ def _measure(args: argparse.Namespace) -> int:
     emit(
         args, doc, lambda: render_human(doc) + (f"\nwritten to {args.write}" if args.write else "")
     )
-    return 0
+    return ExitCode.OK
 
 
-def _diff(args: argparse.Namespace) -> int:
+def _diff(args: argparse.Namespace) -> ExitCode:
     from sealfeed.image.archive import read_archive
     from sealfeed.image.diff import diff_archives
 
@@ -39,7 +39,7 @@ def _diff(args: argparse.Namespace) -> int:
         raise InputError("--limit must be at least 1", location="--limit")
     report = diff_archives(read_archive(args.a), read_archive(args.b), limit=args.limit)
     emit(args, report.as_dict(), report.human)
-    return 0 if report.identical else 1
+    return ExitCode.OK if report.identical else ExitCode.FAILED
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -29,7 +29,7 @@ from typing import Any
 
 from sealfeed.attest.binding import peer_issued_at, peer_report_data
 from sealfeed.attest.policy import PolicyError, evaluate_policy
-from sealfeed.attest.quote import Quote, QuoteParseError, parse_quote
+from sealfeed.attest.quote import DcapQuote, QuoteParseError, parse_quote
 from sealfeed.attest.tcbinfo import TcbStatus
 from sealfeed.attest.verify import (
     QuoteVerificationError,
@@ -93,7 +93,7 @@ class PeerRefused(VerificationError):
 
 
 @dataclass(frozen=True)
-class Evidence:
+class PeerEvidence:
     """What a peer presents: its VM name, claimed configuration hash, identity quote and
     the DER SubjectPublicKeyInfo of the key the quote binds."""
 
@@ -142,7 +142,7 @@ class Admission:
         }
 
 
-def parse_peer_quote(raw: bytes) -> Quote:
+def parse_peer_quote(raw: bytes) -> DcapQuote:
     """Parse and require a TDX quote (``quote`` refusal otherwise)."""
     try:
         q = parse_quote(raw)
@@ -154,7 +154,7 @@ def parse_peer_quote(raw: bytes) -> Quote:
 
 
 def verify_peer_quote(
-    quote: Quote, collateral: VerifiedCollateral, *, now: float, trust_roots: tuple[str, ...]
+    quote: DcapQuote, collateral: VerifiedCollateral, *, now: float, trust_roots: tuple[str, ...]
 ) -> VerifiedReport:
     """DCAP verification (sealfeed.attest steps 1-15) with the failure mapped to a reason:
     steps 1-6 are the collateral's, a ``Revoked`` verdict is ``revoked``, the rest ``quote``."""
@@ -180,7 +180,7 @@ def _policy_reason(err: PolicyError) -> Reason:
 
 
 def admit(
-    evidence: Evidence,
+    evidence: PeerEvidence,
     report: VerifiedReport,
     *,
     policy: LinkPolicy,
@@ -247,7 +247,7 @@ def admit(
 __all__ = [
     "ATTESTATION_REASONS",
     "Admission",
-    "Evidence",
+    "PeerEvidence",
     "PeerRefused",
     "Reason",
     "admit",

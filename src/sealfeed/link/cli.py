@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 _STATUS_ENV = "SEALFEED_LINK_STATUS"
@@ -97,7 +98,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     meas.set_defaults(func=_measurements)
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> ExitCode:
     import asyncio
     import functools
     import time
@@ -130,7 +131,7 @@ def _serve(args: argparse.Namespace) -> int:
         functools.partial(_notify_ready, args.notify_fd) if args.notify_fd is not None else None
     )
     asyncio.run(svc.run(notify=notify))
-    return 0
+    return ExitCode.OK
 
 
 def _notify_ready(fd: int) -> None:
@@ -145,16 +146,16 @@ def _notify_ready(fd: int) -> None:
                          location="--notify-fd") from None  # fmt: skip
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> ExitCode:
     from sealfeed.link.status import format_status, read_status
     from sealfeed.output import emit
 
     doc = read_status(args.status_file)
     emit(args, doc, lambda: format_status(doc))
-    return 0
+    return ExitCode.OK
 
 
-def _check_plan(args: argparse.Namespace) -> int:
+def _check_plan(args: argparse.Namespace) -> ExitCode:
     from sealfeed.link.plan import load_plan, plan_summary
     from sealfeed.output import emit
 
@@ -175,10 +176,10 @@ def _check_plan(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, {"ok": True, **summary}, human)
-    return 0
+    return ExitCode.OK
 
 
-def _measurements(args: argparse.Namespace) -> int:
+def _measurements(args: argparse.Namespace) -> ExitCode:
     import json
     import sys
 
@@ -193,7 +194,7 @@ def _measurements(args: argparse.Namespace) -> int:
         raise InputError("an SGX quote has no TD measurements", location=args.quote)
     expected = dict(enumerate((td.mr_td, *td.rtmrs)))
     sys.stdout.write(json.dumps([entry_json(args.id, expected)], indent=2) + "\n")
-    return 0
+    return ExitCode.OK
 
 
 __all__ = ["register"]

@@ -23,7 +23,7 @@ from sealfeed.attest.collateral import (
     load_collateral,
 )
 from sealfeed.attest.pck import parse_pck_extension
-from sealfeed.attest.quote import Quote
+from sealfeed.attest.quote import DcapQuote
 from sealfeed.attest.verify import QuoteVerificationError, VerifiedCollateral, verify_collateral
 from sealfeed.errors import SealfeedError
 from sealfeed.link.admission import PeerRefused, Reason
@@ -34,7 +34,7 @@ _log = logging.getLogger("sealfeed.link")
 Key = tuple[str, str, str]  # (tee, FMSPC hex, "processor" | "platform")
 
 
-def quote_collateral_key(quote: Quote) -> Key:
+def quote_collateral_key(quote: DcapQuote) -> Key:
     """(TEE, FMSPC, PCK CA kind) of the platform that signed ``quote``."""
     pem = quote.signature_data.pck_chain_pem
     if pem is None:
@@ -79,7 +79,7 @@ class CollateralProvider:
     def _now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), UTC)
 
-    async def for_quote(self, quote: Quote) -> VerifiedCollateral:
+    async def for_quote(self, quote: DcapQuote) -> VerifiedCollateral:
         key: Key | None = None if self.spec.file is not None else quote_collateral_key(quote)
         vc = self._verified.get(key)
         if vc is not None:

@@ -27,7 +27,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.x509.oid import NameOID
 
 from sealfeed.attest.binding import peer_report_data
-from sealfeed.link.admission import Evidence
+from sealfeed.link.admission import PeerEvidence
 
 QuoteSource = Callable[[bytes], bytes]
 
@@ -74,8 +74,8 @@ class Identity:
     server_context: ssl.SSLContext = field(repr=False, compare=False)
 
     @property
-    def evidence(self) -> Evidence:
-        return Evidence(self.vm, self.config_hash, self.quote, self.spki)
+    def evidence(self) -> PeerEvidence:
+        return PeerEvidence(self.vm, self.config_hash, self.quote, self.spki)
 
     @property
     def session_id(self) -> bytes:

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_der_public_key,
 )
 
-from sealfeed.link.admission import Evidence, PeerRefused, Reason
+from sealfeed.link.admission import PeerEvidence, PeerRefused, Reason
 
 VERSION = 1
 
@@ -131,7 +131,7 @@ def decode_json(payload: bytes, what: str) -> dict[str, Any]:
     return doc
 
 
-def evidence_fields(ev: Evidence) -> dict[str, Any]:
+def evidence_fields(ev: PeerEvidence) -> dict[str, Any]:
     return {
         "v": VERSION,
         "vm": ev.vm,
@@ -141,7 +141,7 @@ def evidence_fields(ev: Evidence) -> dict[str, Any]:
     }
 
 
-def parse_evidence(doc: dict[str, Any], what: str) -> Evidence:
+def parse_evidence(doc: dict[str, Any], what: str) -> PeerEvidence:
     if doc.get("v") != VERSION:
         raise PeerRefused(
             Reason.PROTOCOL, f"{what}: protocol version {doc.get('v')!r}, we speak {VERSION}"
@@ -151,16 +151,16 @@ def parse_evidence(doc: dict[str, Any], what: str) -> Evidence:
         raise PeerRefused(Reason.PROTOCOL, f"{what}: vm must be a short string")
     if not isinstance(ch, str) or len(ch) != 64:
         raise PeerRefused(Reason.PROTOCOL, f"{what}: config_hash must be 64 hex digits")
-    return Evidence(vm, ch, _unb64(doc.get("quote"), "quote"), _unb64(doc.get("spki"), "spki"))
+    return PeerEvidence(vm, ch, _unb64(doc.get("quote"), "quote"), _unb64(doc.get("spki"), "spki"))
 
 
 @dataclass(frozen=True)
 class ServerHello:
-    evidence: Evidence
+    evidence: PeerEvidence
     nonce: bytes
 
 
-def server_hello(ev: Evidence, nonce: bytes) -> bytes:
+def server_hello(ev: PeerEvidence, nonce: bytes) -> bytes:
     return frame(SERVER_HELLO, encode_json({**evidence_fields(ev), "nonce": _b64(nonce)}))
 
 
@@ -212,13 +212,13 @@ def verify_proof(spki: bytes, signature: bytes, message: bytes) -> None:
 
 @dataclass(frozen=True)
 class ClientHello:
-    evidence: Evidence
+    evidence: PeerEvidence
     target: str
     body: bytes
     signature: bytes
 
 
-def client_hello_body(ev: Evidence, target: str) -> bytes:
+def client_hello_body(ev: PeerEvidence, target: str) -> bytes:
     return encode_json({**evidence_fields(ev), "target": target})
 
 
@@ -231,7 +231,7 @@ def parse_client_hello(payload: bytes) -> ClientHello:
     return ClientHello(parse_evidence(doc, "CLIENT_HELLO"), target, body, sig)
 
 
-def parse_reattest_proof(payload: bytes) -> tuple[Evidence, bytes, bytes]:
+def parse_reattest_proof(payload: bytes) -> tuple[PeerEvidence, bytes, bytes]:
     body, sig = split_signed(payload, "REATTEST_PROOF")
     return parse_evidence(decode_json(body, "REATTEST_PROOF"), "REATTEST_PROOF"), body, sig
 

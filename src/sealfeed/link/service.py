@@ -38,7 +38,7 @@ from sealfeed.errors import ExternalError
 from sealfeed.link.admission import (
     ATTESTATION_REASONS,
     Admission,
-    Evidence,
+    PeerEvidence,
     PeerRefused,
     Reason,
     admit,
@@ -80,7 +80,7 @@ class PeerState:
     verified: bool = False
     last_verified: float | None = None
     admission: Admission | None = None
-    evidence: Evidence | None = None
+    evidence: PeerEvidence | None = None
     last_failure: dict[str, Any] | None = None
     failures: Counter[str] = field(default_factory=Counter)
     tunnels: set[Tunnel] = field(default_factory=set)
@@ -188,7 +188,7 @@ class LinkService:
                 )
 
     # --- verification -------------------------------------------------------------------
-    async def verify(self, ev: Evidence) -> Admission:
+    async def verify(self, ev: PeerEvidence) -> Admission:
         """Admit ``ev`` or raise :class:`PeerRefused`. DCAP verification is cached by quote
         digest for the collateral generation, at most one re-attestation period."""
         now = self.clock()
@@ -217,7 +217,7 @@ class LinkService:
             now=now,
         )
 
-    def verified(self, peer: str, ev: Evidence, adm: Admission) -> None:
+    def verified(self, peer: str, ev: PeerEvidence, adm: Admission) -> None:
         st = self.peers.get(peer)
         if st is None:
             return

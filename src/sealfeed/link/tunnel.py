@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sealfeed.link import protocol as P
-from sealfeed.link.admission import ATTESTATION_REASONS, Admission, Evidence, PeerRefused, Reason
+from sealfeed.link.admission import (
+    ATTESTATION_REASONS,
+    Admission,
+    PeerEvidence,
+    PeerRefused,
+    Reason,
+)
 
 if TYPE_CHECKING:
     from sealfeed.link.service import LinkService
@@ -37,7 +43,7 @@ class Session:
     peer: str
     direction: str
     session_id: bytes
-    evidence: Evidence
+    evidence: PeerEvidence
     admission: Admission
 
 

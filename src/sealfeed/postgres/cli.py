@@ -191,7 +191,7 @@ class _Inputs:
 def _resolve(args: argparse.Namespace) -> _Inputs:
     from dataclasses import replace
 
-    from sealfeed.config.args import DEFAULT_CONFIG_PATH, config_from_args
+    from sealfeed.config.args import DEFAULT_CONFIG_PATH, verified_config
     from sealfeed.config.model import NodesConfig, PostgresConfig
 
     if args.nodes is not None and not 1 <= args.nodes <= 64:
@@ -202,7 +202,7 @@ def _resolve(args: argparse.Namespace) -> _Inputs:
     if config_path is not None:
         args.config = config_path
         try:
-            cfg = config_from_args(args)
+            cfg = verified_config(args)
         except ModuleNotFoundError:
             raise InputError(
                 "the configuration loader is not available in this build; pass --nodes N "
@@ -254,7 +254,7 @@ def _limits(args: argparse.Namespace) -> Any:
 # ------------------------------------------------------------------ handlers
 
 
-def _bootstrap(args: argparse.Namespace) -> int:
+def _bootstrap(args: argparse.Namespace) -> ExitCode:
     """Create the cluster if the data directory is missing or empty (initdb with data
     checksums, UTF8, C locale, SCRAM; superuser password from <secrets>/postgres/
     superuser.password, generated 0600 if absent), keep an existing cluster of the same major
@@ -291,10 +291,10 @@ def _bootstrap(args: argparse.Namespace) -> int:
         )
 
     emit(args, doc, human)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def _tune(args: argparse.Namespace) -> int:
+def _tune(args: argparse.Namespace) -> ExitCode:
     """Print postgresql.conf as bootstrap would write it: every value with its reason,
     derived from the effective memory/CPU limits (cgroup v2 memory.max/cpu.max, cgroup v1,
     /proc), the node count and each node's pool. Settings the installed server does not know
@@ -339,10 +339,10 @@ def _tune(args: argparse.Namespace) -> int:
         "postgresql_conf": text,
     }
     emit(args, doc, text)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def _hba(args: argparse.Namespace) -> int:
+def _hba(args: argparse.Namespace) -> ExitCode:
     """Print pg_hba.conf: the superuser over the local socket only; node N's role only into
     its own database; SCRAM only; TCP lines only with --listen-tcp; everything else reject."""
     from sealfeed.postgres.render import render_pg_hba
@@ -350,7 +350,7 @@ def _hba(args: argparse.Namespace) -> int:
     inp = _resolve(args)
     text = render_pg_hba(inp.pg, inp.nodes)
     emit(args, {"ok": True, "pg_hba_conf": text}, text)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
 def _superuser_password(inp: _Inputs) -> Any:
@@ -360,7 +360,7 @@ def _superuser_password(inp: _Inputs) -> Any:
     return read_secret_file(superuser_password_path(inp.secrets_dir), what="superuser password")
 
 
-def _provision(args: argparse.Namespace) -> int:
+def _provision(args: argparse.Namespace) -> ExitCode:
     """For each node N: role chainlink_node_N (LOGIN only, connection-limited, password from
     <secrets>/postgres/chainlink_node_N.password, generated 0600 if absent) owning database
     chainlink_node_N, with no privileges for PUBLIC or other roles. Idempotent: prints what
@@ -386,23 +386,23 @@ def _provision(args: argparse.Namespace) -> int:
         return "\n".join(lines)
 
     emit(args, report.as_dict(), human)
-    return int(ExitCode.OK)
+    return ExitCode.OK
 
 
-def _ready(args: argparse.Namespace) -> int:
+def _ready(args: argparse.Namespace) -> ExitCode:
     """Exit 0 only when every node role can log into its own database (1 otherwise);
     with --server, when the server accepts the superuser."""
-    from sealfeed.postgres.ready import probe_nodes, probe_server, wait_ready
+    from sealfeed.postgres.ready import ReadyReport, probe_nodes, probe_server, wait_ready
 
     inp = _resolve(args)
     if args.server:
         password = _superuser_password(inp)
 
-        def check() -> Any:
+        def check() -> ReadyReport:
             return probe_server(inp.pg, password, timeout=args.timeout)
     else:
 
-        def check() -> Any:
+        def check() -> ReadyReport:
             return probe_nodes(inp.pg, inp.nodes, secrets_dir=inp.secrets_dir, timeout=args.timeout)
 
     report = wait_ready(check, args.wait)
@@ -413,10 +413,10 @@ def _ready(args: argparse.Namespace) -> int:
             f"{'ok ' if p.ok else 'NOT'} {p.name}: {p.detail}" for p in report.probes
         ),
     )
-    return int(ExitCode.OK if report.ok else ExitCode.FAILED)
+    return ExitCode.OK if report.ok else ExitCode.FAILED
 
 
-def _serve(args: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> ExitCode:
     """Replace this process with `postgres -D <data-dir>` running as the postgres OS user
     (when started as root), with a minimal environment. For the s6 `postgres` longrun."""
     from pathlib import Path
@@ -429,7 +429,7 @@ def _serve(args: argparse.Namespace) -> int:
     if inspect_data_dir(data).kind != "cluster":
         raise InputError("no cluster here; run `sealfeed pg bootstrap` first", location=str(data))
     exec_server(find_binaries(args.pg_bin), server_user(), data, notify_fd=args.notify_fd)
-    return int(ExitCode.BUG)  # pragma: no cover - exec does not return
+    return ExitCode.BUG  # pragma: no cover - exec does not return
 
 
 __all__ = ["register"]

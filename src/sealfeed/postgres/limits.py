@@ -1,7 +1,8 @@
 """Effective memory and CPU limits of this machine or container.
 
-The parsers are pure (text in, numbers out). :func:`read_limits` is the thin reader: it
-looks at files under ``root`` (``/`` in production, a fixture tree in tests) in this order:
+The cgroup files are parsed by :mod:`sealfeed.cgroup` (the one parser, shared with the
+exporter; kernel semantics for ``max``, ``-1`` and the default period). :func:`read_limits` is
+the thin reader: it looks at files under ``root`` (``/`` in production, a fixture tree in tests) in this order:
 
 * cgroup v2 (``memory.max``, ``cpu.max``, ``cpuset.cpus.effective``), walking from this
   process's cgroup up to the mount root and keeping the tightest value, because cgroup limits
@@ -25,11 +26,17 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TypeVar
 
+from sealfeed.cgroup import (
+    CgroupMount,
+    parse_cpu_list,
+    parse_cpu_max,
+    parse_memory_max,
+    parse_mountinfo,
+    parse_proc_cgroup,
+    parse_v1_cfs,
+    parse_v1_memory_limit,
+)
 from sealfeed.errors import InputError
-
-#: cgroup v1 reports "no limit" as LONG_MAX rounded down to the page size
-#: (0x7FFFFFFFFFFFF000 with 4 KiB pages); anything at or above 2^62 is treated as unlimited.
-_V1_UNLIMITED = 1 << 62
 
 _N = TypeVar("_N", int, float)
 
@@ -45,90 +52,10 @@ class Limits:
 
 
 # ---------------------------------------------------------------- pure parsers
+# (the cgroup files themselves are parsed by sealfeed.cgroup, shared with the exporter)
 
 
-def parse_memory_max(text: str, *, where: str = "memory.max") -> int | None:
-    """cgroup v2 ``memory.max``: ``max`` or a byte count. None = unlimited."""
-    value = text.strip()
-    if value == "max":
-        return None
-    try:
-        n = int(value)
-    except ValueError:
-        raise InputError(f"expected 'max' or a byte count, got {value!r}", location=where) from None
-    if n < 0:
-        raise InputError(f"negative memory limit {n}", location=where)
-    return n
-
-
-def parse_cpu_max(text: str, *, where: str = "cpu.max") -> float | None:
-    """cgroup v2 ``cpu.max``: ``$MAX $PERIOD`` (``max 100000`` = unlimited). CPUs or None."""
-    parts = text.split()
-    if len(parts) not in (1, 2):
-        raise InputError(f"expected '$MAX $PERIOD', got {text.strip()!r}", location=where)
-    if parts[0] == "max":
-        return None
-    try:
-        quota = int(parts[0])
-        # the period defaults to 100000 us when only the quota is written
-        period = int(parts[1]) if len(parts) == 2 else 100_000
-    except ValueError:
-        raise InputError(f"expected '$MAX $PERIOD', got {text.strip()!r}", location=where) from None
-    if quota <= 0 or period <= 0:
-        raise InputError(f"quota and period must be positive, got {text.strip()!r}", location=where)
-    return quota / period
-
-
-def parse_v1_memory_limit(text: str, *, where: str = "memory.limit_in_bytes") -> int | None:
-    """cgroup v1 ``memory.limit_in_bytes``; the page-aligned LONG_MAX means unlimited."""
-    try:
-        n = int(text.strip())
-    except ValueError:
-        raise InputError(f"expected a byte count, got {text.strip()!r}", location=where) from None
-    if n < 0 or n >= _V1_UNLIMITED:
-        return None
-    return n
-
-
-def parse_v1_cfs(
-    quota_text: str, period_text: str, *, where: str = "cpu.cfs_quota_us"
-) -> float | None:
-    """cgroup v1 CFS bandwidth: quota -1 = unlimited, else quota/period CPUs."""
-    try:
-        quota = int(quota_text.strip())
-        period = int(period_text.strip())
-    except ValueError:
-        raise InputError(
-            f"expected integers, got quota {quota_text.strip()!r} period {period_text.strip()!r}",
-            location=where,
-        ) from None
-    if quota < 0:
-        return None
-    if quota == 0 or period <= 0:
-        raise InputError(f"invalid CFS quota {quota} / period {period}", location=where)
-    return quota / period
-
-
-def parse_cpu_list(text: str, *, where: str = "cpu list") -> int:
-    """Count CPUs in a kernel cpu list such as ``0-3,6,8-9`` (cpuset, ``cpu/online``)."""
-    count = 0
-    value = text.strip()
-    if not value:
-        raise InputError("empty cpu list", location=where)
-    for chunk in value.split(","):
-        lo, sep, hi = chunk.partition("-")
-        try:
-            a = int(lo)
-            b = int(hi) if sep else a
-        except ValueError:
-            raise InputError(f"bad cpu list entry {chunk!r}", location=where) from None
-        if b < a:
-            raise InputError(f"bad cpu range {chunk!r}", location=where)
-        count += b - a + 1
-    return count
-
-
-def parse_meminfo_total(text: str, *, where: str = "/proc/meminfo") -> int:
+def parse_meminfo_total(text: str, *, location: str = "/proc/meminfo") -> int:
     """``MemTotal:  24684012 kB`` -> bytes."""
     for line in text.splitlines():
         if line.startswith("MemTotal:"):
@@ -138,69 +65,7 @@ def parse_meminfo_total(text: str, *, where: str = "/proc/meminfo") -> int:
             except (IndexError, ValueError):
                 break
             return kib * 1024
-    raise InputError("no parsable MemTotal line", location=where)
-
-
-@dataclass(frozen=True)
-class CgroupMembership:
-    """This process's cgroup path: ``v2`` from the ``0::`` line, ``v1`` per controller."""
-
-    v2: str | None
-    v1: dict[str, str]
-
-
-def parse_proc_cgroup(text: str) -> CgroupMembership:
-    """``/proc/self/cgroup`` lines ``hierarchy-ID:controller-list:path`` (cgroups(7))."""
-    v2: str | None = None
-    v1: dict[str, str] = {}
-    for line in text.splitlines():
-        parts = line.split(":", 2)
-        if len(parts) != 3:
-            continue
-        hier, controllers, path = parts
-        if hier == "0" and controllers == "":
-            v2 = path
-        else:
-            for c in controllers.split(","):
-                if c:
-                    v1[c] = path
-    return CgroupMembership(v2=v2, v1=v1)
-
-
-@dataclass(frozen=True)
-class CgroupMount:
-    mountpoint: str
-    root: str
-    fstype: str
-    options: frozenset[str]
-
-
-def parse_mountinfo(text: str) -> list[CgroupMount]:
-    """cgroup mounts in ``/proc/self/mountinfo`` (proc(5): fields, ``-``, fstype, source, opts)."""
-    mounts: list[CgroupMount] = []
-    for line in text.splitlines():
-        fields = line.split()
-        try:
-            sep = fields.index("-")
-            root, mountpoint = fields[3], fields[4]
-            fstype, superopts = fields[sep + 1], fields[sep + 3]
-        except (ValueError, IndexError):
-            continue
-        if fstype not in ("cgroup", "cgroup2"):
-            continue
-        opts = frozenset(superopts.split(",")) | frozenset(fields[5].split(","))
-        mounts.append(CgroupMount(_unescape(mountpoint), _unescape(root), fstype, opts))
-    return mounts
-
-
-def _unescape(path: str) -> str:
-    # mountinfo escapes space, tab, newline and backslash as octal (\040 ...)
-    return (
-        path.replace("\\040", " ")
-        .replace("\\011", "\t")
-        .replace("\\012", "\n")
-        .replace("\\134", "\\")
-    )
+    raise InputError("no parsable MemTotal line", location=location)
 
 
 # ---------------------------------------------------------------- the reader
@@ -291,13 +156,13 @@ def read_limits(
     )
     if cpuset is not None:
         cpu_candidates.append(
-            (float(parse_cpu_list(cpuset[0], where=cpuset[1])), f"cpuset {cpuset[1]}")
+            (float(parse_cpu_list(cpuset[0], location=cpuset[1])), f"cpuset {cpuset[1]}")
         )
     online = read("/sys/devices/system/cpu/online")
     if online is not None and online.strip():
         cpu_candidates.append(
             (
-                float(parse_cpu_list(online, where="/sys/devices/system/cpu/online")),
+                float(parse_cpu_list(online, location="/sys/devices/system/cpu/online")),
                 "/sys/devices/system/cpu/online",
             )
         )
@@ -328,7 +193,7 @@ def _tightest(
         text = read(path)
         if text is None:
             continue
-        value = parse(text, where=path)
+        value = parse(text, location=path)
         if value is not None and (best is None or value < best[0]):
             best = (value, path)
     return best
@@ -338,10 +203,11 @@ def _tightest_cfs(dirs: list[str], read: Callable[[str], str | None]) -> tuple[f
     best: tuple[float, str] | None = None
     for d in dirs:
         quota = read(f"{d}/cpu.cfs_quota_us")
-        period = read(f"{d}/cpu.cfs_period_us")
-        if quota is None or period is None:
+        if quota is None:
             continue
-        value = parse_v1_cfs(quota, period, where=f"{d}/cpu.cfs_quota_us")
+        # no cpu.cfs_period_us to read: the kernel default period (sealfeed.cgroup)
+        period = read(f"{d}/cpu.cfs_period_us")
+        value = parse_v1_cfs(quota, period, location=f"{d}/cpu.cfs_quota_us")
         if value is not None and (best is None or value < best[0]):
             best = (value, f"{d}/cpu.cfs_quota_us")
     return best
@@ -361,18 +227,9 @@ def effective_cpu_count(cpus: float) -> int:
 
 
 __all__ = [
-    "CgroupMembership",
-    "CgroupMount",
     "Limits",
     "effective_cpu_count",
-    "parse_cpu_list",
-    "parse_cpu_max",
     "parse_meminfo_total",
-    "parse_memory_max",
-    "parse_mountinfo",
-    "parse_proc_cgroup",
-    "parse_v1_cfs",
-    "parse_v1_memory_limit",
     "read_host_limits",
     "read_limits",
 ]

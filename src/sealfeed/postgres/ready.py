@@ -7,9 +7,10 @@ for the nodes' dependency); ``--server`` only asks whether the server accepts th
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +22,7 @@ from sealfeed.secret import Secret, read_secret_file
 
 
 @dataclass(frozen=True)
-class Probe:
+class ProbeResult:
     name: str
     ok: bool
     detail: str
@@ -32,27 +33,33 @@ class Probe:
 
 @dataclass(frozen=True)
 class ReadyReport:
-    probes: tuple[Probe, ...]
+    probes: tuple[ProbeResult, ...]
+    #: how many rounds of probes ran (``--wait`` retries until ready or the deadline)
+    attempts: int = 1
 
     @property
     def ok(self) -> bool:
         return bool(self.probes) and all(p.ok for p in self.probes)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "probes": [p.as_dict() for p in self.probes]}
+        return {
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "probes": [p.as_dict() for p in self.probes],
+        }
 
 
 def _probe(
     pg: PostgresConfig, name: str, user: str, password: Secret, db: str, timeout: float
-) -> Probe:
+) -> ProbeResult:
     import psycopg
 
     try:
         with connect(pg, user=user, password=password, dbname=db, timeout=timeout) as conn:
             conn.execute("SELECT 1").fetchone()
     except psycopg.Error as exc:
-        return Probe(name, False, describe_error(exc))
-    return Probe(name, True, f"{user} connected to {db}")
+        return ProbeResult(name, False, describe_error(exc))
+    return ProbeResult(name, True, f"{user} connected to {db}")
 
 
 def probe_nodes(
@@ -62,7 +69,7 @@ def probe_nodes(
     secrets_dir: str | os.PathLike[str],
     timeout: float = 3,
 ) -> ReadyReport:
-    probes: list[Probe] = []
+    probes: list[ProbeResult] = []
     for node in nodes:
         name = f"node {node.index}"
         try:
@@ -70,7 +77,7 @@ def probe_nodes(
                 node_password_path(secrets_dir, node), what=f"{node.db_role} password"
             )
         except SealfeedError as exc:
-            probes.append(Probe(name, False, str(exc)))
+            probes.append(ProbeResult(name, False, str(exc)))
             continue
         probes.append(_probe(pg, name, node.db_role, password, node.database, timeout))
     return ReadyReport(tuple(probes))
@@ -84,14 +91,24 @@ def probe_server(
     )
 
 
-def wait_ready(check: Any, wait: float, interval: float = 0.25) -> ReadyReport:
-    """Call ``check()`` until it reports ok or ``wait`` seconds have passed."""
-    deadline = time.monotonic() + wait
+def wait_ready(
+    check: Callable[[], ReadyReport],
+    wait: float,
+    interval: float = 0.25,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> ReadyReport:
+    """Call ``check()`` until it reports ok or ``wait`` seconds have passed; the report of
+    the last round, with ``attempts`` = the number of rounds."""
+    deadline = clock() + wait
+    attempts = 0
     while True:
-        report: ReadyReport = check()
-        if report.ok or time.monotonic() >= deadline:
-            return report
-        time.sleep(interval)
+        report = check()
+        attempts += 1
+        if report.ok or clock() >= deadline:
+            return dataclasses.replace(report, attempts=attempts)
+        sleep(interval)
 
 
-__all__ = ["Probe", "ReadyReport", "probe_nodes", "probe_server", "wait_ready"]
+__all__ = ["ProbeResult", "ReadyReport", "probe_nodes", "probe_server", "wait_ready"]

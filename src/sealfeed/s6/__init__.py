@@ -9,7 +9,7 @@ image's /init, :func:`local_runtime` for ``sealfeed up``), :func:`check_layout` 
 the supervise decoders (status, death tally).
 """
 
-from sealfeed.s6.check import Problem, check_tree
+from sealfeed.s6.check import TreeProblem, check_tree
 from sealfeed.s6.graph import build_services, shutdown_layers
 from sealfeed.s6.layout import Layout, check_layout, layout_mismatches, load_layout
 from sealfeed.s6.local import scandir_tree
@@ -24,7 +24,6 @@ from sealfeed.s6.up import Appliance, UpOptions, UpResult, run_up
 __all__ = [
     "Appliance",
     "Layout",
-    "Problem",
     "RenderOptions",
     "RenderedTree",
     "Runtime",
@@ -33,6 +32,7 @@ __all__ = [
     "Skipped",
     "StatusReport",
     "SuperviseStatus",
+    "TreeProblem",
     "UpOptions",
     "UpResult",
     "build_services",

@@ -32,7 +32,7 @@ RESERVED_PREFIXES = ("s6rc-", "s6-rc-")
 
 
 @dataclass(frozen=True)
-class Problem:
+class TreeProblem:
     service: str
     message: str
 
@@ -44,10 +44,10 @@ def _executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
 
 
-def _check_int(svc: SourceService, rel: str, out: list[Problem]) -> None:
+def _check_int(svc: SourceService, rel: str, out: list[TreeProblem]) -> None:
     text = svc.text(rel)
     if text is not None and not text.isdigit():
-        out.append(Problem(svc.name, f"{rel} must be a non-negative integer, got {text!r}"))
+        out.append(TreeProblem(svc.name, f"{rel} must be a non-negative integer, got {text!r}"))
 
 
 def _cycles(services: dict[str, SourceService]) -> Iterable[list[str]]:
@@ -72,83 +72,89 @@ def _cycles(services: dict[str, SourceService]) -> Iterable[list[str]]:
     return found
 
 
-def check_tree(root: str | os.PathLike[str]) -> list[Problem]:
+def check_tree(root: str | os.PathLike[str]) -> list[TreeProblem]:
     """Every problem found in the tree at ``root`` (empty list: valid)."""
     base = Path(root)
     services = read_source_tree(base)
     known = set(services)
-    out: list[Problem] = []
+    out: list[TreeProblem] = []
     if not services:
-        out.append(Problem("<tree>", "no services"))
+        out.append(TreeProblem("<tree>", "no services"))
     pipelines: dict[str, str] = {}
     for name, svc in services.items():
         if not NAME_RE.match(name):
-            out.append(Problem(name, "illegal service name (want [a-z0-9][a-z0-9._-]*)"))
+            out.append(TreeProblem(name, "illegal service name (want [a-z0-9][a-z0-9._-]*)"))
         if name.startswith(RESERVED_PREFIXES):
-            out.append(Problem(name, "names starting with s6rc- or s6-rc- are reserved by s6-rc"))
+            out.append(
+                TreeProblem(name, "names starting with s6rc- or s6-rc- are reserved by s6-rc")
+            )
         if svc.type not in TYPES:
-            out.append(Problem(name, f"type must be one of {', '.join(TYPES)}, got {svc.type!r}"))
+            out.append(
+                TreeProblem(name, f"type must be one of {', '.join(TYPES)}, got {svc.type!r}")
+            )
             continue
         for dep in svc.dependencies:
             if dep not in known:
-                out.append(Problem(name, f"dependency {dep!r} is not defined in this tree"))
+                out.append(TreeProblem(name, f"dependency {dep!r} is not defined in this tree"))
         if svc.type == "bundle":
             if not svc.contents:
-                out.append(Problem(name, "bundle has no contents.d entries"))
+                out.append(TreeProblem(name, "bundle has no contents.d entries"))
             for member in svc.contents:
                 if member not in services:
                     out.append(
-                        Problem(name, f"bundle member {member!r} is not defined in this tree")
+                        TreeProblem(name, f"bundle member {member!r} is not defined in this tree")
                     )
             continue
         if svc.type == "oneshot":
             up = svc.text("up")
             if not up:
-                out.append(Problem(name, "oneshot without an up command line"))
+                out.append(TreeProblem(name, "oneshot without an up command line"))
             else:
                 token = up.split()[0]
                 local = base / SCRIPTS_DIR / Path(token).name
                 if Path(token).parent.name == SCRIPTS_DIR and not _executable(local):
-                    out.append(Problem(name, f"up script {local} missing or not executable"))
+                    out.append(TreeProblem(name, f"up script {local} missing or not executable"))
             continue
         # longrun
         if not _executable(svc.file("run")):
-            out.append(Problem(name, "run missing or not executable"))
+            out.append(TreeProblem(name, "run missing or not executable"))
         if svc.file("finish").exists() and not _executable(svc.file("finish")):
-            out.append(Problem(name, "finish is not executable"))
+            out.append(TreeProblem(name, "finish is not executable"))
         if svc.file("data/check").exists() and not _executable(svc.file("data/check")):
-            out.append(Problem(name, "data/check is not executable"))
+            out.append(TreeProblem(name, "data/check is not executable"))
         for rel in ("notification-fd", "timeout-kill", "timeout-finish", "timeout-up"):
             _check_int(svc, rel, out)
         sig = svc.text("down-signal")
         if sig is not None and sig not in signal.Signals.__members__:
-            out.append(Problem(name, f"down-signal {sig!r} is not a signal name"))
+            out.append(TreeProblem(name, f"down-signal {sig!r} is not a signal name"))
         if svc.consumer_for is not None:
             prod = services.get(svc.consumer_for)
             if prod is None or prod.producer_for != name:
                 out.append(
-                    Problem(name, f"consumer-for {svc.consumer_for!r} has no matching producer-for")
+                    TreeProblem(
+                        name, f"consumer-for {svc.consumer_for!r} has no matching producer-for"
+                    )
                 )
             pipeline = svc.text("pipeline-name")
             if pipeline is None:
-                out.append(Problem(name, "last consumer of a pipeline needs pipeline-name"))
+                out.append(TreeProblem(name, "last consumer of a pipeline needs pipeline-name"))
             elif pipeline in services or pipeline in pipelines:
                 # s6-rc-compile creates a bundle of that name: it must be unique
                 other = pipelines.get(pipeline, pipeline)
-                out.append(Problem(name, f"pipeline-name {pipeline!r} collides with {other!r}"))
+                out.append(TreeProblem(name, f"pipeline-name {pipeline!r} collides with {other!r}"))
             else:
                 pipelines[pipeline] = name
         else:
             logger = services.get(svc.producer_for or "")
             if svc.producer_for is None:
-                out.append(Problem(name, "longrun has no logger (producer-for missing)"))
+                out.append(TreeProblem(name, "longrun has no logger (producer-for missing)"))
             elif logger is None or logger.consumer_for != name:
                 out.append(
-                    Problem(name, f"producer-for {svc.producer_for!r} has no matching consumer")
+                    TreeProblem(name, f"producer-for {svc.producer_for!r} has no matching consumer")
                 )
     for cycle in _cycles(services):
-        out.append(Problem(cycle[0], "dependency cycle: " + " -> ".join(cycle)))
+        out.append(TreeProblem(cycle[0], "dependency cycle: " + " -> ".join(cycle)))
     return out
 
 
-__all__ = ["Problem", "check_tree"]
+__all__ = ["TreeProblem", "check_tree"]

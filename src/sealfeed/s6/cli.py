@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 
+from sealfeed.errors import ExitCode, SealfeedError
 from sealfeed.output import add_json_flag
 
 
@@ -98,12 +99,11 @@ def _hook_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--halt", required=True)
 
 
-def _render(args: argparse.Namespace) -> int:
+def _render(args: argparse.Namespace) -> ExitCode:
     import dataclasses
     from pathlib import Path
 
-    from sealfeed.config.args import config_from_args
-    from sealfeed.errors import SealfeedError
+    from sealfeed.config.args import verified_config
     from sealfeed.output import emit
     from sealfeed.s6.graph import build_services
     from sealfeed.s6.layout import check_layout, load_layout
@@ -114,7 +114,7 @@ def _render(args: argparse.Namespace) -> int:
 
     out = Path(args.out).resolve()
     try:
-        cfg = config_from_args(args)
+        cfg = verified_config(args)
         tree_root = args.tree_root or (str(out) if args.mode == "local" else IMAGE_TREE_ROOT)
         runtime = image_runtime(args.run_dir, tree_root)
         if args.mode == "local":
@@ -142,23 +142,22 @@ def _render(args: argparse.Namespace) -> int:
         {"ok": True, "out": str(out), "services": names, "files": len(tree.files)},
         f"rendered {len(names)} services ({len(tree.files)} files) into {out}",
     )
-    return 0
+    return ExitCode.OK
 
 
-def _record_rejection(results_dir: str, err: Exception) -> None:
+def _record_rejection(results_dir: str, err: SealfeedError) -> None:
     """The cause record a rejected configuration leaves (first cause wins, hooks.py)."""
     import time
 
-    from sealfeed.errors import SealfeedError
     from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
 
-    code = int(err.exit_code) if isinstance(err, SealfeedError) else 1
+    code = int(err.exit_code)
     what = f"configuration rejected: {err}"
     cause = Cause("config-verify", what, code, container_exit_code(code, None), None, time.time())
     record_cause(results_dir, cause)
 
 
-def _check(args: argparse.Namespace) -> int:
+def _check(args: argparse.Namespace) -> ExitCode:
     from sealfeed.output import emit
     from sealfeed.s6.check import check_tree
 
@@ -172,7 +171,7 @@ def _check(args: argparse.Namespace) -> int:
         },
         "\n".join(map(str, problems)) if problems else f"{args.dir}: ok",
     )
-    return 1 if problems else 0
+    return ExitCode.FAILED if problems else ExitCode.OK
 
 
 def _finish(args: argparse.Namespace) -> int:
@@ -208,10 +207,10 @@ def _halt(args: argparse.Namespace) -> int:
     )
 
 
-def _probe(args: argparse.Namespace) -> int:
+def _probe(args: argparse.Namespace) -> ExitCode:
     from sealfeed.s6.hooks import probe
 
-    return 0 if probe(args.url, args.timeout) else 1
+    return ExitCode.OK if probe(args.url, args.timeout) else ExitCode.FAILED
 
 
 def _log(args: argparse.Namespace) -> int:

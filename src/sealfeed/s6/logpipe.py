@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sealfeed.errors import InputError
 
@@ -57,7 +57,7 @@ def s6_log_argv(log_dir: str, max_size: int, max_files: int) -> list[str]:
     return ["s6-log", "-b", f"n{max_files}", f"s{max_size}", "T", log_dir]
 
 
-def pump(src: BinaryIO, dst: BinaryIO) -> None:
+def pump(src: IO[bytes], dst: IO[bytes]) -> None:
     from sealfeed.log import redact
 
     for raw in iter(src.readline, b""):
@@ -103,7 +103,7 @@ def run_log_filter(
     signal.signal(signal.SIGTERM, on_term)
     assert child.stdin is not None
     try:
-        pump(sys.stdin.buffer, child.stdin)  # type: ignore[arg-type]
+        pump(sys.stdin.buffer, child.stdin)
     except (SystemExit, BrokenPipeError, KeyboardInterrupt):
         pass
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 
@@ -34,7 +35,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=_status)
 
 
-def _status(args: argparse.Namespace) -> int:
+def _status(args: argparse.Namespace) -> ExitCode:
     import os
 
     from sealfeed.errors import InputError
@@ -81,7 +82,7 @@ def _status(args: argparse.Namespace) -> int:
             active=_s6rc_active(Path(rt.live_dir)),
         )
     emit(args, report.as_dict(), report.human)
-    return 0
+    return ExitCode.OK
 
 
 def _s6rc_active(live: Path) -> frozenset[str] | None:

@@ -171,7 +171,7 @@ def _up(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
 
-    from sealfeed.config.args import config_from_args
+    from sealfeed.config.args import verified_config
     from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
     from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
@@ -210,7 +210,7 @@ def _up(args: argparse.Namespace) -> int:
             )
             say(f"embedded defaults signed into {args.config}")
         try:
-            cfg = config_from_args(args)
+            cfg = verified_config(args)
         except SealfeedError as err:
             # fail closed, and leave the same cause record the tree would have left
             code = container_exit_code(int(err.exit_code), None)

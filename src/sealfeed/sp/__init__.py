@@ -4,7 +4,7 @@ order-report rule set (:mod:`sealfeed.sp.rules`), ``resource.json`` (:mod:`sealf
 """
 
 from sealfeed.sp.orderreport import (
-    Check,
+    ChainCheck,
     OrderReport,
     load_certificate,
     load_order_report,
@@ -19,7 +19,7 @@ from sealfeed.sp.resource import measured_image_digest, merge_resource, resource
 from sealfeed.sp.rules import ReportChecks, SpAnchors, check_order_report
 
 __all__ = [
-    "Check",
+    "ChainCheck",
     "OrderReport",
     "ReportChecks",
     "SpAnchors",

@@ -57,7 +57,7 @@ RUNTIME_TYPES = ("Image", "Solution", "Data")
 
 
 @dataclass(frozen=True)
-class Check:
+class ChainCheck:
     """One link of a verification: name, pass/fail and why (never raises for a bad link)."""
 
     name: str
@@ -202,12 +202,12 @@ def _verify_signed_by(child: x509.Certificate, parent: x509.Certificate) -> str 
     return None
 
 
-def verify_chain(report: OrderReport, ca: x509.Certificate, at: dt.datetime) -> Check:
+def verify_chain(report: OrderReport, ca: x509.Certificate, at: dt.datetime) -> ChainCheck:
     """Leaf -> ... -> pinned Super Protocol CA: signatures, issuers and validity at ``at``."""
     chain = [*report.certificates, ca]
     for cert in chain:
         if not (cert.not_valid_before_utc <= at <= cert.not_valid_after_utc):
-            return Check(
+            return ChainCheck(
                 "sp-cert-chain",
                 False,
                 f"{cert.subject.rfc4514_string()} is not valid at {at.isoformat()} "
@@ -216,8 +216,8 @@ def verify_chain(report: OrderReport, ca: x509.Certificate, at: dt.datetime) -> 
     for child, parent in itertools.pairwise(chain):
         problem = _verify_signed_by(child, parent)
         if problem:
-            return Check("sp-cert-chain", False, problem)
-    return Check(
+            return ChainCheck("sp-cert-chain", False, problem)
+    return ChainCheck(
         "sp-cert-chain",
         True,
         f"{len(report.certificates)} certificate(s) chain to {ca.subject.rfc4514_string()}",
@@ -241,20 +241,20 @@ def challenge_of(cert: x509.Certificate) -> tuple[str | None, bytes | None]:
     )
 
 
-def verify_workload_binding(report: OrderReport) -> Check:
+def verify_workload_binding(report: OrderReport) -> ChainCheck:
     """Leaf extension 1.3.6.1.3.8888.2.3 == object-hash(workloadInfo)."""
     in_cert = extension_bytes(report.leaf, OID_WORKLOAD_INFO_HASH)
     if in_cert is None:
-        return Check("sp-workload-info", False, "leaf certificate has no workloadInfo hash")
+        return ChainCheck("sp-workload-info", False, "leaf certificate has no workloadInfo hash")
     computed = object_hash(dict(report.workload_info))
     if in_cert.hex() != computed:
-        return Check(
+        return ChainCheck(
             "sp-workload-info",
             False,
             "workloadInfo does not match the hash in the TEE certificate "
             f"(certificate {in_cert.hex()}, report {computed})",
         )
-    return Check("sp-workload-info", True, "workloadInfo is the one the TEE certificate vouches for",
+    return ChainCheck("sp-workload-info", True, "workloadInfo is the one the TEE certificate vouches for",
                  {"workload_info_hash": computed})  # fmt: skip
 
 
@@ -282,23 +282,23 @@ def find_measurement_signature(signatures_dir: Path, measurement: bytes) -> Path
 
 def verify_measurement_signature(
     measurement: bytes, sig_doc: Mapping[str, Any], loader_cert: x509.Certificate
-) -> Check:
+) -> ChainCheck:
     """The TEE loader signed this TD measurement (sp-vm allow-list entry)."""
     key = loader_cert.public_key()
     if not isinstance(key, rsa.RSAPublicKey):
-        return Check("sp-td-measurement", False, "TEE loader certificate must hold an RSA key")
+        return ChainCheck("sp-td-measurement", False, "TEE loader certificate must hold an RSA key")
     declared = sig_doc.get("mrenclave")
     if isinstance(declared, str) and declared.lower() != measurement.hex():
-        return Check(
+        return ChainCheck(
             "sp-td-measurement", False, f"signature file is for {declared}, not {measurement.hex()}"
         )
     try:
         sig = base64.b64decode(str(sig_doc["signature"]), validate=True)
         key.verify(sig, measurement, padding.PKCS1v15(), hashes.SHA256())
     except (binascii.Error, ValueError, InvalidSignature):
-        return Check("sp-td-measurement", False,
+        return ChainCheck("sp-td-measurement", False,
                      f"TD measurement {measurement.hex()} is not signed by the TEE loader")  # fmt: skip
-    return Check(
+    return ChainCheck(
         "sp-td-measurement",
         True,
         f"TD measurement {measurement.hex()} is on the TEE loader's signed allow-list",
@@ -327,7 +327,7 @@ __all__ = [
     "OID_CHALLENGE_TYPE",
     "OID_QUOTE",
     "OID_WORKLOAD_INFO_HASH",
-    "Check",
+    "ChainCheck",
     "OrderReport",
     "challenge_of",
     "extension_bytes",

@@ -24,7 +24,7 @@ from pathlib import Path
 from cryptography import x509
 
 from sealfeed.sp.orderreport import (
-    Check,
+    ChainCheck,
     OrderReport,
     challenge_of,
     find_measurement_signature,
@@ -49,7 +49,7 @@ class SpAnchors:
 
 @dataclass(frozen=True)
 class ReportChecks:
-    checks: tuple[Check, ...]
+    checks: tuple[ChainCheck, ...]
     #: the leaf's TDX challenge id (the TD measurement) when every certificate carries a TDX
     #: challenge; None otherwise
     td_measurement: bytes | None
@@ -59,12 +59,12 @@ class ReportChecks:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
 
-def _challenges(report: OrderReport) -> tuple[Check, bytes | None]:
+def _challenges(report: OrderReport) -> tuple[ChainCheck, bytes | None]:
     for cert in report.certificates:
         ctype, cid = challenge_of(cert)
         if ctype != "tdx" or not cid:
             return (
-                Check(
+                ChainCheck(
                     "sp-challenge",
                     False,
                     f"{cert.subject.rfc4514_string()} has challenge {ctype or '[none]'}"
@@ -74,7 +74,7 @@ def _challenges(report: OrderReport) -> tuple[Check, bytes | None]:
             )
     _, measurement = challenge_of(report.leaf)
     return (
-        Check(
+        ChainCheck(
             "sp-challenge",
             True,
             f"every certificate ({len(report.certificates)}) carries a TDX challenge",
@@ -83,9 +83,9 @@ def _challenges(report: OrderReport) -> tuple[Check, bytes | None]:
     )
 
 
-def _td_measurement(measurement: bytes, anchors: SpAnchors) -> Check:
+def _td_measurement(measurement: bytes, anchors: SpAnchors) -> ChainCheck:
     if anchors.tee_loader_cert is None or anchors.signatures_dir is None:
-        return Check(
+        return ChainCheck(
             "sp-td-measurement",
             False,
             f"TD measurement {measurement.hex()} not checked: need --tee-loader-cert and "
@@ -93,7 +93,7 @@ def _td_measurement(measurement: bytes, anchors: SpAnchors) -> Check:
         )
     path = find_measurement_signature(anchors.signatures_dir, measurement)
     if path is None:
-        return Check(
+        return ChainCheck(
             "sp-td-measurement",
             False,
             f"TD measurement {measurement.hex()} is not on the allow-list",
@@ -105,9 +105,9 @@ def _td_measurement(measurement: bytes, anchors: SpAnchors) -> Check:
 
 def check_order_report(report: OrderReport, anchors: SpAnchors, at: dt.datetime) -> ReportChecks:
     """Apply rules 1-4 to ``report`` at time ``at``; never raises for a failing rule."""
-    checks: list[Check] = []
+    checks: list[ChainCheck] = []
     if anchors.ca is None:
-        checks.append(Check("sp-cert-chain", False, "no Super Protocol CA given (--sp-ca)"))
+        checks.append(ChainCheck("sp-cert-chain", False, "no Super Protocol CA given (--sp-ca)"))
     else:
         checks.append(verify_chain(report, anchors.ca, at))
     challenge, measurement = _challenges(report)

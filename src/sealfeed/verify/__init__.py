@@ -8,7 +8,7 @@ Layout (imports point down; nothing below imports ``cli``)::
     chain         the ordered links and the verdict (pure)
     quote_link    quote + policy links over sealfeed.attest
     sp_link       order-report links over sealfeed.sp's shared rule set
-    model         Evidence, QuoteEvidence, Inputs, Verdict, Check
+    model         Evidence, QuoteEvidence, Inputs, Verdict, ChainCheck
 
 Library users build :class:`Inputs` (evidence from files with :func:`evidence_from_files`,
 or from anywhere else as an :class:`Evidence`) and call :func:`run`.
@@ -16,12 +16,19 @@ or from anywhere else as an :class:`Evidence`) and call :func:`run`.
 
 from sealfeed.verify.chain import render_human, run
 from sealfeed.verify.evidence import evidence_from_files, load_config
-from sealfeed.verify.model import Check, Evidence, Inputs, QuoteEvidence, QuoteVerifier, Verdict
+from sealfeed.verify.model import (
+    ChainCheck,
+    Evidence,
+    Inputs,
+    QuoteEvidence,
+    QuoteVerifier,
+    Verdict,
+)
 from sealfeed.verify.quote_link import make_quote_verifier, td_pinned
 from sealfeed.verify.sp_link import sp_links
 
 __all__ = [
-    "Check",
+    "ChainCheck",
     "Evidence",
     "Inputs",
     "QuoteEvidence",

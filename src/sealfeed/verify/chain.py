@@ -1,6 +1,6 @@
 """One verdict from image measurement + signed configuration + TDX evidence (pure).
 
-The chain a data-feed consumer needs, each link a :class:`~sealfeed.verify.model.Check`, in
+The chain a data-feed consumer needs, each link a :class:`~sealfeed.verify.model.ChainCheck`, in
 the order a failure should be explained:
 
 1. ``config-signature`` -- the configuration verifies with the owner's key (fail closed);
@@ -27,17 +27,17 @@ from __future__ import annotations
 from sealfeed.attest.binding import appliance_report_data
 from sealfeed.config.loader import VerifiedConfig
 from sealfeed.sp.resource import measured_image_digest
-from sealfeed.verify.model import Check, Inputs, QuoteEvidence, QuoteVerifier, Verdict
+from sealfeed.verify.model import ChainCheck, Inputs, QuoteEvidence, QuoteVerifier, Verdict
 from sealfeed.verify.sp_link import sp_links
 
 
-def _config_link(inputs: Inputs) -> tuple[Check, str | None]:
+def _config_link(inputs: Inputs) -> tuple[ChainCheck, str | None]:
     outcome = inputs.config
     if not isinstance(outcome, VerifiedConfig):
-        return Check("config-signature", False, str(outcome)), None
+        return ChainCheck("config-signature", False, str(outcome)), None
     sig = outcome.signature
     return (
-        Check(
+        ChainCheck(
             "config-signature",
             True,
             f"signed by {sig.key_fingerprint} ({sig.scheme.value})",
@@ -49,11 +49,11 @@ def _config_link(inputs: Inputs) -> tuple[Check, str | None]:
 
 def _binding_links(
     evidence: QuoteEvidence, image: str | None, config_hash: str | None
-) -> list[Check]:
+) -> list[ChainCheck]:
     checks = [
-        Check("td-pinned", True, "the policy pins the TD measurements (MRTD, RTMR0-3)")
+        ChainCheck("td-pinned", True, "the policy pins the TD measurements (MRTD, RTMR0-3)")
         if evidence.td_pinned
-        else Check(
+        else ChainCheck(
             "td-pinned",
             False,
             "the policy does not pin the TD measurements (mr_td + rtmr0..3, or "
@@ -62,14 +62,14 @@ def _binding_links(
         )
     ]
     if image is None or config_hash is None:
-        checks.append(Check("report-data-binding", False, "nothing verified to bind to"))
+        checks.append(ChainCheck("report-data-binding", False, "nothing verified to bind to"))
         return checks
     expected = appliance_report_data(image, config_hash)
     if evidence.report_data == expected:
-        checks.append(Check("report-data-binding", True,
+        checks.append(ChainCheck("report-data-binding", True,
                             "the quote vouches for exactly this image and this configuration"))  # fmt: skip
     else:
-        checks.append(Check("report-data-binding", False,
+        checks.append(ChainCheck("report-data-binding", False,
                             "quote report_data does not bind this image + configuration "
                             f"(expected {expected[:32].hex()}, "
                             f"got {(evidence.report_data or b'')[:32].hex()})"))  # fmt: skip
@@ -77,20 +77,22 @@ def _binding_links(
 
 
 def run(inputs: Inputs, quote_verifier: QuoteVerifier | None = None) -> Verdict:
-    checks: list[Check] = []
+    checks: list[ChainCheck] = []
     config_link, config_hash = _config_link(inputs)
     checks.append(config_link)
     image = measured_image_digest(inputs.measurement)
     checks.append(
-        Check("image-measurement", True, f"golden image sha256 {image}", {"image_sha256": image})
+        ChainCheck(
+            "image-measurement", True, f"golden image sha256 {image}", {"image_sha256": image}
+        )
         if image
-        else Check("image-measurement", False, "measurement names no image archive sha256")
+        else ChainCheck("image-measurement", False, "measurement names no image archive sha256")
     )
     ev = inputs.evidence
     quote: QuoteEvidence | None = None
     if ev.quote is not None:
         if quote_verifier is None:
-            checks.append(Check("quote", False, "no quote verifier available"))
+            checks.append(ChainCheck("quote", False, "no quote verifier available"))
         else:
             quote = quote_verifier(ev.quote)
             checks.extend(quote.checks)
@@ -99,7 +101,9 @@ def run(inputs: Inputs, quote_verifier: QuoteVerifier | None = None) -> Verdict:
     elif quote is not None:
         checks.extend(_binding_links(quote, image, config_hash))
     elif ev.quote is None:
-        checks.append(Check("evidence", False, "no TDX evidence given (--quote or --order-report)"))
+        checks.append(
+            ChainCheck("evidence", False, "no TDX evidence given (--quote or --order-report)")
+        )
     facts = {
         "image_sha256": image,
         "config_hash": config_hash,

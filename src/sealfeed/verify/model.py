@@ -15,7 +15,7 @@ from typing import Any
 
 from sealfeed.config.loader import VerifiedConfig
 from sealfeed.errors import SealfeedError
-from sealfeed.sp.orderreport import Check, OrderReport
+from sealfeed.sp.orderreport import ChainCheck, OrderReport
 from sealfeed.sp.rules import SpAnchors
 
 
@@ -33,7 +33,7 @@ class Evidence:
 class QuoteEvidence:
     """What the quote verifier established (:mod:`sealfeed.verify.quote_link`)."""
 
-    checks: tuple[Check, ...]
+    checks: tuple[ChainCheck, ...]
     report_data: bytes | None
     #: Super Protocol TD measurement SHA-256(td_attributes || mrtd || rtmr0..3), TDX only
     td_measurement: bytes | None
@@ -60,7 +60,7 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Verdict:
-    checks: tuple[Check, ...]
+    checks: tuple[ChainCheck, ...]
     facts: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -68,7 +68,7 @@ class Verdict:
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     @property
-    def first_failure(self) -> Check | None:
+    def first_failure(self) -> ChainCheck | None:
         return next((c for c in self.checks if not c.ok), None)
 
     def to_json(self) -> dict[str, Any]:
@@ -90,4 +90,4 @@ class Verdict:
         }
 
 
-__all__ = ["Check", "Evidence", "Inputs", "QuoteEvidence", "QuoteVerifier", "Verdict"]
+__all__ = ["ChainCheck", "Evidence", "Inputs", "QuoteEvidence", "QuoteVerifier", "Verdict"]

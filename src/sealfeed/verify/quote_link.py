@@ -29,7 +29,7 @@ from sealfeed.attest import (
     sp_measurement,
     verify_quote,
 )
-from sealfeed.verify.model import Check, QuoteEvidence, QuoteVerifier
+from sealfeed.verify.model import ChainCheck, QuoteEvidence, QuoteVerifier
 
 
 def td_pinned(policy: Policy) -> bool:
@@ -74,10 +74,13 @@ def make_quote_verifier(
             report = verify_quote(quote, coll, now=at, trust_roots=roots)
         except QuoteVerificationError as exc:
             return QuoteEvidence(
-                (Check("quote", False, exc.message + note, tail),), report_data, measurement, pinned
+                (ChainCheck("quote", False, exc.message + note, tail),),
+                report_data,
+                measurement,
+                pinned,
             )
         checks = [
-            Check(
+            ChainCheck(
                 "quote",
                 True,
                 f"genuine {report.tee} quote, TCB {report.tcb_status.value} (collateral: {how})"
@@ -92,10 +95,12 @@ def make_quote_verifier(
         try:
             applied = evaluate_policy(report, policy)
             checks.append(
-                Check("policy", True, f"{len(applied)} policy checks passed", {"applied": applied})
+                ChainCheck(
+                    "policy", True, f"{len(applied)} policy checks passed", {"applied": applied}
+                )
             )
         except PolicyError as exc:
-            checks.append(Check("policy", False, exc.message))
+            checks.append(ChainCheck("policy", False, exc.message))
         return QuoteEvidence(tuple(checks), report_data, measurement, pinned)
 
     return verify

@@ -23,6 +23,7 @@ def test_quotes_reach_sink_with_exact_price_and_event_time(name: str) -> None:
             r.manager.set_pairs(name, {r.pair})
             await r.subscribed()
             event_ms = int(time.time() * 1000) - 1500
+            published_at = time.time()
             # digits a float round trip would change
             await r.fake.publish(r.ident, "0.10000000000000000555", event_ms)
             await wait_until(lambda: r.sink.quotes, what="a quote")
@@ -37,7 +38,9 @@ def test_quotes_reach_sink_with_exact_price_and_event_time(name: str) -> None:
             st = r.status()
             assert st["connected"] is True
             assert st["subscribed_pairs"] == 1
-            assert st["last_message_age_s"] is not None and st["last_message_age_s"] < 5
+            # the age counts from when the message arrived: after we published it
+            age = st["last_message_age_s"]
+            assert age is not None and 0 <= age <= time.time() - published_at + 0.001
             assert r.metric("sealfeed_aggregator_stream_connected") == 1.0
             assert r.metric("sealfeed_aggregator_stream_subscribed_pairs") == 1.0
             assert (r.metric("sealfeed_aggregator_stream_quotes_total") or 0) >= 1
@@ -53,10 +56,9 @@ def test_pairs_follow_set_pairs(name: str) -> None:
             r.manager.set_pairs(name, {r.pair})
             await r.subscribed()
             (second, second_id) = SECOND[name]
-            t0 = time.monotonic()
             r.manager.set_pairs(name, {r.pair, second})
-            await r.subscribed(second_id, timeout=1.0)  # "subscribed within 1 s"
-            assert time.monotonic() - t0 < 1.0
+            # subscribed on the next control tick; how soon is bench/streams_subscribe.py's
+            await r.subscribed(second_id)
             r.manager.set_pairs(name, {second})
             await wait_until(lambda: r.ident not in r.fake.subscribed(), 2.0, "unsubscribe")
             assert second_id in r.fake.subscribed()

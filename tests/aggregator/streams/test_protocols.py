@@ -14,8 +14,8 @@ from sealfeed.aggregator.streams.base import (
     Ack,
     ExchangeError,
     Pong,
-    Quote,
     Reject,
+    StreamTick,
     decimal_text,
     parse_rfc3339_ms,
 )
@@ -50,7 +50,7 @@ def test_binance() -> None:
         '{"e":"24hrMiniTicker","E":1672515782136,"s":"BNBBTC","c":"0.0025","o":"0.0010",'
         '"h":"0.0025","l":"0.0010","v":"10000","q":"18"}'
     )
-    assert b.parse(frame) == [Quote("bnbbtc@miniTicker", "0.0025", 1672515782136)]
+    assert b.parse(frame) == [StreamTick("bnbbtc@miniTicker", "0.0025", 1672515782136)]
     combined = '{"stream":"bnbbtc@miniTicker","data":' + frame + "}"
     assert b.parse(combined) == b.parse(frame)
     assert b.parse('{"result":null,"id":1}') == [Ack(req_id=1)]
@@ -80,7 +80,7 @@ def test_okx() -> None:
         '"instId":"BTC-USDT","last":"9999.99","lastSz":"0.1","askPx":"9999.99",'
         '"ts":"1597026383085"}]}'
     )
-    assert o.parse(push) == [Quote("BTC-USDT", "9999.99", 1597026383085)]
+    assert o.parse(push) == [StreamTick("BTC-USDT", "9999.99", 1597026383085)]
     ack = '{"event":"subscribe","arg":{"channel":"tickers","instId":"LTC-USD"},"connId":"a4d3ae55"}'
     assert o.parse(ack) == [Ack(identifiers=("LTC-USD",))]
     err = (
@@ -114,9 +114,9 @@ def test_kraken() -> None:
         '"bid_qty":740.0,"ask":0.10035,"ask_qty":740.0,"last":0.10035,"volume":997038.98383185,'
         '"vwap":0.10148,"low":0.09979,"high":0.10285,"change":-0.00017,"change_pct":-0.17}]}'
     )
-    assert k.parse(ticker) == [Quote("ALGO/USD", "0.10035", None)]
+    assert k.parse(ticker) == [StreamTick("ALGO/USD", "0.10035", None)]
     with_ts = ticker.replace('"change_pct":-0.17', '"timestamp":"2024-05-01T12:00:00.123456Z"')
-    assert k.parse(with_ts)[0] == Quote("ALGO/USD", "0.10035", 1714564800123)
+    assert k.parse(with_ts)[0] == StreamTick("ALGO/USD", "0.10035", 1714564800123)
     ok = (
         '{"method":"subscribe","req_id":5,"result":{"channel":"ticker","snapshot":true,'
         '"symbol":"ALGO/USD"},"success":true,"time_in":"2023-09-25T09:04:31.742599Z",'
@@ -158,7 +158,7 @@ def test_coinbase() -> None:
         '"product_id":"BTC-USD","price":"21932.98","volume_24_h":"16038.28770938",'
         '"low_24_h":"21835.29","high_24_h":"23011.18"}]}]}'
     )
-    assert c.parse(frame) == [Quote("BTC-USD", "21932.98", 1675974637167)]
+    assert c.parse(frame) == [StreamTick("BTC-USD", "21932.98", 1675974637167)]
     subs = (
         '{"channel":"subscriptions","timestamp":"2023-02-09T20:30:37Z","sequence_num":1,'
         '"events":[{"subscriptions":{"ticker":["BTC-USD"],"heartbeats":["heartbeats"]}}]}'
@@ -184,14 +184,14 @@ def test_cryptocompare() -> None:
     }
     # mask 0x29: PRICE, LASTUPDATE, LASTVOLUME
     assert c.parse("5~CCCAGG~BTC~USD~1~48201.23~1611234567~0.015~29") == [
-        Quote("5~CCCAGG~BTC~USD", "48201.23", 1611234567000)
+        StreamTick("5~CCCAGG~BTC~USD", "48201.23", 1611234567000)
     ]
     # PRICE|BID|OFFER|LASTUPDATE (0xf): LASTUPDATE is the fourth optional field
     assert c.parse("5~CCCAGG~BTC~USD~2~100.5~100.4~100.6~1611234567~f") == [
-        Quote("5~CCCAGG~BTC~USD", "100.5", 1611234567000)
+        StreamTick("5~CCCAGG~BTC~USD", "100.5", 1611234567000)
     ]
     assert c.parse("5~CCCAGG~BTC~USD~4~0.3~20") == []  # volume only: no price
-    assert c.parse("5~CCCAGG~BTC~USD~4~100.5~1") == [Quote("5~CCCAGG~BTC~USD", "100.5", None)]
+    assert c.parse("5~CCCAGG~BTC~USD~4~100.5~1") == [StreamTick("5~CCCAGG~BTC~USD", "100.5", None)]
     assert c.parse("16~SUBSCRIBECOMPLETE~5~CCCAGG~BTC~USD") == [
         Ack(identifiers=("5~CCCAGG~BTC~USD",))
     ]
@@ -204,7 +204,7 @@ def test_cryptocompare() -> None:
         '{"TYPE":"5","MARKET":"CCCAGG","FROMSYMBOL":"BTC","TOSYMBOL":"USD","FLAGS":1,'
         '"PRICE":48201.23,"LASTUPDATE":1611234567}'
     )
-    assert c.parse(js) == [Quote("5~CCCAGG~BTC~USD", "48201.23", 1611234567000)]
+    assert c.parse(js) == [StreamTick("5~CCCAGG~BTC~USD", "48201.23", 1611234567000)]
     jerr = '{"TYPE":"500","MESSAGE":"INVALID_SUB","PARAMETER":"5~CCCAGG~FOO~BAR","INFO":"no data"}'
     [rej] = c.parse(jerr)
     assert isinstance(rej, Reject) and rej.identifiers == ("5~CCCAGG~FOO~BAR",)
@@ -228,7 +228,7 @@ def test_finnhub() -> None:
         '{"data":[{"p":7296.89,"s":"BINANCE:BTCUSDT","t":1575526691134,"v":0.011467},'
         '{"p":7296.9,"s":"BINANCE:BTCUSDT","t":1575526691100,"v":0.5}],"type":"trade"}'
     )
-    assert f.parse(frame) == [Quote("BINANCE:BTCUSDT", "7296.89", 1575526691134)]
+    assert f.parse(frame) == [StreamTick("BINANCE:BTCUSDT", "7296.89", 1575526691134)]
     assert f.parse('{"type":"ping"}') == [Pong()]
     assert f.parse('{"type":"error","msg":"Subscribing to too many symbols"}') == [
         ExchangeError("Subscribing to too many symbols")
@@ -252,7 +252,7 @@ def test_decimal_text_plain_notation(text: str, plain: str) -> None:
 
 def test_kraken_exponent_price_is_plain() -> None:
     frame = '{"channel":"ticker","type":"update","data":[{"symbol":"SHIB/USD","last":1.83e-5}]}'
-    assert Kraken().parse(frame) == [Quote("SHIB/USD", "0.0000183", None)]
+    assert Kraken().parse(frame) == [StreamTick("SHIB/USD", "0.0000183", None)]
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "NaN", "Infinity", "", "1,5", None, True, 1.5, []])

@@ -26,9 +26,9 @@ __all__ = [
     "Exchange",
     "ExchangeError",
     "Pong",
-    "Quote",
     "Reject",
     "StreamProtocolError",
+    "StreamTick",
     "decimal_text",
     "loads",
     "parse_rfc3339_ms",
@@ -42,7 +42,7 @@ class StreamProtocolError(SealfeedError):
 
 
 @dataclass(frozen=True, slots=True)
-class Quote:
+class StreamTick:
     """A price for one subscription identifier; ``event_ms`` is the exchange's event time."""
 
     identifier: str
@@ -79,7 +79,7 @@ class Pong:
     """Answer to our application-level ping (liveness only)."""
 
 
-Event = Quote | Ack | Reject | ExchangeError | Pong
+Event = StreamTick | Ack | Reject | ExchangeError | Pong
 
 
 class Exchange(ABC):

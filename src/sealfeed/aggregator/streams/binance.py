@@ -29,9 +29,9 @@ from .base import (
     Event,
     Exchange,
     ExchangeError,
-    Quote,
     Reject,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     as_str,
     decimal_text,
@@ -68,7 +68,7 @@ class Binance(Exchange):
         if msg.get("e") == "24hrMiniTicker":
             symbol = as_str(msg.get("s"), "binance s")
             return [
-                Quote(
+                StreamTick(
                     symbol.lower() + _SUFFIX,
                     decimal_text(msg.get("c")),
                     int_ms(msg["E"]) if "E" in msg else None,

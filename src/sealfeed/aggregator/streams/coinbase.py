@@ -29,8 +29,8 @@ from .base import (
     Event,
     Exchange,
     ExchangeError,
-    Quote,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     as_list,
     as_str,
@@ -76,7 +76,7 @@ class Coinbase(Exchange):
                 for t in as_list(event.get("tickers", []), "coinbase tickers"):
                     t = as_dict(t, "coinbase ticker")
                     out.append(
-                        Quote(
+                        StreamTick(
                             as_str(t.get("product_id"), "coinbase product_id"),
                             decimal_text(t.get("price")),
                             event_ms,
@@ -98,7 +98,7 @@ class Coinbase(Exchange):
         if kind == "ticker":  # the older Exchange feed shape, accepted for compatibility
             ts = msg.get("time")
             return [
-                Quote(
+                StreamTick(
                     as_str(msg.get("product_id"), "coinbase product_id"),
                     decimal_text(msg.get("price")),
                     parse_rfc3339_ms(ts) if ts is not None else None,

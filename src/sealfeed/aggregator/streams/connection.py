@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import aiohttp
 
-from .base import Ack, ExchangeError, Quote, Reject, StreamProtocolError
+from .base import Ack, ExchangeError, Reject, StreamProtocolError, StreamTick
 from .policy import backoff_delay, scrub
 
 if TYPE_CHECKING:
@@ -269,7 +269,7 @@ class Connection:
             return
         now_ms = int(stream.clock() * 1000)
         for ev in events:
-            if isinstance(ev, Quote):
+            if isinstance(ev, StreamTick):
                 self._on_quote(ev, now_ms)
             elif isinstance(ev, Ack):
                 if ev.req_id is not None:
@@ -287,7 +287,7 @@ class Connection:
                     },
                 )
 
-    def _on_quote(self, ev: Quote, now_ms: int) -> None:
+    def _on_quote(self, ev: StreamTick, now_ms: int) -> None:
         pairs = self.stream.pairs_by_id.get(ev.identifier)
         if not pairs or ev.identifier not in self.subscribed:
             return  # a late update for something we just unsubscribed

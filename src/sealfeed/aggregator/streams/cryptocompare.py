@@ -28,9 +28,9 @@ from .base import (
     Event,
     Exchange,
     ExchangeError,
-    Quote,
     Reject,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     decimal_text,
     dumps,
@@ -126,7 +126,7 @@ class CryptoCompare(Exchange):
             if not seconds.isdigit():
                 raise StreamProtocolError("cryptocompare LASTUPDATE is not an integer")
             event_ms = int(seconds) * 1000
-        return [Quote(_sub(parts[2], parts[3]), decimal_text(fields[0]), event_ms)]
+        return [StreamTick(_sub(parts[2], parts[3]), decimal_text(fields[0]), event_ms)]
 
     def _parse_json(self, text: str) -> list[Event]:
         msg = as_dict(loads(text), "cryptocompare frame")
@@ -136,7 +136,7 @@ class CryptoCompare(Exchange):
                 return []
             last = msg.get("LASTUPDATE")
             return [
-                Quote(
+                StreamTick(
                     _sub(str(msg.get("FROMSYMBOL")), str(msg.get("TOSYMBOL"))),
                     decimal_text(msg["PRICE"]),
                     last * 1000 if isinstance(last, int) and not isinstance(last, bool) else None,

@@ -25,8 +25,8 @@ from .base import (
     Exchange,
     ExchangeError,
     Pong,
-    Quote,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     as_list,
     as_str,
@@ -67,10 +67,10 @@ class Finnhub(Exchange):
         msg = as_dict(loads(text), "finnhub frame")
         kind = msg.get("type")
         if kind == "trade":
-            newest: dict[str, Quote] = {}
+            newest: dict[str, StreamTick] = {}
             for row in as_list(msg.get("data"), "finnhub data"):
                 row = as_dict(row, "finnhub trade")
-                q = Quote(
+                q = StreamTick(
                     as_str(row.get("s"), "finnhub s"),
                     decimal_text(row.get("p")),
                     int_ms(row["t"]) if "t" in row else None,

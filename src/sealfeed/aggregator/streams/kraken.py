@@ -30,9 +30,9 @@ from .base import (
     Exchange,
     ExchangeError,
     Pong,
-    Quote,
     Reject,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     as_list,
     as_str,
@@ -84,7 +84,7 @@ class Kraken(Exchange):
                 row = as_dict(row, "kraken ticker")
                 ts = row.get("timestamp")
                 out.append(
-                    Quote(
+                    StreamTick(
                         as_str(row.get("symbol"), "kraken symbol"),
                         decimal_text(row.get("last")),
                         parse_rfc3339_ms(ts) if ts is not None else None,

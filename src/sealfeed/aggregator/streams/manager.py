@@ -14,13 +14,14 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from sealfeed.aggregator.cache import QuoteSink
 from sealfeed.aggregator.sources import DEFAULTS, canonical_source
 from sealfeed.config.model import SourceConfig, StreamConfig
 
@@ -44,12 +45,6 @@ EXCHANGES: dict[str, type[Exchange]] = {
 }
 
 Pair = tuple[str, str]
-
-
-class QuoteSink(Protocol):
-    def on_stream_quote(
-        self, source: str, base: str, quote: str, price: str, received_at_ms: int
-    ) -> None: ...
 
 
 def _reveal(value: object) -> str | None:

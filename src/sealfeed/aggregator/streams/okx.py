@@ -32,9 +32,9 @@ from .base import (
     Exchange,
     ExchangeError,
     Pong,
-    Quote,
     Reject,
     StreamProtocolError,
+    StreamTick,
     as_dict,
     as_list,
     as_str,
@@ -100,7 +100,7 @@ class Okx(Exchange):
         for row in as_list(msg.get("data"), "okx data"):
             row = as_dict(row, "okx ticker")
             out.append(
-                Quote(
+                StreamTick(
                     as_str(row.get("instId"), "okx instId"),
                     decimal_text(row.get("last")),
                     int_ms(row["ts"]) if "ts" in row else None,
