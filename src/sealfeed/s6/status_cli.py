@@ -41,5 +41,24 @@ def _status(args: argparse.Namespace) -> int:
     human = format_table(states)
     if cause:
         human += "\n" + str(cause.get("line"))
+    link = _link_status(args.state_dir)
+    if link is not None:  # a VM of a DON placed on several: its peers (docs/link.md)
+        from sealfeed.link import format_status
+
+        doc["link"] = link
+        human += "\n\n" + format_status(link)
     emit(args, doc, human)
     return 0
+
+
+def _link_status(state_dir: str | None) -> dict[str, object] | None:
+    """The link's status document when this appliance runs one (else None)."""
+    from pathlib import Path
+
+    from sealfeed.link import read_status
+    from sealfeed.s6.model import IMAGE_LINK_DIR
+    from sealfeed.s6.runtime import local_runtime
+
+    run = local_runtime(state_dir).link_dir if state_dir else IMAGE_LINK_DIR
+    path = Path(run) / "status.json"
+    return read_status(path) if path.exists() else None
