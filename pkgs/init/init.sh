@@ -47,11 +47,12 @@ unset CONFIGURATION_PUBLIC_KEY_FILE
 
 # One DON over several VMs (ADR 0142): this VM's name in sealfeed.placement is a deploy-time
 # input outside the signed configuration -- env SEALFEED_VM, else a file `sealfeed-vm` in one
-# of the order's data inputs (Super Protocol mounts them read-only at @inputs@/input-NNNN).
+# of the order's data inputs (Super Protocol mounts them read-only at @inputs@/input-NNNN; the
+# file may sit one directory down, as an uploaded archive with a top directory unpacks).
 # render checks it against the placement and refuses a multi-VM configuration without it.
 vm=${SEALFEED_VM:-}
 if [ -z "$vm" ]; then
-  for f in @inputs@/*/sealfeed-vm; do
+  for f in @inputs@/*/sealfeed-vm @inputs@/*/*/sealfeed-vm; do
     [ -f "$f" ] || continue
     read -r name < "$f" || true
     [ -n "$vm" ] && [ "$vm" != "$name" ] && fail "order inputs name two VMs: $vm, $name" 2

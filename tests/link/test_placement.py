@@ -124,3 +124,34 @@ def test_plan_files_take_documents_too(tmp_path: Any) -> None:
     doc["targets"], doc["peers_dir"] = {}, None
     with pytest.raises(InputError, match="fetch needs peers_dir"):
         parse_plan(doc)
+
+
+def test_link_plan_prints_what_a_vm_will_open_dial_and_admit(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from sealfeed.cli import main
+    from sealfeed.config import signing
+
+    monkeypatch.delenv("SEALFEED_VM", raising=False)
+    key = signing.generate_key(signing.Scheme.REFERENCE)
+    sol = multi_vm_solution(FIVE)
+    sol["signature"] = signing.sign_reference(sol, key)
+    (tmp_path / "c.json").write_text(json.dumps({"solution": sol}))
+    (tmp_path / "k.pub").write_bytes(signing.public_key_pem(key.public()))
+    base = ["link", "plan", "--config", str(tmp_path / "c.json"), "--pubkey",
+            str(tmp_path / "k.pub")]  # fmt: skip
+    assert main([*base, "--vm", "vm-b"]) == 0
+    out = capsys.readouterr().out
+    assert "peer vm-c at [fd00::4]:7400: 127.0.0.1:9904 -> node-4-p2p, 127.0.0.1:9905" in out
+    assert "serves node-3-p2p -> 127.0.0.1:9903" in out
+    assert "publishes node-keys to verified peers" in out and "admits sealfeed-test" in out
+    monkeypatch.setenv("SEALFEED_VM", "vm-a")
+    assert main([*base, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["vm"] == "vm-a"
+    monkeypatch.delenv("SEALFEED_VM")
+    assert main(base) == 2
+    assert "--vm: this configuration places the DON on several VMs" in capsys.readouterr().err
+    # serve refuses the same way before touching the TDX module
+    assert main(["link", "serve", *base[2:], "--tsm-root", str(tmp_path / "none")]) == 2

@@ -273,7 +273,7 @@ def _placed_on_two_vms(img: ImageRoot) -> dict[str, str]:
 
 def _order_input_names_another_vm(img: ImageRoot) -> None:
     _placed_on_two_vms(img)
-    entry = img.root / "sp" / "inputs" / "input-0001"
+    entry = img.root / "sp" / "inputs" / "input-0001" / "vm-z"  # an archive's top directory
     entry.mkdir(parents=True)
     (entry / "sealfeed-vm").write_text("vm-z\n")
 
