@@ -144,3 +144,19 @@ def test_status_shows_the_links_peers(tmp_path: Path, capsys: pytest.CaptureFixt
     (link / "status.json").unlink()
     assert main(["status", "--state-dir", str(state), "--json"]) == 0
     assert "link" not in json.loads(capsys.readouterr().out)
+
+
+def test_up_refuses_a_vm_of_several_without_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("SEALFEED_VM", raising=False)
+    cfg, pub = _signed(tmp_path, multi_vm_solution(FOUR))
+    state = tmp_path / "state"
+    argv = ["up", "--config", str(cfg), "--pubkey", str(pub), "--state-dir", str(state)]
+    assert main(argv) == 2
+    assert "--vm: this configuration places the DON on several VMs" in capsys.readouterr().err
+    cause = json.loads(
+        (state / "run" / "s6-linux-init-container-results" / "cause.json").read_text()
+    )
+    assert "tell this VM its name" in cause["line"]
+    assert not (state / "run" / "service").exists()  # nothing was started
