@@ -43,7 +43,8 @@ runCommand "sealfeed-init"
         --subst-var-by run /run \
         --subst-var-by treeroot /etc/s6-overlay \
         --subst-var-by pubkey /etc/sealfeed/configuration-public-key \
-        --subst-var-by layout /etc/sealfeed/layout.json
+        --subst-var-by layout /etc/sealfeed/layout.json \
+        --subst-var-by inputs /sp/inputs
     done
     chmod 0555 $out/bin/sealfeed-init $out/bin/sealfeed-halt
   ''

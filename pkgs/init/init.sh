@@ -45,12 +45,28 @@ CONFIGURATION_PUBLIC_KEY=$(cat "$pubkey") || fail "cannot read the image's publi
 export CONFIGURATION_PUBLIC_KEY
 unset CONFIGURATION_PUBLIC_KEY_FILE
 
+# One DON over several VMs (ADR 0142): this VM's name in sealfeed.placement is a deploy-time
+# input outside the signed configuration -- env SEALFEED_VM, else a file `sealfeed-vm` in one
+# of the order's data inputs (Super Protocol mounts them read-only at @inputs@/input-NNNN; the
+# file may sit one directory down, as an uploaded archive with a top directory unpacks).
+# render checks it against the placement and refuses a multi-VM configuration without it.
+vm=${SEALFEED_VM:-}
+if [ -z "$vm" ]; then
+  for f in @inputs@/*/sealfeed-vm @inputs@/*/*/sealfeed-vm; do
+    [ -f "$f" ] || continue
+    read -r name < "$f" || true
+    [ -n "$vm" ] && [ "$vm" != "$name" ] && fail "order inputs name two VMs: $vm, $name" 2
+    vm=$name
+  done
+fi
+set --
+[ -n "$vm" ] && set -- --vm "$vm"
 sealfeed s6 render --config "$config" --pubkey "$pubkey" --layout "$layout" --mode image \
-  --run-dir "$run" --out "$tree" --tree-root "$tree" --record-cause "$results" \
+  --run-dir "$run" --out "$tree" --tree-root "$tree" --record-cause "$results" "$@" \
   || fail "configuration rejected; nothing was started" "$?"
 root=$tree
-if [ -d @treeroot@/s6-rc.d ]; then
-  root=@treeroot@
+if [ -z "$vm" ] && [ -d @treeroot@/s6-rc.d ]; then
+  root=@treeroot@ # (a baked tree is the whole DON's: never one VM's)
 fi
 sealfeed s6 check "$root" || fail "the service tree $root is invalid; nothing was started" 1
 

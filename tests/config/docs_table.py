@@ -90,7 +90,9 @@ def streaming_keys() -> list[str]:
 
 def expand(path: str) -> list[str]:
     """A documented path with ``<source>`` replaced by each source the docs list (only the
-    streaming ones below ``.stream``)."""
+    streaming ones below ``.stream``), and ``<index>`` (a measurements register) by 0..23."""
+    if "<index>" in path:
+        return [p for i in range(24) for p in expand(path.replace("<index>", str(i)))]
     if "<source>" not in path:
         return [path]
     keys = streaming_keys() if "<source>.stream" in path else source_keys()
@@ -171,5 +173,16 @@ def rich_solution() -> dict[str, Any]:
                 "contractAddress": "0x" + "11" * 20,
             }
         ],
+        # one VM (a single entry needs no allow-list, so each key can change alone)
+        "placement": [{"name": "vm-a", "nodes": [1, 2, 3, 4, 5], "address": "10.0.0.2:7400"}],
+        "link": {
+            "measurements": [
+                # every register index present, so that each can change alone
+                {
+                    "measurement_id": "m",
+                    "measurements": {str(i): {"expected": "ab" * 48} for i in range(24)},
+                }
+            ]
+        },
     }
     return sol

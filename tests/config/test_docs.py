@@ -150,6 +150,8 @@ _SAMPLES = [
     "other_db",
     "otheruser",
     "changed-value",
+    "changed.example.com:7400",
+    "cd" * 48,
 ]
 
 
@@ -194,6 +196,9 @@ def candidates(node: Node, current: Any) -> list[Any]:
                                     or re.fullmatch(node.pattern, s)])  # fmt: skip
     elif kind == "nodelist":
         out = ["1 2", "2 3"]
+        if isinstance(current, (list, str)) and len(current) > 1:  # same nodes, other order
+            nodes = current.split() if isinstance(current, str) else current
+            out.append(nodes[::-1])
     elif kind == "strlist":
         out = [["okx"], ["binance", "coinbase"]]
     elif kind == "boolorurl":

@@ -30,6 +30,7 @@ IMAGE_VALUES = {
     "treeroot": "/etc/s6-overlay",
     "pubkey": "/etc/sealfeed/configuration-public-key",
     "layout": "/etc/sealfeed/layout.json",
+    "inputs": "/sp/inputs",
 }
 
 

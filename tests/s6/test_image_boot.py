@@ -307,16 +307,50 @@ def _port_not_provisioned(img: ImageRoot) -> None:
     img.write_config(sol)
 
 
+def _vm_name_without_placement(img: ImageRoot) -> dict[str, str]:
+    return {"SEALFEED_VM": "vm-x"}
+
+
+def _placed_on_two_vms(img: ImageRoot) -> dict[str, str]:
+    from tests.multivm.solution import allow
+
+    sol = img.solution()
+    sol["sealfeed"]["placement"] = [{"name": "vm-a", "nodes": [1], "address": "10.9.0.2:7400"},
+                                    {"name": "vm-b", "nodes": [2], "address": "10.9.0.3:7400"}]  # fmt: skip
+    sol["sealfeed"]["link"] = {"measurements": allow()}
+    img.write_config(sol)
+    return {}
+
+
+def _order_input_names_another_vm(img: ImageRoot) -> None:
+    _placed_on_two_vms(img)
+    entry = img.root / "sp" / "inputs" / "input-0001" / "vm-z"  # an archive's top directory
+    entry.mkdir(parents=True)
+    (entry / "sealfeed-vm").write_text("vm-z\n")
+
+
 @pytest.mark.parametrize(
     ("case", "nodes", "code", "why"),
     [
         (_tamper, 2, 1, "content changed"),
+        (_vm_name_without_placement, 2, 2, "VM name 'vm-x' given, but the configuration has no"),
+        (_placed_on_two_vms, 2, 2, "places the DON on several VMs (vm-a, vm-b): tell this VM"),
+        (_order_input_names_another_vm, 2, 2, "'vm-z' is not a VM of sealfeed.placement"),
         (_other_key, 2, 1, ""),
         (_malformed, 2, 2, ""),
         (_too_many_nodes, 3, 2, "nodesList asks for node 3, but this image provides 2 node slots"),
         (_port_not_provisioned, 2, 2, "sealfeed.nodes.apiBasePort gives node 1 API port"),
     ],
-    ids=["tampered", "signed-by-injected-key", "malformed", "too-many-nodes", "unprovisioned-port"],
+    ids=[
+        "tampered",
+        "vm-name-without-placement",
+        "placement-without-vm-name",
+        "order-input-names-another-vm",
+        "signed-by-injected-key",
+        "malformed",
+        "too-many-nodes",
+        "unprovisioned-port",
+    ],
 )
 def test_rejected_configuration_starts_nothing(
     image_root: Callable[..., ImageRoot],
@@ -342,6 +376,21 @@ def test_rejected_configuration_starts_nothing(
     assert "s6-rc: info" not in log
     if "node" in why:
         assert str(img.layout) in log  # the error names the image's layout file
+
+
+def test_order_inputs_that_name_two_vms_start_nothing(
+    image_root: Callable[..., ImageRoot],
+) -> None:
+    img = image_root(nodes=2)
+    _placed_on_two_vms(img)
+    for i, name in enumerate(("vm-a", "vm-b"), 1):
+        entry = img.root / "sp" / "inputs" / f"input-000{i}"
+        entry.mkdir(parents=True)
+        (entry / "sealfeed-vm").write_text(name + "\n")
+    img.start()
+    assert img.wait_exit(60) == 2, img.log()
+    assert "sealfeed-init: order inputs name two VMs: vm-a, vm-b (exit 2)" in img.log()
+    assert not (img.run / "s6" / "compiled").exists()
 
 
 def test_a_baked_tree_is_what_runs(image_root: Callable[..., ImageRoot]) -> None:

@@ -86,7 +86,8 @@ def cmd_render(args: argparse.Namespace) -> ExitCode:
     nodes = _selected(cfg, args.node)
     keys = _ensure_keys(cfg, list(cfg.nodes.specs()), args, verify=False)
     public = {i: k for i, (k, _) in keys.items()}
-    peers = bootstrappers(cfg, {i: k.peer_id for i, k in public.items()})
+    remote = _remote_peer_ids(cfg, args, public, wait=True)
+    peers = bootstrappers(cfg, {**remote, **{i: k.peer_id for i, k in public.items()}})
     # the same specs publish sends (validated feeds; none configured = no job files)
     jobs = desired_jobs(cfg, bootstrappers=peers, keys=public) if cfg.chainlink.feeds else {}
     results = []
@@ -120,6 +121,37 @@ def cmd_render(args: argparse.Namespace) -> ExitCode:
         ),
     )
     return ExitCode.OK
+
+
+def _remote_peer_ids(
+    cfg: Any, args: argparse.Namespace, public: dict[int, Any], *, wait: bool
+) -> dict[int, str]:
+    """One VM of several (sealfeed.placement): publish this VM's node public keys for the
+    link to serve to verified peers, and take the peer ids of the other VMs' bootstrap
+    nodes from what the link fetched from them (ADR 0143); ``wait`` until they are there."""
+    from sealfeed.config.placement import is_multi_vm
+
+    if not is_multi_vm(cfg) or cfg.vm is None:
+        return {}
+    from sealfeed.chainlink.peers import publish_node_keys, remote_peer_ids
+    from sealfeed.chainlink.render import bootstrap_nodes
+
+    link_dir = args.link_dir
+    if wait:
+        path = publish_node_keys(cfg, public, link_dir)
+        sys.stderr.write(f"sealfeed chainlink: published node keys of {cfg.vm} to {path}\n")
+
+    def progress(line: str) -> None:
+        sys.stderr.write(f"sealfeed chainlink: {line}\n")
+        sys.stderr.flush()
+
+    return remote_peer_ids(
+        cfg,
+        link_dir,
+        nodes=[n.index for n in bootstrap_nodes(cfg)],
+        wait_seconds=args.wait_seconds if wait else 0,
+        progress=progress if wait else None,
+    )
 
 
 def cmd_keys(args: argparse.Namespace) -> ExitCode:
@@ -166,7 +198,10 @@ def cmd_publish(args: argparse.Namespace) -> ExitCode:
     if args.max_wait <= 0:
         raise InputError("must be positive", location="--max-wait")
     factory = default_client_factory(cfg, retry=RetryPolicy(deadline_s=args.max_wait))
-    report = publish(cfg, factory, prune=args.prune, only_nodes=args.node or ())
+    remote = _remote_peer_ids(cfg, args, {}, wait=False)
+    report = publish(
+        cfg, factory, prune=args.prune, only_nodes=args.node or (), remote_peer_ids=remote
+    )
     emit(args, report.to_dict(), report.table)
     return ExitCode.EXTERNAL if report.failed_nodes else ExitCode.OK
 
@@ -205,6 +240,23 @@ def register(parser: argparse.ArgumentParser) -> None:
                 "--node", type=int, action="append", metavar="N", help="only node N (repeatable)"
             )
 
+    def link_dir(p: argparse.ArgumentParser, *, wait: bool) -> None:
+        p.add_argument(
+            "--link-dir",
+            default="/run/sealfeed/link",
+            help="one VM of several (sealfeed.placement): the attested link's directory, "
+            "where this VM's node keys are published and the peers' are fetched "
+            "(default %(default)s)",
+        )
+        if wait:
+            p.add_argument(
+                "--wait-seconds",
+                type=float,
+                default=None,
+                help="how long to wait for the other VMs' bootstrap node keys (default: as "
+                "long as it takes, with progress on stderr)",
+            )
+
     def scrypt(p: argparse.ArgumentParser) -> None:
         p.add_argument(
             "--scrypt-n",
@@ -226,6 +278,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     scrypt(p)
     p.add_argument("--out", default=None, help="write to DIR/node-N (default: each node's workdir)")
     p.add_argument("--no-chown", action="store_true", help="do not chown files to the node user")
+    link_dir(p, wait=True)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser(
@@ -258,6 +311,7 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="keep retrying a starting node (connection refused / 5xx) this long (default 180)",
     )
+    link_dir(p, wait=False)
     p.set_defaults(func=cmd_publish)
 
     p = sub.add_parser(

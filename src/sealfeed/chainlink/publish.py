@@ -131,9 +131,10 @@ ClientFactory = Callable[[NodeSpec], NodeClient]
 
 
 def prepare(
-    cfg: ApplianceConfig,
+    cfg: ApplianceConfig, *, remote_peer_ids: Mapping[int, str] | None = None
 ) -> tuple[dict[int, NodePublicKeys], dict[int, NodeKeyExports], dict[int, list[JobSpec]]]:
-    """Validate everything and build all specs -- no network. Raises InputError."""
+    """Validate everything and build all specs -- no network. Raises InputError.
+    ``remote_peer_ids``: bootstrap nodes on other VMs (:mod:`sealfeed.chainlink.peers`)."""
     keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
     ocr1 = any(f.ocr_version == 1 for f in cfg.chainlink.feeds)
 
@@ -149,7 +150,8 @@ def prepare(
         )
         for n in cfg.nodes.specs()
     }
-    peers = bootstrappers(cfg, {i: k.peer_id for i, k in keys.items()})
+    peer_ids = {**(remote_peer_ids or {}), **{i: k.peer_id for i, k in keys.items()}}
+    peers = bootstrappers(cfg, peer_ids)
     jobs = desired_jobs(cfg, bootstrappers=peers, keys=keys)
     return keys, exports, jobs
 
@@ -245,9 +247,10 @@ def publish(
     *,
     prune: bool = False,
     only_nodes: Sequence[int] = (),
+    remote_peer_ids: Mapping[int, str] | None = None,
 ) -> PublishReport:
     """Publish keys and jobs to every node; a node that fails is reported, others go on."""
-    keys, exports, jobs = prepare(cfg)
+    keys, exports, jobs = prepare(cfg, remote_peer_ids=remote_peer_ids)
     nodes = [n for n in cfg.nodes.specs() if not only_nodes or n.index in only_nodes]
     unknown = set(only_nodes) - {n.index for n in cfg.nodes.specs()}
     if unknown:

@@ -188,15 +188,27 @@ def _check_host(host: str, location: str) -> str:
     return host
 
 
+def bootstrap_nodes(cfg: ApplianceConfig) -> list[NodeSpec]:
+    """The bootstrap nodes this VM's nodes dial: those it runs, and -- when the DON spans
+    VMs (``sealfeed.placement``) -- those on the other VMs, reached at the same address
+    through the attested link's endpoints (docs/link.md "Ports")."""
+    here = {n.index for n in cfg.nodes.specs()}
+    elsewhere = {n for e in cfg.placement if e.name != cfg.vm for n in e.nodes} if cfg.vm else set()
+    return [cfg.nodes.node(i) for i in cfg.nodes.bootstrap if i in here or i in elsewhere]
+
+
 def bootstrappers(cfg: ApplianceConfig, peer_ids: Mapping[int, str]) -> list[str]:
     """``<peer id>@<announce host>:<p2p port>`` of every bootstrap node (the locator format of
     libocr ``commontypes.BootstrapperLocator``), for ``DefaultBootstrappers`` and the jobs'
-    ``p2pv2Bootstrappers``. A deployment that spans VMs passes its own list instead."""
+    ``p2pv2Bootstrappers``. ``peer_ids`` has this VM's nodes and, when the DON spans VMs,
+    the bootstrap nodes of the others (:mod:`sealfeed.chainlink.peers`)."""
     host = _check_host(cfg.nodes.p2p_announce_host, "nodes.p2p_announce_host")
     out = []
-    for node in cfg.nodes.specs():
-        if node.role == "bootstrap":
-            out.append(f"{peer_ids[node.index]}@{host_port(host, node.p2p_port)}")
+    for node in bootstrap_nodes(cfg):
+        if node.index not in peer_ids:
+            raise InputError(f"no peer id for bootstrap node {node.index}",
+                             location="nodes.bootstrap")  # fmt: skip
+        out.append(f"{peer_ids[node.index]}@{host_port(host, node.p2p_port)}")
     if not out:
         raise InputError("no bootstrap node in nodes.bootstrap", location="nodes.bootstrap")
     return out
@@ -497,6 +509,7 @@ __all__ = [
     "SECRETS_SCHEMA",
     "P2PAddresses",
     "RenderedFile",
+    "bootstrap_nodes",
     "bootstrappers",
     "check_chain",
     "check_evm_nodes",

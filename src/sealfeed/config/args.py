@@ -48,13 +48,25 @@ def add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(load_config=config_from_args)
 
 
-def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
-    """Load and verify the configuration named by :func:`add_config_arguments` (fail closed)."""
-    from sealfeed.config.loader import load_verified_config, trust_from_args
+def vm_from_args(args: argparse.Namespace) -> str | None:
+    """This VM's placement name: ``--vm`` where a command has it, else env ``SEALFEED_VM``
+    (set for every service of a VM's tree; ADR 0142)."""
+    from sealfeed.config.placement import ENV_VM
 
-    return load_verified_config(
+    return getattr(args, "vm", None) or os.environ.get(ENV_VM) or None
+
+
+def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
+    """Load and verify the configuration named by :func:`add_config_arguments` (fail closed),
+    as this VM runs it when the DON spans VMs (:func:`sealfeed.config.placement.local_view`)."""
+    from sealfeed.config.loader import load_verified_config, trust_from_args
+    from sealfeed.config.placement import local_view
+
+    cfg = load_verified_config(
         args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
     )
+    location = "--vm" if getattr(args, "vm", None) else "SEALFEED_VM"
+    return local_view(cfg, vm_from_args(args), location=location)
 
 
 def verified_config(args: argparse.Namespace) -> ApplianceConfig:
@@ -70,4 +82,5 @@ __all__ = [
     "add_config_arguments",
     "config_from_args",
     "verified_config",
+    "vm_from_args",
 ]

@@ -490,6 +490,109 @@ class ChainlinkConfig:
         "faucetPrivateKey", "Faucet key (hex).", min_length=64))
 
 
+#: a VM name of ``sealfeed.placement`` (as the link's names: what peers see and list)
+VM_NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}"
+#: ``host:port`` (IPv6 literal as ``[addr]:port``); the port range is a placement rule
+HOST_PORT = r"(\[[0-9A-Fa-f:.]+\]|[^:\s\[\]/@]+):[0-9]{1,5}"
+#: a register value of the measurements allow-list: SHA-384 (TDX) or SHA-256 (vTPM PCR)
+MEASUREMENT_HEX = r"[0-9a-fA-F]{96}|[0-9a-fA-F]{64}"
+#: register indices of cvm-reverse-proxy entries: dcap-tdx 0..4, azure-tdx vTPM PCRs 0..23
+REGISTER_INDICES = tuple(str(i) for i in range(24))
+
+
+@dataclass(frozen=True)
+class PlacementEntry:
+    """One VM of a DON that spans several confidential VMs (``sealfeed.placement[]``,
+    ADR 0140): its name, the nodes it runs and where its attested link listener is."""
+
+    name: str = field(metadata=key(
+        "name", "VM name; each VM is told its own at deploy time (`sealfeed up --vm`, env "
+        "SEALFEED_VM, or the order input file `sealfeed-vm`; docs/deploy-super-protocol.md).",
+        pattern=VM_NAME))
+    nodes: tuple[int, ...] = field(metadata=key(
+        "nodes", "The nodes this VM runs (each node of the DON on exactly one VM).",
+        kind="nodelist"))
+    address: str = field(metadata=key(
+        "address", "host:port where the other VMs reach this VM's attested link listener.",
+        pattern=HOST_PORT))
+    listen: str | None = field(default=None, metadata=key(
+        "listen", "Bind address of the link listener (e.g. `0.0.0.0:7400` behind NAT).",
+        pattern=HOST_PORT, default_doc="address"))
+
+
+@dataclass(frozen=True)
+class MeasurementValue:
+    expected: str = field(metadata=key(
+        "expected", "Register value, hex.", pattern=MEASUREMENT_HEX))
+    #: cvm-reverse-proxy's flag; sealfeed enforces the value anyway (ADR 0122)
+    warn_only: bool = field(default=False, metadata=key(
+        "warnOnly", "Accepted for compatibility; enforced like every value (ADR 0122)."))
+
+
+@dataclass(frozen=True)
+class MeasurementEntry:
+    """One allowed TD in the measurements JSON of flashbots/cvm-reverse-proxy."""
+
+    measurement_id: str = field(metadata=key(
+        "measurement_id", "Name of the entry (reported for every admitted peer).", min_length=1))
+    attestation_type: str = field(default="dcap-tdx", metadata=key(
+        "attestation_type", "`dcap-tdx` (others are kept but never match a DCAP quote).",
+        min_length=1))
+    measurements: Mapping[str, MeasurementValue] = field(default_factory=dict, metadata=key(
+        "measurements", "Register index -> value; dcap-tdx: 0 = MRTD, 1..4 = RTMR0..RTMR3.",
+        keys=REGISTER_INDICES, placeholder="index"))
+
+
+@dataclass(frozen=True)
+class LinkCollateralConfig:
+    """Where the link gets Intel's collateral for peers' quotes (ADR 0141)."""
+
+    pccs_url: str | None = field(default=None, metadata=key(
+        "pccsUrl", "Intel PCS or a PCCS to fetch collateral from (per FMSPC, cached).",
+        pattern=HTTP_URL, default_doc="Intel PCS, https://api.trustedservices.intel.com"))
+    file: str | None = field(default=None, metadata=key(
+        "file", "A collateral JSON file inside the VM instead of pccsUrl (offline; re-read "
+        "on refresh).", min_length=1))
+    root_crl_url: str | None = field(default=None, metadata=key(
+        "rootCrlUrl", "Root CA CRL URL for a PCCS without one.", pattern=HTTP_URL))
+    refresh_seconds: int = field(default=3600, metadata=key(
+        "refreshSeconds", "Collateral refresh period (s); a change re-verifies every peer.",
+        minimum=60))
+    #: empty: Intel's SGX Root CA (sealfeed.attest.trust)
+    root_ca_fingerprints: tuple[str, ...] = field(default=(), metadata=key(
+        "rootCaFingerprints", "SHA-256 fingerprints of the root CA(s) collateral and PCK "
+        "chains must chain to.", kind="strlist", default_doc="Intel SGX Root CA"))
+
+
+@dataclass(frozen=True)
+class LinkConfig:
+    """Mounted at ``sealfeed.link``: who a VM admits as a peer and how often it re-checks
+    (docs/link.md; used only with several ``sealfeed.placement`` entries)."""
+
+    measurements: tuple[MeasurementEntry, ...] = field(default=(), metadata=key(
+        "measurements", "The allowed TDs of peer VMs (the measurements JSON of "
+        "flashbots/cvm-reverse-proxy); required with several placement entries."))
+    accepted_tcb_statuses: tuple[str, ...] = field(default=("UpToDate",), metadata=key(
+        "acceptedTcbStatuses", "TCB statuses a peer's platform may have.", kind="strlist"))
+    allowed_advisory_ids: tuple[str, ...] = field(default=(), metadata=key(
+        "allowedAdvisoryIds", "Intel advisories (INTEL-SA-...) tolerated with a non-UpToDate "
+        "status.", kind="strlist"))
+    collateral: LinkCollateralConfig = field(default_factory=LinkCollateralConfig,
+                                             metadata=mount("collateral", doc="Quote collateral."))
+    reattest_seconds: int = field(default=300, metadata=key(
+        "reattestSeconds", "Identity rotation and in-tunnel re-attestation period (s).",
+        minimum=1))
+    probe_seconds: float | None = field(default=None, metadata=key(
+        "probeSeconds", "How often every peer is dialled and verified (s).", kind="num",
+        minimum=0.1, default_doc="min(30, reattestSeconds)"))
+    handshake_timeout_seconds: float = field(default=10.0, metadata=key(
+        "handshakeTimeoutSeconds", "Per handshake and re-attestation answer (s).", kind="num",
+        minimum=0.1))
+    max_quote_age_seconds: int | None = field(default=None, metadata=key(
+        "maxQuoteAgeSeconds", "A peer identity older than this is refused as stale (s).",
+        minimum=1, default_doc="2 x reattestSeconds + 60"))
+
+
 @dataclass(frozen=True)
 class RestartPolicy:
     JSON_OBJECTS: ClassVar[Mapping[str, str]] = {
@@ -537,12 +640,21 @@ class ApplianceConfig:
     monitoring: MonitoringLabels = field(default_factory=MonitoringLabels, metadata=mount(
         "sealfeed.monitoring", doc="Labels."))
     restart: RestartPolicy = field(default_factory=RestartPolicy, metadata=mount())
+    #: several entries: the DON spans VMs (ADR 0140); empty: every node in one VM
+    placement: tuple[PlacementEntry, ...] = field(default=(), metadata=key(
+        "sealfeed.placement", "Which VM runs which nodes and where its attested link listens "
+        "(one DON over several VMs; docs/link.md). Absent: every node in one VM."))
+    link: LinkConfig = field(default_factory=LinkConfig, metadata=mount(
+        "sealfeed.link", doc="Attested links between the VMs of a placement (docs/link.md)."))
     secrets_dir: str = field(default="/sp/secrets", metadata=key(
         "spSecretsDir", "Secrets directory.", min_length=1))
     log_dir: str = field(default="/var/log/sealfeed", metadata=key(
         "sealfeed.logDir", "Log directory."))
     #: the signed solution object exactly as loaded (without ``signature``) -- for hashing
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+    #: the placement entry this view is for (deploy-time, NOT part of the signed
+    #: configuration: :func:`sealfeed.config.placement.local_view`); None = the whole DON
+    vm: str | None = None
 
 
 # fmt: on
@@ -552,8 +664,12 @@ __all__ = [
     "DEFAULT_API_BASE_PORT",
     "DEFAULT_EXPORTER_PORT",
     "DEFAULT_P2P_BASE_PORT",
+    "HOST_PORT",
     "HTTP_URL",
     "LOOPBACK",
+    "MEASUREMENT_HEX",
+    "REGISTER_INDICES",
+    "VM_NAME",
     "WS_URL",
     "AggregatorConfig",
     "ApplianceConfig",
@@ -562,12 +678,17 @@ __all__ = [
     "ChainlinkConfig",
     "ExporterConfig",
     "FeedConfig",
+    "LinkCollateralConfig",
+    "LinkConfig",
+    "MeasurementEntry",
+    "MeasurementValue",
     "MetricsPushConfig",
     "MonitoringLabels",
     "NodeSpec",
     "NodesConfig",
     "PairCleanupConfig",
     "PairTtl",
+    "PlacementEntry",
     "PostgresConfig",
     "RefetchConfig",
     "RestartPolicy",

@@ -21,6 +21,7 @@ from typing import Any
 from sealfeed.config import model as m
 from sealfeed.config.catalogue import BY_KEY, STREAMING_KEYS, SourceInfo
 from sealfeed.config.declare import build, derive_schema
+from sealfeed.config.placement import placement_problems
 from sealfeed.config.spec import ConfigProblem, Node, SecretRef, validate
 from sealfeed.errors import InputError
 from sealfeed.secret import Secret
@@ -76,6 +77,8 @@ def _root_rule(v: Mapping[str, Any]) -> list[tuple[str, str]]:
         for src in (feed or {}).get("sources") or ():
             if src not in BY_KEY:
                 problems.append((f"sealfeed.feeds[{k}].sources", f"unknown source {src!r}"))
+    # one DON over several VMs (ADR 0140): the rules live with the placement code
+    problems.extend(placement_problems(v))
     return problems
 
 

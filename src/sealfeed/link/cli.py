@@ -4,11 +4,22 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
 
 _STATUS_ENV = "SEALFEED_LINK_STATUS"
+#: the image's link directory (sealfeed.s6.runtime.Runtime.link_dir)
+_RUN_DIR = "/run/sealfeed/link"
+
+
+def _vm_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--vm",
+        default=None,
+        help="this VM's name in sealfeed.placement (default: env SEALFEED_VM)",
+    )
 
 
 def _status_default() -> str:
@@ -38,10 +49,23 @@ def register(parser: argparse.ArgumentParser) -> None:
         epilog="example:\n  sealfeed link serve --plan /etc/sealfeed/link-plan.json "
         "--config configuration.json --pubkey owner.pub",
     )
-    serve.add_argument("--plan", required=True, help="the link plan (JSON)")
+    serve.add_argument(
+        "--plan",
+        default=None,
+        help="a plan file (JSON); default: derived from the configuration's "
+        "sealfeed.placement for this VM (--vm)",
+    )
     from sealfeed.config.args import add_config_arguments
 
     add_config_arguments(serve)
+    _vm_argument(serve)
+    serve.add_argument(
+        "--run-dir",
+        default=None,
+        help=f"the link's directory: status.json, public/ (documents served to peers), "
+        f"peers/ (documents fetched from them), pccs/ (collateral cache); default "
+        f"{_RUN_DIR} with a derived plan",
+    )
     serve.add_argument(
         "--tsm-root",
         default=os.environ.get("SEALFEED_TSM_ROOT"),
@@ -50,8 +74,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     serve.add_argument(
         "--status-file",
-        default=_status_default(),
-        help=f"status file for `sealfeed link status` (default: env {_STATUS_ENV} or %(default)s)",
+        default=None,
+        help=f"status file for `sealfeed link status` (default: RUN_DIR/status.json, else env "
+        f"{_STATUS_ENV} or {_RUN_DIR}/status.json)",
     )
     serve.add_argument(
         "--notify-fd", type=int, default=None, help="s6 readiness: write a newline once serving"
@@ -83,6 +108,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     add_json_flag(check)
     check.set_defaults(func=_check_plan)
 
+    plan = sub.add_parser(
+        "plan",
+        help="show the plan a VM derives from the configuration's placement",
+        description="Verify the configuration and print the link plan VM --vm derives from "
+        "sealfeed.placement and sealfeed.link: its listener, the tunnel endpoints of every "
+        "peer's nodes, the targets it serves, whom it admits. What an operator or auditor "
+        "checks before deploying.",
+        epilog="example:\n  sealfeed link plan --config configuration.json --pubkey owner.pub "
+        "--vm vm-b",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_config_arguments(plan)
+    _vm_argument(plan)
+    add_json_flag(plan)
+    plan.set_defaults(func=_plan)
+
     meas = sub.add_parser(
         "measurements",
         help="print a quote's MRTD/RTMRs as a cvm-reverse-proxy measurements entry",
@@ -108,12 +149,22 @@ def _serve(args: argparse.Namespace) -> ExitCode:
     from sealfeed.errors import InputError
     from sealfeed.link.collateral import CollateralProvider
     from sealfeed.link.configuration import verified_configuration
+    from sealfeed.link.placement import derive_plan
     from sealfeed.link.plan import load_plan
     from sealfeed.link.service import LinkService
 
-    plan = load_plan(args.plan)
     cfg, config_hash = verified_configuration(
         args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
+    )
+    run_dir = args.run_dir
+    if args.plan:
+        plan = load_plan(args.plan)
+    else:
+        cfg = _vm_view(cfg, args)
+        run_dir = run_dir or _RUN_DIR
+        plan = derive_plan(cfg, run_dir=run_dir)
+    status_file = args.status_file or (
+        os.path.join(run_dir, "status.json") if run_dir else _status_default()
     )
     if args.notify_fd is not None and args.notify_fd < 0:
         raise InputError("must be a file descriptor number", location="--notify-fd")
@@ -123,7 +174,7 @@ def _serve(args: argparse.Namespace) -> ExitCode:
         config_hash=config_hash,
         request_quote=functools.partial(request_quote, root=args.tsm_root or TSM_REPORT_ROOT),
         collateral=CollateralProvider(plan.collateral, clock=time.time),
-        status_path=args.status_file or None,
+        status_path=status_file,
         pushes=() if args.no_push else (cfg.exporter.push,),
         labels=cfg.monitoring,
     )
@@ -132,6 +183,46 @@ def _serve(args: argparse.Namespace) -> ExitCode:
     )
     asyncio.run(svc.run(notify=notify))
     return ExitCode.OK
+
+
+def _vm_view(cfg: Any, args: argparse.Namespace) -> Any:
+    """The configuration as VM ``--vm`` (or env SEALFEED_VM) runs it; a multi-VM placement
+    without a VM name is an input error (the link must know which VM it is)."""
+    from sealfeed.config.args import vm_from_args
+    from sealfeed.config.placement import local_view, require_vm
+
+    view = local_view(cfg, vm_from_args(args), location="--vm")
+    require_vm(view, view.vm, location="--vm")
+    return view
+
+
+def _plan(args: argparse.Namespace) -> ExitCode:
+    from sealfeed.config.args import verified_config
+    from sealfeed.link.placement import derive_plan
+    from sealfeed.link.plan import plan_summary
+    from sealfeed.output import emit
+
+    cfg = _vm_view(verified_config(args), args)
+    summary = plan_summary(derive_plan(cfg, run_dir=_RUN_DIR))
+    emit(args, {"ok": True, **summary}, lambda: _plan_lines(f"vm {cfg.vm}: derived", summary))
+    return ExitCode.OK
+
+
+def _plan_lines(title: str, summary: dict[str, Any]) -> str:
+    lines = [title, f"vm {summary['vm']}, listen {summary['listen']}"]
+    for p in summary["peers"]:
+        fw = ", ".join(f"{f['listen']} -> {f['target']}" for f in p["forward"]) or "-"
+        lines.append(f"  peer {p['name']} at {p['address']}: {fw}")
+    for name, addr in summary["targets"].items():
+        lines.append(f"  serves {name} -> {addr}")
+    if summary.get("documents"):
+        lines.append(f"  publishes {', '.join(summary['documents'])} to verified peers")
+    lines.append(
+        f"  admits {', '.join(summary['measurements'])}; TCB "
+        f"{', '.join(summary['accepted_tcb_statuses'])}; re-attest every "
+        f"{summary['reattest_seconds']:g} s"
+    )
+    return "\n".join(lines)
 
 
 def _notify_ready(fd: int) -> None:
@@ -160,22 +251,7 @@ def _check_plan(args: argparse.Namespace) -> ExitCode:
     from sealfeed.output import emit
 
     summary = plan_summary(load_plan(args.plan))
-
-    def human() -> str:
-        lines = [f"plan {args.plan}: ok", f"vm {summary['vm']}, listen {summary['listen']}"]
-        for p in summary["peers"]:
-            fw = ", ".join(f"{f['listen']} -> {f['target']}" for f in p["forward"]) or "-"
-            lines.append(f"  peer {p['name']} at {p['address']}: {fw}")
-        for name, addr in summary["targets"].items():
-            lines.append(f"  serves {name} -> {addr}")
-        lines.append(
-            f"  admits {', '.join(summary['measurements'])}; TCB "
-            f"{', '.join(summary['accepted_tcb_statuses'])}; re-attest every "
-            f"{summary['reattest_seconds']:g} s"
-        )
-        return "\n".join(lines)
-
-    emit(args, {"ok": True, **summary}, human)
+    emit(args, {"ok": True, **summary}, lambda: _plan_lines(f"plan {args.plan}: ok", summary))
     return ExitCode.OK
 
 

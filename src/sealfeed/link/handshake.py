@@ -15,6 +15,7 @@ import secrets
 import ssl
 from typing import TYPE_CHECKING
 
+from sealfeed.link import documents
 from sealfeed.link import protocol as P
 from sealfeed.link.admission import PeerRefused, Reason
 from sealfeed.link.plan import Peer
@@ -66,6 +67,9 @@ async def accept(
                 await writer.drain()
                 await close_writer(writer)
                 return None
+            if hello.target in svc.plan.documents:  # an attested document (ADR 0143)
+                await _send_document(svc, writer, hello.target)
+                return None
             addr = svc.plan.targets.get(hello.target)
             if addr is None:
                 raise PeerRefused(
@@ -101,6 +105,51 @@ async def accept(
         return None
     session = Session(reader, writer, name, "inbound", ident.session_id, hello.evidence, adm)
     return session, target_r, target_w
+
+
+#: one DATA frame of a document (well under the protocol's DATA limit)
+_DOC_CHUNK = 64 * 1024
+
+
+async def _send_document(svc: LinkService, writer: asyncio.StreamWriter, name: str) -> None:
+    data = await documents.read_document(svc.plan.documents[name])
+    if data is None:
+        writer.write(P.verdict(False, documents.UNAVAILABLE, f"{name} is not published yet"))
+    else:
+        writer.write(P.verdict(True))
+        for i in range(0, len(data), _DOC_CHUNK):
+            writer.write(P.frame(P.DATA, data[i : i + _DOC_CHUNK]))
+        writer.write(P.frame(P.EOF))
+    await writer.drain()
+    await close_writer(writer)
+
+
+async def receive_document(session: Session, *, limit: int, timeout: float) -> bytes:
+    """The client side: DATA frames up to EOF (at most ``limit`` bytes), then close."""
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                kind, payload = await P.read_frame(session.reader)
+                if kind == P.EOF:
+                    return b"".join(chunks)
+                if kind == P.CLOSE:
+                    raise PeerRefused(Reason.REFUSED_BY_PEER, ": ".join(P.parse_close(payload)))
+                if kind != P.DATA:
+                    raise PeerRefused(Reason.PROTOCOL, f"unexpected {P.KINDS[kind]} in a document")
+                size += len(payload)
+                if size > limit:
+                    raise PeerRefused(Reason.PROTOCOL, f"document larger than {limit} bytes")
+                chunks.append(payload)
+    except TimeoutError:
+        raise PeerRefused(Reason.TIMEOUT, "the document did not arrive in time") from None
+    except NETWORK_ERRORS as exc:
+        raise PeerRefused(
+            Reason.UNREACHABLE, f"connection lost during a document: {exc.__class__.__name__}"
+        ) from None
+    finally:
+        await close_writer(session.writer)
 
 
 async def dial(svc: LinkService, peer: Peer, target: str) -> Session:
@@ -172,4 +221,4 @@ async def dial(svc: LinkService, peer: Peer, target: str) -> Session:
     return Session(reader, writer, peer.name, "outbound", sid, hello.evidence, adm)
 
 
-__all__ = ["accept", "dial"]
+__all__ = ["accept", "dial", "receive_document"]

@@ -107,6 +107,12 @@ class LinkPlan:
     #: how often every peer is dialled to refresh its verification (cheap: cached)
     probe_seconds: float = 30.0
     handshake_timeout_seconds: float = 10.0
+    #: small files this VM serves to verified peers (name -> path; e.g. ``node-keys``, the
+    #: public keys of its Chainlink nodes): an attested directory (ADR 0143)
+    documents: Mapping[str, str] = field(default_factory=dict)
+    #: documents fetched from every verified peer into ``<peers_dir>/<peer>/<name>.json``
+    fetch: tuple[str, ...] = ()
+    peers_dir: str | None = None
 
     @property
     def max_quote_age(self) -> float:
@@ -245,6 +251,9 @@ _PLAN_KEYS = frozenset(
         "reattest_seconds",
         "probe_seconds",
         "handshake_timeout_seconds",
+        "documents",
+        "fetch",
+        "peers_dir",
     }
 )
 
@@ -313,6 +322,8 @@ def parse_plan(
             forwards.append(Forward(la, _name(fd.get("target"), f"{fat}.target")))
         peers.append(Peer(name, address, tuple(forwards)))
 
+    documents, fetch, peers_dir = _documents(d, source, targets)
+
     if "policy" not in d:
         raise InputError(
             "missing: the allowed measurements and TCB policy for peers",
@@ -333,13 +344,45 @@ def parse_plan(
         reattest_seconds=reattest,
         probe_seconds=_number(d, "probe_seconds", min(30.0, reattest), 0.1, source),
         handshake_timeout_seconds=_number(d, "handshake_timeout_seconds", 10.0, 0.1, source),
+        documents=documents,
+        fetch=fetch,
+        peers_dir=peers_dir,
     )
+    check_plan(plan, source)
+    return plan
+
+
+def check_plan(plan: LinkPlan, source: str = "plan") -> None:
+    """The rules that span fields (also applied to plans derived from a placement)."""
     if plan.max_quote_age < plan.reattest_seconds:
         raise InputError(
             "shorter than reattest_seconds: every peer would go stale between rotations",
             location=f"{source}.policy.max_quote_age_seconds",
         )
-    return plan
+    clash = sorted(set(plan.documents) & set(plan.targets))
+    if clash:
+        raise InputError(f"{', '.join(clash)}: both a target and a document",
+                         location=f"{source}.documents")  # fmt: skip
+    if plan.fetch and not plan.peers_dir:
+        raise InputError("fetch needs peers_dir (where fetched documents go)",
+                         location=f"{source}.peers_dir")  # fmt: skip
+
+
+def _documents(
+    d: Mapping[str, Any], source: str, targets: Mapping[str, Address]
+) -> tuple[dict[str, str], tuple[str, ...], str | None]:
+    docs = d.get("documents", {})
+    if not isinstance(docs, Mapping) or not all(isinstance(v, str) and v for v in docs.values()):
+        raise InputError("must be an object {name: file path}", location=f"{source}.documents")
+    documents = {_name(k, f"{source}.documents"): v for k, v in docs.items()}
+    fetch_doc = d.get("fetch", [])
+    if not isinstance(fetch_doc, list):
+        raise InputError("must be a list of document names", location=f"{source}.fetch")
+    fetch = tuple(_name(x, f"{source}.fetch") for x in fetch_doc)
+    peers_dir = d.get("peers_dir")
+    if peers_dir is not None and (not isinstance(peers_dir, str) or not peers_dir):
+        raise InputError("must be a directory path", location=f"{source}.peers_dir")
+    return documents, fetch, peers_dir
 
 
 def _read_json(path: Path) -> Any:
@@ -368,7 +411,10 @@ def load_plan(path: str | os.PathLike[str]) -> LinkPlan:
         return v if v is None or Path(v).is_absolute() else str(base / v)
 
     return replace(
-        plan, collateral=replace(coll, file=resolve(coll.file), cache_dir=resolve(coll.cache_dir))
+        plan,
+        collateral=replace(coll, file=resolve(coll.file), cache_dir=resolve(coll.cache_dir)),
+        documents={k: str(resolve(v)) for k, v in plan.documents.items()},
+        peers_dir=resolve(plan.peers_dir),
     )
 
 
@@ -392,6 +438,8 @@ def plan_summary(plan: LinkPlan) -> dict[str, Any]:
         "probe_seconds": plan.probe_seconds,
         "max_quote_age_seconds": plan.max_quote_age,
         "collateral": plan.collateral.file or plan.collateral.pccs_url,
+        "documents": sorted(plan.documents),
+        "fetch": list(plan.fetch),
     }
 
 
@@ -402,6 +450,7 @@ __all__ = [
     "LinkPlan",
     "LinkPolicy",
     "Peer",
+    "check_plan",
     "load_plan",
     "parse_address",
     "parse_plan",

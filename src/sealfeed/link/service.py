@@ -35,6 +35,7 @@ from prometheus_client import CollectorRegistry
 from sealfeed.attest.verify import VerifiedReport
 from sealfeed.config.model import MetricsPushConfig, MonitoringLabels
 from sealfeed.errors import ExternalError
+from sealfeed.link import documents
 from sealfeed.link.admission import (
     ATTESTATION_REASONS,
     Admission,
@@ -46,7 +47,7 @@ from sealfeed.link.admission import (
     verify_peer_quote,
 )
 from sealfeed.link.collateral import CollateralProvider
-from sealfeed.link.handshake import accept, dial
+from sealfeed.link.handshake import accept, dial, receive_document
 from sealfeed.link.identity import Identity, QuoteSource, client_context, create_identity
 from sealfeed.link.metrics import SERIES_LABELS, UNKNOWN_PEER, LinkMetrics
 from sealfeed.link.plan import Address, Forward, LinkPlan, Peer, plan_summary
@@ -57,6 +58,7 @@ _log = logging.getLogger("sealfeed.link")
 _REPORT_CACHE = 512
 #: inbound handshakes in progress at once (each may verify a quote); more are dropped
 MAX_INBOUND_HANDSHAKES = 64
+
 #: verification failures that mean "we cannot currently vouch for this peer"
 _UNVERIFYING = ATTESTATION_REASONS | {
     Reason.UNREACHABLE,
@@ -86,6 +88,8 @@ class PeerState:
     tunnels: set[Tunnel] = field(default_factory=set)
     bytes_sent: int = 0
     bytes_received: int = 0
+    #: documents fetched from this peer: name -> {sha256, bytes, fetched_at, checked_at}
+    documents: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -100,6 +104,7 @@ class PeerState:
                 d: sum(1 for t in self.tunnels if t.direction == d) for d in ("inbound", "outbound")
             },
             "bytes": {"sent": self.bytes_sent, "received": self.bytes_received},
+            "documents": self.documents,
         }
 
 
@@ -277,6 +282,10 @@ class LinkService:
             for t in list(st.tunnels):
                 t.close(reason.value, detail)
 
+    def mark_dirty(self) -> None:
+        """The status changed: the next status tick rewrites the file."""
+        self._dirty = True
+
     # --- tunnels bookkeeping ------------------------------------------------------------
     def tunnel_opened(self, t: Tunnel) -> None:
         self.tunnels.add(t)
@@ -377,8 +386,18 @@ class LinkService:
                 await close_writer(session.writer)
             except PeerRefused as r:
                 self.failed(peer.name, r.reason, r.detail, authoritative=True)
+            else:
+                await documents.fetch_due(self, peer)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.stop.wait(), timeout=jitter(self.plan.probe_seconds))
+
+    # --- documents (ADR 0143) -------------------------------------------------------------
+    async def fetch_document(self, peer: Peer, name: str) -> bytes:
+        """Document ``name`` of ``peer`` over a fresh attested connection; PeerRefused."""
+        session = await self.dial(peer, name)
+        return await receive_document(
+            session, limit=documents.MAX_DOCUMENT_BYTES, timeout=self.plan.handshake_timeout_seconds
+        )
 
     # --- collateral refresh ----------------------------------------------------------------
     async def reverify_all(self) -> None:

@@ -51,6 +51,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--log-dir", default=None, help="log root (default: the config's log_dir)")
     p.add_argument("--chainlink-bin", default="chainlink")
     p.add_argument(
+        "--vm",
+        default=None,
+        help="this VM's name in sealfeed.placement: render only its services (default: env "
+        "SEALFEED_VM; required when the placement has several VMs)",
+    )
+    p.add_argument(
         "--record-cause",
         metavar="RESULTS_DIR",
         default=None,
@@ -104,6 +110,8 @@ def _render(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
     from sealfeed.config.args import verified_config
+    from sealfeed.config.placement import is_multi_vm
+    from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
     from sealfeed.s6.graph import build_services
     from sealfeed.s6.layout import check_layout, load_layout
@@ -130,6 +138,10 @@ def _render(args: argparse.Namespace) -> ExitCode:
         services = build_services(cfg, opts)
         if args.layout:
             check_layout(cfg, services, load_layout(args.layout))
+        if is_multi_vm(cfg):  # the link's plan must derive, or nothing starts
+            from sealfeed.link.placement import derive_plan
+
+            derive_plan(cfg, run_dir=opts.link_dir)
     except SealfeedError as err:
         if args.record_cause:
             _record_rejection(args.record_cause, err)

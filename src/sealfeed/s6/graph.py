@@ -9,6 +9,15 @@ generated from the verified config by a oneshot, never by a shell at container s
                    └─ process-metrics                       chainlink-node-1 (bootstrap) ◄──┘
                                                             chainlink-node-2..N ◄── node 1 ready
 
+When the DON spans several VMs (``sealfeed.placement``, ADR 0140) the graph is one VM's: the
+configuration is its :func:`~sealfeed.config.placement.local_view` (only its nodes, their
+roles and databases), every service gets ``SEALFEED_VM``, and a ``link`` longrun (the attested
+tunnels, ADR 0143) starts before ``chainlink-render`` and the nodes: render waits for the
+peers' node keys it fetches, and the nodes' cross-VM P2P goes through its endpoints::
+
+    config-verify ── link ─┬─ chainlink-render ── chainlink-node-N (this VM's nodes)
+                           └────────────────────────────────┘
+
 Every longrun gets an ``<name>-log`` s6-log consumer. Clean shutdown is the reverse of this
 order (s6-rc in the image, :mod:`sealfeed.s6.up` locally): Chainlink nodes before the
 aggregator and PostgreSQL.
@@ -22,6 +31,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 
 from sealfeed.config.model import ApplianceConfig, NodeSpec
+from sealfeed.config.placement import ENV_VM, is_multi_vm, require_vm
 from sealfeed.errors import InputError
 from sealfeed.s6.model import RenderOptions, ServiceDef
 
@@ -32,6 +42,7 @@ PG_INIT = "postgres-init"
 CHAINLINK_RENDER = "chainlink-render"
 AGGREGATOR = "price-aggregator"
 EXPORTER = "process-metrics"
+LINK = "link"
 NODE_COMMAND_KEY = "chainlink-node"
 NODE_CHECK_KEY = "chainlink-node-check"
 POSTGRES_CHECK_KEY = "postgres-check"
@@ -50,6 +61,9 @@ SERVICE_USERS: Mapping[str, str | None] = {
     CHAINLINK_RENDER: None,
     AGGREGATOR: "sealfeed",
     EXPORTER: "sealfeed",
+    # root: each identity quote is a configfs-tsm report entry, and those are root's alone
+    # (ADR 0144); the link holds no other secret and drops nothing else it could
+    LINK: None,
 }
 LOG_USER = "sealfeed-log"
 
@@ -134,7 +148,18 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
             "postgres",
         ),
         PG_INIT: (*sf, "pg", "provision", *cfg_args),
-        CHAINLINK_RENDER: (*sf, "chainlink", "render", *cfg_args),
+        CHAINLINK_RENDER: (*sf, "chainlink", "render", *cfg_args)
+        + (("--link-dir", opts.link_dir) if is_multi_vm(cfg) else ()),
+        LINK: (
+            *sf,
+            "link",
+            "serve",
+            *cfg_args,
+            "--run-dir",
+            opts.link_dir,
+            "--notify-fd",
+            str(NOTIFY_FD),
+        ),
         AGGREGATOR: (*sf, "aggregator", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
         EXPORTER: (*sf, "exporter", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
         # Chainlink 2.x CLI as the reference starts it (scripts/bash/chainlink-entrypoint.sh)
@@ -174,10 +199,19 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
         return argv
 
     out: list[ServiceDef] = []
+    multi = is_multi_vm(cfg)
+    require_vm(cfg, cfg.vm, location="--vm")
+    # one VM of several: every service knows which (config_from_args applies it)
+    vm_env = {ENV_VM: cfg.vm} if multi and cfg.vm else {}
+
+    def add(svc: ServiceDef) -> None:
+        if vm_env and not svc.is_logger and svc.type != "bundle":
+            svc = dataclasses.replace(svc, env={**svc.env, **vm_env})
+        out.append(svc)
 
     def longrun(svc: ServiceDef) -> None:
         logger = f"{svc.name}-log"
-        out.append(dataclasses.replace(svc, logger=logger, budget=True))
+        add(dataclasses.replace(svc, logger=logger, budget=True))
         out.append(
             ServiceDef(
                 name=logger,
@@ -189,7 +223,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             )
         )
 
-    out.append(
+    add(
         ServiceDef(
             name=CONFIG_VERIFY,
             type="oneshot",
@@ -198,7 +232,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             description="verify the signed configuration; nothing starts unless it verifies",
         )
     )
-    out.append(
+    add(
         ServiceDef(
             name=PG_BOOTSTRAP,
             type="oneshot",
@@ -224,7 +258,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             description="PostgreSQL server (one database per node)",
         )
     )
-    out.append(
+    add(
         ServiceDef(
             name=PG_INIT,
             type="oneshot",
@@ -258,24 +292,43 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             description="process-metrics exporter",
         )
     )
+    if multi:
+        longrun(
+            ServiceDef(
+                name=LINK,
+                type="longrun",
+                argv=cmd(LINK),
+                dependencies=(CONFIG_VERIFY,),
+                user=_user(LINK, SERVICE_USERS[LINK], opts),
+                notification_fd=NOTIFY_FD,
+                timeout_kill_ms=SERVICE_STOP_MS + 2_000,
+                description=f"attested links of VM {cfg.vm} to its peers "
+                f"({', '.join(e.name for e in cfg.placement if e.name != cfg.vm)})",
+            )
+        )
     if opts.include_nodes:
-        out.append(
+        add(
             ServiceDef(
                 name=CHAINLINK_RENDER,
                 type="oneshot",
                 argv=cmd(CHAINLINK_RENDER),
-                dependencies=(PG_INIT,),
+                # with peers: wait (in render) for their node keys, which the link fetches
+                dependencies=(PG_INIT, LINK) if multi else (PG_INIT,),
                 user=_user(CHAINLINK_RENDER, SERVICE_USERS[CHAINLINK_RENDER], opts),
                 description="render every node's config.toml/secrets.toml from the config",
             )
         )
         specs = cfg.nodes.specs()
         first = specs[0].service if specs else None
+        if multi:  # a VM without the bootstrap node reaches it through the link
+            first = next((s.service for s in specs if s.role == "bootstrap"), None)
         for spec in specs:
             values = node_placeholders(spec)
             node_cmd = cmds.get(spec.service) or cmd(NODE_COMMAND_KEY)
             check = cmds.get(f"{spec.service}-check") or cmds.get(NODE_CHECK_KEY)
             deps: tuple[str, ...] = (CHAINLINK_RENDER, AGGREGATOR)
+            if multi:
+                deps += (LINK,)  # cross-VM P2P goes through its tunnel endpoints
             if first is not None and spec.service != first:
                 deps += (first,)  # oracles need the bootstrap node's P2P endpoint up
             user = _user(spec.service, spec.os_user, opts)
@@ -364,6 +417,7 @@ __all__ = [
     "CHAINLINK_RENDER",
     "CONFIG_VERIFY",
     "EXPORTER",
+    "LINK",
     "NODE_CHECK_KEY",
     "NODE_COMMAND_KEY",
     "NOTIFY_FD",

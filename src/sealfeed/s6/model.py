@@ -25,6 +25,7 @@ IMAGE_RUN_DIR = "/run"
 IMAGE_RUN_SERVICE_DIR = "/run/service"
 IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
 IMAGE_HALT = "/run/s6/basedir/bin/halt"
+IMAGE_LINK_DIR = "/run/sealfeed/link"
 #: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
 DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_LOG_FILES = 10
@@ -117,12 +118,15 @@ class RenderOptions:
     #: per-service user override (local mode as root maps image users to existing ones)
     users: Mapping[str, str | None] = field(default_factory=dict)
     commands: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    #: the link's directory (status, published and fetched documents, collateral cache)
+    link_dir: str = IMAGE_LINK_DIR
 
 
 __all__ = [
     "DEFAULT_LOG_FILES",
     "DEFAULT_LOG_FILE_SIZE",
     "IMAGE_HALT",
+    "IMAGE_LINK_DIR",
     "IMAGE_RESULTS_DIR",
     "IMAGE_RUN_DIR",
     "IMAGE_RUN_SERVICE_DIR",

@@ -138,6 +138,7 @@ def _oneshot_script(svc: ServiceDef, cfg: ApplianceConfig, opts: RenderOptions) 
     return _sh(
         f"# {svc.name}: {svc.description}",
         HEADER.rstrip("\n"),
+        *(f"export {k}={command_line([v])}" for k, v in sorted(svc.env.items())),
         command_line(_privileged(svc, svc.argv)),
         "rc=$?",
         'if [ "$rc" -eq 0 ]; then exit 0; fi',

@@ -59,6 +59,11 @@ class Runtime:
         return str(PurePosixPath(self.tree_root) / "s6-rc.d")
 
     @property
+    def link_dir(self) -> str:
+        """The attested link's directory (``sealfeed link serve --run-dir``; ADR 0143)."""
+        return self._run("sealfeed", "link")
+
+    @property
     def compiled_dir(self) -> str:
         return self._run("s6", "compiled")
 
@@ -78,6 +83,7 @@ class Runtime:
             "run_service_dir": self.scandir,
             "results_dir": self.results_dir,
             "halt": self.halt,
+            "link_dir": self.link_dir,
         }
         return dataclasses.replace(RenderOptions(), **{**overrides, **paths})
 
@@ -89,6 +95,7 @@ class Runtime:
             "scandir": self.scandir,
             "results_dir": self.results_dir,
             "halt": self.halt,
+            "link_dir": self.link_dir,
             "env": self.service_env(),
         }
 

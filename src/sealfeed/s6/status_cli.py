@@ -81,8 +81,24 @@ def _status(args: argparse.Namespace) -> ExitCode:
             manifest_path=manifest,
             active=_s6rc_active(Path(rt.live_dir)),
         )
-    emit(args, report.as_dict(), report.human)
+    doc = report.as_dict()
+    human = report.human()
+    link = _link_status(Path(rt.link_dir))
+    if link is not None:  # a VM of a DON placed on several: its peers (docs/link.md)
+        from sealfeed.link import format_status
+
+        doc["link"] = link
+        human += "\n\n" + format_status(link)
+    emit(args, doc, human)
     return ExitCode.OK
+
+
+def _link_status(link_dir: Path) -> dict[str, object] | None:
+    """The link's status document when this appliance runs one (else None)."""
+    from sealfeed.link import read_status
+
+    path = link_dir / "status.json"
+    return read_status(path) if path.exists() else None
 
 
 def _s6rc_active(live: Path) -> frozenset[str] | None:

@@ -60,6 +60,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--log-dir", default=None, help="log root (default: STATE/log)")
     parser.add_argument(
+        "--vm",
+        default=None,
+        help="run one VM of a DON placed on several (sealfeed.placement): its nodes, "
+        "PostgreSQL for them, its aggregator, exporter and attested link (default: env "
+        "SEALFEED_VM)",
+    )
+    parser.add_argument(
         "--command",
         action="append",
         default=[],
@@ -172,6 +179,7 @@ def _up(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from sealfeed.config.args import verified_config
+    from sealfeed.config.placement import is_multi_vm, require_vm
     from sealfeed.errors import SealfeedError
     from sealfeed.output import emit
     from sealfeed.s6.hooks import Cause, container_exit_code, record_cause
@@ -211,6 +219,12 @@ def _up(args: argparse.Namespace) -> int:
             say(f"embedded defaults signed into {args.config}")
         try:
             cfg = verified_config(args)
+            if is_multi_vm(cfg):  # one VM of several: its name and its link plan, up front
+                from sealfeed.link.placement import derive_plan
+                from sealfeed.s6.runtime import local_runtime
+
+                require_vm(cfg, cfg.vm, location="--vm")
+                derive_plan(cfg, run_dir=local_runtime(state).link_dir)
         except SealfeedError as err:
             # fail closed, and leave the same cause record the tree would have left
             code = container_exit_code(int(err.exit_code), None)
