@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from sealfeed.chainlink import cli as cl_cli
 from sealfeed.chainlink.peers import (
     fetched_path,
     node_keys_document,
@@ -115,7 +114,7 @@ def test_one_vm_without_placement_renders_as_before(tmp_path: Path) -> None:
 
 
 def test_render_on_a_vm_without_the_bootstrap_node(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """``chainlink render`` on vm-b: keys for its own nodes only, published for the link;
     the bootstrapper is vm-a's node 1, whose peer id came through the link."""
@@ -124,7 +123,6 @@ def test_render_on_a_vm_without_the_bootstrap_node(
     for node in b.nodes.specs():
         path = Path(b.secrets_dir) / "postgres" / f"{node.db_role}.password"
         write_secret_file(path, f"pg-password-{node.index}-0123456789")
-    monkeypatch.setattr(cl_cli, "_load_config", lambda args: b)
     link = tmp_path / "link"
     fetched = fetched_path(link, "vm-a")
     fetched.parent.mkdir(parents=True)
@@ -132,7 +130,7 @@ def test_render_on_a_vm_without_the_bootstrap_node(
     out = tmp_path / "out"
     argv = ["chainlink", "render", "--scrypt-n", "1024", "--no-chown", "--out", str(out),
             "--link-dir", str(link), "--json"]  # fmt: skip
-    assert main(argv) == 0, capsys.readouterr().err
+    assert main(argv, load_config=lambda args: b) == 0, capsys.readouterr().err
     doc = json.loads(capsys.readouterr().out)
     assert [n["node"] for n in doc["nodes"]] == [2, 3]
     assert not (Path(b.secrets_dir) / "chainlink" / "node-1").exists()  # not vm-b's key
@@ -146,5 +144,5 @@ def test_render_on_a_vm_without_the_bootstrap_node(
     assert all(f"{a_keys[1].peer_id}@127.0.0.1:9901" in j.read_text() for j in job)
     # a wrong document is an error at once, naming the file
     fetched.write_bytes(node_keys_document("vm-c", a_keys))
-    assert main([*argv[:-1], "--wait-seconds", "5"]) == 2
+    assert main([*argv[:-1], "--wait-seconds", "5"], load_config=lambda args: b) == 2
     assert str(fetched) in capsys.readouterr().err

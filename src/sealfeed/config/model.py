@@ -530,7 +530,7 @@ class MeasurementValue:
 
 
 @dataclass(frozen=True)
-class MeasurementEntry:
+class AllowedMeasurement:
     """One allowed TD in the measurements JSON of flashbots/cvm-reverse-proxy."""
 
     measurement_id: str = field(metadata=key(
@@ -569,7 +569,7 @@ class LinkConfig:
     """Mounted at ``sealfeed.link``: who a VM admits as a peer and how often it re-checks
     (docs/link.md; used only with several ``sealfeed.placement`` entries)."""
 
-    measurements: tuple[MeasurementEntry, ...] = field(default=(), metadata=key(
+    measurements: tuple[AllowedMeasurement, ...] = field(default=(), metadata=key(
         "measurements", "The allowed TDs of peer VMs (the measurements JSON of "
         "flashbots/cvm-reverse-proxy); required with several placement entries."))
     accepted_tcb_statuses: tuple[str, ...] = field(default=("UpToDate",), metadata=key(
@@ -672,6 +672,7 @@ __all__ = [
     "VM_NAME",
     "WS_URL",
     "AggregatorConfig",
+    "AllowedMeasurement",
     "ApplianceConfig",
     "BasicAuth",
     "ChainConfig",
@@ -680,7 +681,6 @@ __all__ = [
     "FeedConfig",
     "LinkCollateralConfig",
     "LinkConfig",
-    "MeasurementEntry",
     "MeasurementValue",
     "MetricsPushConfig",
     "MonitoringLabels",
