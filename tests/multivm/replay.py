@@ -17,7 +17,7 @@ import time
 
 from sealfeed.attest.tsm import request_quote
 from sealfeed.link import protocol as P
-from sealfeed.link.admission import Evidence
+from sealfeed.link.admission import PeerEvidence
 from sealfeed.link.identity import create_identity
 
 
@@ -39,7 +39,7 @@ def main() -> None:
     async def handle(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
         try:
             await w.start_tls(k2.server_context)  # type: ignore[attr-defined]
-            ev = Evidence(args.vm, args.config_hash, k1.quote, k2.spki)  # type: ignore[attr-defined]
+            ev = PeerEvidence(args.vm, args.config_hash, k1.quote, k2.spki)  # type: ignore[attr-defined]
             w.write(P.server_hello(ev, os.urandom(32)))
             await w.drain()
             await asyncio.wait_for(r.read(), 5)
