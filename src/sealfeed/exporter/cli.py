@@ -51,7 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(serve)
+    add_config_arguments(serve, consumer="exporter")
     serve.add_argument("--host", default=None, help="listen address (default: config, 127.0.0.1)")
     serve.add_argument(
         "--port",

@@ -11,7 +11,7 @@ from sealfeed.output import add_json_flag
 def register(parser: argparse.ArgumentParser) -> None:
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(parser)
+    add_config_arguments(parser, consumer="supervision")
     parser.add_argument(
         "--state-dir", required=True, help="where the tree, scandir, logs and results go"
     )
