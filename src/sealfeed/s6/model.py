@@ -25,6 +25,11 @@ IMAGE_RUN_DIR = "/run"
 IMAGE_RUN_SERVICE_DIR = "/run/service"
 IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
 IMAGE_HALT = "/run/s6/basedir/bin/halt"
+#: the start-up attestation document (Runtime.attestation_path) and the directory Super
+#: Protocol mounts an order's data inputs in (docs.superprotocol.com: /sp/inputs/input-0001,
+#: ...; read-only), where sealed secrets arrive
+IMAGE_ATTESTATION = "/run/sealfeed/attestation.json"
+IMAGE_INPUTS_DIR = "/sp/inputs"
 #: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
 DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_LOG_FILES = 10
@@ -104,6 +109,10 @@ class RenderOptions:
     #: how a hook asks for the ordered shutdown: an absolute program (image: /init's halt),
     #: ``watch`` (``sealfeed up`` polls the results dir), ``signal:<pidfile>`` or ``none``
     halt: str = IMAGE_HALT
+    #: where the ``attest`` oneshot writes the document the exporter serves (ADR 0130)
+    attestation_path: str = IMAGE_ATTESTATION
+    #: where ``secrets-import`` looks for sealed bundles (ADR 0131)
+    inputs_dir: str = IMAGE_INPUTS_DIR
     log_dir: str | None = None  # None: the config's log_dir
     log_file_size: int = DEFAULT_LOG_FILE_SIZE
     log_files: int = DEFAULT_LOG_FILES
@@ -122,7 +131,9 @@ class RenderOptions:
 __all__ = [
     "DEFAULT_LOG_FILES",
     "DEFAULT_LOG_FILE_SIZE",
+    "IMAGE_ATTESTATION",
     "IMAGE_HALT",
+    "IMAGE_INPUTS_DIR",
     "IMAGE_RESULTS_DIR",
     "IMAGE_RUN_DIR",
     "IMAGE_RUN_SERVICE_DIR",

@@ -96,4 +96,36 @@ def format_table(states: list[ServiceState]) -> str:
                      for r in rows)  # fmt: skip
 
 
-__all__ = ["ServiceState", "format_table", "read_states", "service_dirs", "service_state"]
+# --- the appliance's attestation (ADR 0130) -----------------------------------------------
+
+
+def attestation_status(path: str | os.PathLike[str]) -> dict[str, object]:
+    """The attestation section of ``sealfeed status``: what the start-up step wrote (the
+    document the exporter serves at GET /attestation), as one summary line plus its facts."""
+    from sealfeed.attest.appliance import MAX_DOCUMENT_BYTES, load_attestation_bytes
+    from sealfeed.errors import InputError
+
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+        doc = load_attestation_bytes(data, location=str(p))
+    except FileNotFoundError:
+        return {"path": str(p), "attested": False,
+                "summary": "not attested: the start-up attestation step has not run"}  # fmt: skip
+    except (OSError, InputError) as exc:
+        return {"path": str(p), "attested": False, "summary": f"not attested: {exc}"}
+    return {"path": str(p), "attested": doc.attested, "summary": doc.summary(),
+            "reason": doc.reason, "image_sha256": doc.image_sha256,
+            "image_source": doc.image_source, "config_hash": doc.config_hash,
+            "created_at": doc.created_at}  # fmt: skip
+
+
+__all__ = [
+    "ServiceState",
+    "attestation_status",
+    "format_table",
+    "read_states",
+    "service_dirs",
+    "service_state",
+]

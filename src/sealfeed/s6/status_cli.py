@@ -25,21 +25,27 @@ def _status(args: argparse.Namespace) -> int:
     from sealfeed.s6.hooks import read_cause
     from sealfeed.s6.local import scandir_path
     from sealfeed.s6.model import IMAGE_RESULTS_DIR, IMAGE_RUN_SERVICE_DIR
-    from sealfeed.s6.status import format_table, read_states
+    from sealfeed.s6.runtime import image_runtime, local_runtime
+    from sealfeed.s6.status import attestation_status, format_table, read_states
 
     if args.state_dir:
         scandir = scandir_path(args.state_dir)
         results = Path(args.state_dir) / "run" / "s6-linux-init-container-results"
+        attestation = local_runtime(args.state_dir).attestation_path
     else:
         scandir = Path(args.scandir or IMAGE_RUN_SERVICE_DIR)
         results = Path(IMAGE_RESULTS_DIR)
+        attestation = image_runtime().attestation_path
     if not scandir.is_dir():
         raise InputError("no scandir here (is the appliance running?)", location=str(scandir))
     states = read_states(scandir, scandir)
     cause = read_cause(results)
-    doc = {"scandir": str(scandir), "services": [s.as_dict() for s in states], "cause": cause}
+    attest = attestation_status(attestation)
+    doc = {"scandir": str(scandir), "services": [s.as_dict() for s in states], "cause": cause,
+           "attestation": attest}  # fmt: skip
     human = format_table(states)
     if cause:
         human += "\n" + str(cause.get("line"))
+    human += f"\nattestation: {attest['summary']}"
     emit(args, doc, human)
     return 0
