@@ -26,7 +26,7 @@ from pathlib import PurePosixPath
 
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import InputError
-from sealfeed.s6.model import RenderOptions, ServiceDef
+from sealfeed.s6.model import IMAGE_INPUTS_DIR, RenderOptions, ServiceDef
 
 CONFIG_VERIFY = "config-verify"
 SECRETS_IMPORT = "secrets-import"
@@ -118,7 +118,15 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
     pg = cfg.postgres
     return {
         CONFIG_VERIFY: verify,
-        SECRETS_IMPORT: (*sf, "secrets", "import", *cfg_args, "--inputs", opts.inputs_dir),
+        # the image's /sp/inputs is the command's default (env SP_INPUTS_DIR overrides it,
+        # as SP_SECRETS_DIR does the secrets dir); local mode names its own
+        SECRETS_IMPORT: (
+            *sf,
+            "secrets",
+            "import",
+            *cfg_args,
+            *(() if opts.inputs_dir == IMAGE_INPUTS_DIR else ("--inputs", opts.inputs_dir)),
+        ),
         ATTEST: (
             *sf,
             "attest",

@@ -35,7 +35,8 @@ def _status(args: argparse.Namespace) -> int:
     else:
         scandir = Path(args.scandir or IMAGE_RUN_SERVICE_DIR)
         results = Path(IMAGE_RESULTS_DIR)
-        attestation = image_runtime().attestation_path
+        # the run dir holds the scandir (<run>/service) and the attestation document
+        attestation = image_runtime(str(scandir.resolve().parent)).attestation_path
     if not scandir.is_dir():
         raise InputError("no scandir here (is the appliance running?)", location=str(scandir))
     states = read_states(scandir, scandir)

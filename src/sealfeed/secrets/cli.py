@@ -33,8 +33,8 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="DIR",
-        help="where sealed bundles arrive (repeatable; default /sp/inputs, Super Protocol's "
-        "order inputs: each input is a subdirectory)",
+        help="where sealed bundles arrive (repeatable; default: env SP_INPUTS_DIR or "
+        "/sp/inputs, Super Protocol's order inputs, one subdirectory per input)",
     )
     imp.add_argument(
         "--owner",
@@ -120,7 +120,7 @@ def cmd_import(args: argparse.Namespace) -> ExitCode:
     report = run_import(
         secret_file_refs(verified.document.solution),
         secrets_dir,
-        args.inputs or ["/sp/inputs"],
+        args.inputs or [os.environ.get("SP_INPUTS_DIR") or "/sp/inputs"],
         owners,
     )
     emit(args, report.as_dict(), report.human())

@@ -243,7 +243,6 @@ def run_import(
     for plan in plans:
         target = root / plan.name
         owner = plan.owner
-        _mkdirs(root, target.parent)
         if owner is not None:
             report.owners[plan.name] = owner.account
         if plan.imported:
@@ -251,11 +250,13 @@ def run_import(
             if target.is_file() and read_secret_file(target) == value:
                 report.unchanged.append(plan.name)
             else:
+                _mkdirs(root, target.parent)
                 write_secret_file(target, value, overwrite=True,
                                   owner=(owner.uid, owner.gid) if owner else None)  # fmt: skip
                 report.imported.append(plan.name)
         elif not target.exists():
             if plan.generate:
+                _mkdirs(root, target.parent)
                 ensure_secret_file(target, owner=(owner.uid, owner.gid) if owner else None)
                 report.generated.append(plan.name)
             else:
