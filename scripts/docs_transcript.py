@@ -119,15 +119,13 @@ def write_secrets(root: Path, name: str, values: dict[str, str]) -> None:
 def build_evidence(root: Path) -> dict[str, str]:
     """Quote + collateral binding (image, signed configuration); a Super Protocol order report
     for the same pair with its trust anchors. Returns the times and pins the commands need."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from tests.fakes.intel_pki import Scenario
     from tests.fakes.superprotocol import NOW, SpWorld, pem
 
+    from sealfeed.attest.appliance import AttestationDocument
     from sealfeed.attest.binding import appliance_report_data
     from sealfeed.config.objecthash import object_hash
-
-    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
-
-    from sealfeed.attest.appliance import AttestationDocument
     from sealfeed.secrets.keys import public_bytes
 
     image = hashlib.sha256((root / ARCHIVE).read_bytes()).hexdigest()
