@@ -53,6 +53,7 @@ def test_up_cli_exit_when_ready(
     argv = ["up", "--config", "c.json", "--state-dir", str(tmp_path / "st"), "--json"]
     argv += ["--exit-when-ready"]
     argv += _cmd("config-verify", standin("config-verify", "--exit", "0"))
+    argv += _cmd("secrets-import", ["true"]) + _cmd("attest", ["true"])
     argv += _cmd("postgres-bootstrap", ["true"])
     argv += _cmd("postgres-init", ["true"])
     # runs as `postgres` when the test runs as root: a program that account may execute
