@@ -124,3 +124,22 @@ def test_missing_operator_secrets_are_reported_by_name(
     report = run_import(secret_file_refs(_solution(solution)), tmp_path / "s", [], {})
     assert sorted(report.missing) == ["exchanges/cc.key", "exchanges/finnhub.key"]
     assert "MISSING" in report.human()
+
+
+def test_inputs_are_read_bounded_and_links_are_refused(
+    tmp_path: Path, solution: dict[str, Any]
+) -> None:
+    refs = secret_file_refs(_solution(solution))
+    secrets, inputs = tmp_path / "secrets", tmp_path / "inputs"
+    inputs.mkdir()
+    (inputs / "zero.sealed.json").symlink_to("/dev/zero")  # the host's inputs are hostile
+    with pytest.raises(InputError, match="larger than"):
+        run_import(refs, secrets, [inputs], {})
+    (inputs / "zero.sealed.json").unlink()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (secrets / "exchanges").symlink_to(elsewhere)
+    (elsewhere / "finnhub.key").write_text("planted-1234\n")
+    with pytest.raises(InputError, match="must not be a symbolic link"):
+        run_import(refs, secrets, [inputs], {"aggregator": NOBODY})
+    assert (elsewhere / "finnhub.key").stat().st_uid == os.getuid()  # untouched

@@ -31,7 +31,7 @@ from sealfeed.config.loader import SecretFileRef
 from sealfeed.errors import InputError
 from sealfeed.secret import Secret, ensure_secret_file, read_secret_file
 from sealfeed.secrets.keys import IMPORT_KEY, IMPORT_PUB, ensure_import_key, public_bytes
-from sealfeed.secrets.sealed import key_id, open_bundle, parse_bundle
+from sealfeed.secrets.sealed import MAX_BUNDLE_BYTES, key_id, open_bundle, parse_bundle
 
 BUNDLE_SUFFIX = ".sealed.json"
 
@@ -168,9 +168,25 @@ def _reach(root: Path, path: Path, owner: Owner) -> None:
         d = root / parent
         if d == root:
             continue
-        st = d.stat()
+        st = d.lstat()
+        if not stat.S_ISDIR(st.st_mode):  # a link would send the chmod elsewhere
+            raise InputError("must be a directory, not a link", location=str(d))
         if not _searchable(st, owner):
             os.chmod(d, stat.S_IMODE(st.st_mode) | stat.S_IXOTH)
+
+
+def _no_links(root: Path, target: Path) -> None:
+    """Nothing below the secrets root on the way to ``target`` may be a symbolic link: a
+    chown, chmod or write must never land outside the secrets directory."""
+    d = root
+    for part in target.relative_to(root).parts:
+        d = d / part
+        try:
+            st = d.lstat()
+        except FileNotFoundError:
+            return
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError("a secret path must not be a symbolic link", location=str(d))
 
 
 def _mkdirs(root: Path, directory: Path) -> None:
@@ -224,8 +240,9 @@ def run_import(
     report = ImportReport(key_id=key_id(public_bytes(key)), key_created=created)
     incoming: dict[str, Secret] = {}
     for path in find_bundles(inputs):
-        try:
-            data = path.read_bytes()
+        try:  # bounded: the inputs are the host's (a link to /dev/zero must not hang us)
+            with path.open("rb") as fh:
+                data = fh.read(MAX_BUNDLE_BYTES + 1)
         except OSError as exc:
             raise InputError(f"cannot read: {exc.strerror}", location=str(path)) from None
         for name, value in open_bundle(parse_bundle(data, location=str(path)), key,
@@ -243,6 +260,7 @@ def run_import(
     for plan in plans:
         target = root / plan.name
         owner = plan.owner
+        _no_links(root, target)
         if owner is not None:
             report.owners[plan.name] = owner.account
         if plan.imported:
