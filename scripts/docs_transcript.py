@@ -119,22 +119,34 @@ def write_secrets(root: Path, name: str, values: dict[str, str]) -> None:
 def build_evidence(root: Path) -> dict[str, str]:
     """Quote + collateral binding (image, signed configuration); a Super Protocol order report
     for the same pair with its trust anchors. Returns the times and pins the commands need."""
+    from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
     from tests.fakes.intel_pki import Scenario
     from tests.fakes.superprotocol import NOW, SpWorld, pem
 
+    from sealfeed.attest.appliance import AttestationDocument
     from sealfeed.attest.binding import appliance_report_data
     from sealfeed.config.objecthash import object_hash
+    from sealfeed.secrets.keys import public_bytes
 
     image = hashlib.sha256((root / ARCHIVE).read_bytes()).hexdigest()
     config_hash = object_hash(json.loads((root / "configuration.json").read_text()))
-    built = dataclasses.replace(
-        Scenario(), report_data=appliance_report_data(image, config_hash)
-    ).build()
+    # the appliance's start-up quote also commits to its secrets-import key (ADR 0134)
+    import_key = public_bytes(X25519PrivateKey.generate())
+    report_data = appliance_report_data(image, config_hash, import_key)
+    built = dataclasses.replace(Scenario(), report_data=report_data).build()
     (root / "quote.bin").write_bytes(built.quote)
     (root / "collateral.json").write_text(built.collateral.to_json())
     td = built.parsed.td_report
     policy = {"mr_td": [td.mr_td.hex()], **{f"rtmr{i}": [r.hex()] for i, r in enumerate(td.rtmrs)}}
     (root / "td-policy.json").write_text(json.dumps(policy, indent=2) + "\n")
+    # ... and the document it serves at GET /attestation (``sealfeed attest startup``)
+    document = AttestationDocument(
+        attested=True, created_at=built.now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        image_sha256=image, image_source="workloadInfo /sp/certs/order_report.json",
+        config_hash=config_hash, import_key=import_key, quote=built.quote,
+        report_data=report_data,
+    )  # fmt: skip
+    (root / "attestation.json").write_bytes(document.to_bytes())
 
     world = SpWorld()
     trust = root / "trust"
@@ -209,6 +221,16 @@ def run(root: Path) -> list[Step]:
        "--collateral", "collateral.json", "--policy", "td-policy.json",
        "--root-ca-fingerprint", pins["root_fp"],
        "--at", pins["quote_at"])  # fmt: skip
+
+    # The appliance's own document (GET /attestation, or the container log's line), then
+    # the operator's secrets sealed to the import key it proves (ADR 0131).
+    do("verify-attestation", "verify", *common, "--attestation", "attestation.json",
+       "--collateral", "collateral.json", "--policy", "td-policy.json",
+       "--root-ca-fingerprint", pins["root_fp"], "--at", pins["quote_at"])  # fmt: skip
+    do("seal", "secrets", "seal", "--attestation", "attestation.json", *common,
+       "--collateral", "collateral.json", "--policy", "td-policy.json",
+       "--root-ca-fingerprint", pins["root_fp"], "--at", pins["quote_at"],
+       "--from", "secrets", "--out", "operator.sealed.json")  # fmt: skip
 
     # One broken link: the operator edits the configuration after signing it.
     doc = json.loads((root / "configuration.json").read_text())

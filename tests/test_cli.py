@@ -27,6 +27,7 @@ EXPECTED_COMMANDS = {
     "up": "sealfeed.s6.up_cli",
     "status": "sealfeed.s6.status_cli",
     "link": "sealfeed.link.cli",
+    "secrets": "sealfeed.secrets.cli",
 }
 
 

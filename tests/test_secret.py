@@ -66,3 +66,13 @@ def test_ensure_is_safe_when_many_start_at_once(tmp_path: Path) -> None:
     assert len(values) == 1
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert sorted(p.name for p in target.parent.iterdir()) == ["keystore.password"]
+
+
+def test_ensure_gives_the_new_file_to_its_owner(tmp_path: Path) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    p = tmp_path / "generated" / "api.password"
+    ensure_secret_file(p, owner=(65534, 65534))
+    st = p.stat()
+    assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (65534, 65534, 0o600)
+    assert sorted(x.name for x in p.parent.iterdir()) == ["api.password"]  # no temp left

@@ -73,11 +73,12 @@ sealfeed s6 check "$root" || fail "the service tree $root is invalid; nothing wa
 s6-rc-compile "$run/s6/compiled" "$root/s6-rc.d" || fail "s6-rc-compile failed" 1
 ln -sf "$(command -v sealfeed-halt)" "$run/s6/basedir/bin/halt"
 
-# Every service inherits where the live scandir and the source tree are (the exporter reads
-# them; sealfeed.s6.runtime.Runtime.service_env, which `sealfeed up` sets the same way).
+# Every service inherits where the live scandir, the source tree and the attestation document
+# are (the exporter reads them; sealfeed.s6.runtime.Runtime.service_env, which `sealfeed up` sets the same way).
 SEALFEED_SCANDIR=$scandir
 SEALFEED_S6_SOURCE_DIR=$root/s6-rc.d
-export SEALFEED_SCANDIR SEALFEED_S6_SOURCE_DIR
+SEALFEED_ATTESTATION=$run/sealfeed/attestation.json
+export SEALFEED_SCANDIR SEALFEED_S6_SOURCE_DIR SEALFEED_ATTESTATION
 
 # s6-svscan spawns .s6-svscan/SIG<name> when it receives that signal and execs
 # .s6-svscan/finish when it exits (s6-svscan.html, "Signals" and "Notes").

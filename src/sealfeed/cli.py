@@ -45,6 +45,11 @@ COMMANDS: tuple[tuple[str, str, str], ...] = (
     ("image", "sealfeed.image.cli", "measure an OCI/docker image archive and explain differences"),
     ("sp", "sealfeed.sp.cli", "Super Protocol resource.json and order-report checks"),
     ("link", "sealfeed.link.cli", "attested mutual-TLS tunnels between the VMs of one DON"),
+    (
+        "secrets",
+        "sealfeed.secrets.cli",
+        "seal operator secrets to a verified appliance; import them inside it",
+    ),
     ("aggregator", "sealfeed.aggregator.cli", "run the price aggregator service"),
     ("exporter", "sealfeed.exporter.cli", "run the process-metrics exporter"),
     (

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from sealfeed.s6.model import IMAGE_HALT, IMAGE_RESULTS_DIR, IMAGE_RUN_SERVICE_DIR
-from sealfeed.s6.runtime import ENV_SCANDIR, ENV_SOURCE_DIR, image_runtime
+from sealfeed.s6.runtime import ENV_ATTESTATION, ENV_SCANDIR, ENV_SOURCE_DIR, image_runtime
 from tests.fixtures.s6 import INIT_DIR, nix_substitutions
 
 SCRIPTS = ("init.sh", "halt.sh")
@@ -82,8 +82,17 @@ def test_init_paths_are_the_runtime_description() -> None:
     # the exporter's variables: exactly the ones `sealfeed up` sets (Runtime.service_env)
     exported = re.search(r"^export (SEALFEED_\w+(?: SEALFEED_\w+)*)$", init, re.M)
     assert exported is not None
-    assert set(exported[1].split()) == set(rt.service_env()) == {ENV_SCANDIR, ENV_SOURCE_DIR}
+    assert (
+        set(exported[1].split())
+        == set(rt.service_env())
+        == {
+            ENV_SCANDIR,
+            ENV_SOURCE_DIR,
+            ENV_ATTESTATION,
+        }
+    )
     assert "SEALFEED_S6_SOURCE_DIR=$root/s6-rc.d" in init
+    assert "SEALFEED_ATTESTATION=$run/sealfeed/attestation.json" in init
 
 
 def test_halt_stops_in_order_once() -> None:

@@ -50,6 +50,7 @@ def test_runtime_paths() -> None:
     assert test_root.service_env() == {
         "SEALFEED_SCANDIR": "/tmp/root/run/service",
         "SEALFEED_S6_SOURCE_DIR": "/tmp/root/run/s6/tree/s6-rc.d",
+        "SEALFEED_ATTESTATION": "/tmp/root/run/sealfeed/attestation.json",
     }
     loc = local_runtime("/srv/state")
     assert (loc.scandir, loc.tree_root, loc.halt) == (

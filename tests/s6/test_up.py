@@ -65,6 +65,8 @@ class Rig:
         pg_port = self.free_port()
         cmds = {
             "config-verify": self.oneshot("config-verify", verify_exit),
+            "secrets-import": self.oneshot("secrets-import"),
+            "attest": self.oneshot("attest"),
             "postgres-bootstrap": self.oneshot("postgres-bootstrap"),
             "postgres": self.standin("postgres", port=pg_port, notify=False),
             "postgres-check": (PY, "-m", "sealfeed", "s6", "probe", f"http://127.0.0.1:{pg_port}/"),

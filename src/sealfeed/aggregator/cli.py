@@ -199,7 +199,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(serve)
+    add_config_arguments(serve, consumer="aggregator")
     serve.add_argument(
         "--server",
         choices=SERVER_CHOICES,

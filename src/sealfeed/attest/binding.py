@@ -14,6 +14,10 @@ import hashlib
 APPLIANCE_DOMAIN = b"sealfeed-binding-v1\x00"
 #: report_data of a link endpoint's identity quote (ADR 0120, ``sealfeed link``)
 PEER_DOMAIN = b"sealfeed-peer-v1\x00"
+#: second half of the appliance's report_data: its secrets-import key (ADR 0134)
+IMPORT_KEY_DOMAIN = b"sealfeed-import-key-v1\x00"
+#: raw X25519 public key length (RFC 7748 section 6.1)
+IMPORT_KEY_SIZE = 32
 
 
 def _sha256_hex(value: str, what: str) -> bytes:
@@ -23,17 +27,31 @@ def _sha256_hex(value: str, what: str) -> bytes:
     return raw
 
 
-def appliance_report_data(image_sha256: str, config_hash: str) -> bytes:
-    """``SHA-256(APPLIANCE_DOMAIN || image archive sha256 || object-hash(config)) || 0^32``.
+def import_key_commitment(import_key: bytes) -> bytes:
+    """``SHA-256(IMPORT_KEY_DOMAIN || raw X25519 public key)``: what the appliance's quote
+    says about the key operator secrets are sealed to (ADR 0134)."""
+    if len(import_key) != IMPORT_KEY_SIZE:
+        raise ValueError(f"import key must be {IMPORT_KEY_SIZE} bytes, got {len(import_key)}")
+    return hashlib.sha256(IMPORT_KEY_DOMAIN + import_key).digest()
+
+
+def appliance_report_data(
+    image_sha256: str, config_hash: str, import_key: bytes | None = None
+) -> bytes:
+    """``SHA-256(APPLIANCE_DOMAIN || image archive sha256 || object-hash(config))`` followed by
+    :func:`import_key_commitment` of the appliance's secrets-import key, or 32 zero bytes
+    when it has none (``sealfeed attest quote``).
 
     ``config_hash`` is object-hash of the configuration document whose signature verified
-    (:func:`sealfeed.config.load_and_verify`)."""
+    (:func:`sealfeed.config.load_and_verify`). The first half alone binds image and
+    configuration (ADR 0003); the second half tells a sealer which key only this appliance
+    holds (ADR 0134)."""
     digest = hashlib.sha256(
         APPLIANCE_DOMAIN
         + _sha256_hex(image_sha256, "image digest")
         + _sha256_hex(config_hash, "configuration hash")
     ).digest()
-    return digest + bytes(32)
+    return digest + (import_key_commitment(import_key) if import_key is not None else bytes(32))
 
 
 def peer_report_data(spki_sha256: bytes, config_hash: str, issued_at: int) -> bytes:
@@ -68,8 +86,11 @@ def peer_issued_at(report_data: bytes) -> int | None:
 
 __all__ = [
     "APPLIANCE_DOMAIN",
+    "IMPORT_KEY_DOMAIN",
+    "IMPORT_KEY_SIZE",
     "PEER_DOMAIN",
     "appliance_report_data",
+    "import_key_commitment",
     "peer_issued_at",
     "peer_report_data",
 ]

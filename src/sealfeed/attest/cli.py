@@ -1,5 +1,5 @@
 """``sealfeed attest ...``: verify-quote (and the same behaviour as ``attest/verify``),
-parse, replay. Heavy imports happen inside the handlers (style-anchors.md §12)."""
+parse, replay, quote, startup. Heavy imports happen inside the handlers (style-anchors.md §12)."""
 
 from __future__ import annotations
 
@@ -190,6 +190,10 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     add_json_flag(q)
     q.set_defaults(func=cmd_quote)
+
+    from sealfeed.attest.startup_cli import register_startup
+
+    register_startup(sub)
 
 
 def cmd_quote(args: argparse.Namespace) -> ExitCode:

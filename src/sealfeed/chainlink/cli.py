@@ -233,7 +233,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="chainlink_command", metavar="SUBCOMMAND")
 
     def common(p: argparse.ArgumentParser, *, node: bool = True) -> None:
-        add_config_arguments(p)
+        add_config_arguments(p, consumer="chainlink")
         add_json_flag(p)
         if node:
             p.add_argument(

@@ -26,8 +26,14 @@ ConfigLoader = Callable[[argparse.Namespace], ApplianceConfig]
 DEFAULT_CONFIG_PATH = "/sp/configurations/configuration.json"
 
 
-def add_config_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--config`` and ``--pubkey`` (+ env ``CONFIGURATION_PATH``/``CONFIGURATION_PUBLIC_KEY``)."""
+def add_config_arguments(parser: argparse.ArgumentParser, *, consumer: str | None = None) -> None:
+    """``--config`` and ``--pubkey`` (+ env ``CONFIGURATION_PATH``/``CONFIGURATION_PUBLIC_KEY``).
+
+    ``consumer`` names the component the command is (``aggregator``, ``exporter``,
+    ``chainlink``, ``postgres``, ``supervision``): :func:`config_from_args` then reads only
+    that component's secret files (``sealfeed.config.loader.SECRET_SCOPES``, ADR 0132);
+    None reads every one (tools run by the operator)."""
+    parser.set_defaults(secrets_consumer=consumer)
     parser.add_argument(
         "--config",
         default=os.environ.get("CONFIGURATION_PATH", DEFAULT_CONFIG_PATH),
@@ -58,12 +64,16 @@ def vm_from_args(args: argparse.Namespace) -> str | None:
 
 def config_from_args(args: argparse.Namespace) -> ApplianceConfig:
     """Load and verify the configuration named by :func:`add_config_arguments` (fail closed),
-    as this VM runs it when the DON spans VMs (:func:`sealfeed.config.placement.local_view`)."""
+    as this VM runs it when the DON spans VMs (:func:`sealfeed.config.placement.local_view`),
+    reading only the secret files of the consumer the command declared there."""
     from sealfeed.config.loader import load_verified_config, trust_from_args
     from sealfeed.config.placement import local_view
 
     cfg = load_verified_config(
-        args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
+        args.config,
+        trust_from_args(args.pubkey, os.environ),
+        secrets_dir=args.secrets_dir,
+        consumer=getattr(args, "secrets_consumer", None),
     )
     location = "--vm" if getattr(args, "vm", None) else "SEALFEED_VM"
     return local_view(cfg, vm_from_args(args), location=location)

@@ -37,7 +37,7 @@ from sealfeed.config.signing import (
 )
 from sealfeed.config.spec import SecretRef
 from sealfeed.errors import InputError, VerificationError
-from sealfeed.secret import Secret, ensure_secret_file, read_secret_file
+from sealfeed.secret import NotLoadedSecret, Secret, ensure_secret_file, read_secret_file
 
 #: A configuration is a few KiB; refuse absurd inputs before parsing them.
 MAX_CONFIG_BYTES = 4 * 1024 * 1024
@@ -240,20 +240,60 @@ def verify_document(
     return verify_modern(doc.solution, sig_doc, key, location=str(sp))
 
 
-def secret_resolver(secrets_dir: str | os.PathLike[str] | None) -> Any:
+#: Which ``{"secretFile"}`` references each consumer resolves, as JSON path prefixes of the
+#: solution object: components receive typed sub-objects (conventions.md), and a service
+#: reads only its own component's secret files (ADR 0132) -- the aggregator never opens the
+#: Chainlink keystore password, the exporter never an exchange key. ``tests/config/
+#: test_secret_scopes.py`` proves every secret key of the schema has exactly one consumer.
+SECRET_SCOPES: Mapping[str, tuple[str, ...]] = {
+    "aggregator": ("priceAggregatorConfig.", "sealfeed.aggregator."),
+    "exporter": ("sealfeed.exporter.",),
+    "chainlink": ("chainlinkPassword", "chainlinkKeystorePassword", "faucetPrivateKey"),
+    "postgres": ("pgPassword",),
+    #: the supervision tree (``s6 render``, ``up``) and ``link``: the model only
+    "supervision": (),
+}
+
+
+def consumer_of(path: str) -> str | None:
+    """The consumer whose scope holds the secret at JSON ``path`` (None: nobody's)."""
+    for consumer, prefixes in SECRET_SCOPES.items():
+        if any(path == p or path.startswith(p if p.endswith(".") else p + ".")
+               for p in prefixes):  # fmt: skip
+            return consumer
+    return None
+
+
+def secret_resolver(
+    secrets_dir: str | os.PathLike[str] | None, *, consumer: str | None = None
+) -> Any:
+    """Resolver reading ``{"secretFile"}`` references under ``secrets_dir``. With ``consumer``
+    only the references in that consumer's scope (:data:`SECRET_SCOPES`) are read; the others
+    become :class:`~sealfeed.secret.NotLoadedSecret` (their files are never opened)."""
+    if consumer is not None and consumer not in SECRET_SCOPES:
+        raise ValueError(f"unknown secret consumer {consumer!r}")
     if secrets_dir is None:
-        return no_secret_files
-    base = Path(secrets_dir)
+        inner = no_secret_files
+    else:
+        base = Path(secrets_dir)
 
-    def resolve(ref: SecretRef, path: str) -> Secret:
-        try:
-            if ref.generate:
-                return ensure_secret_file(base / ref.file)
-            return read_secret_file(base / ref.file, what=f"secret for {path}")
-        except InputError as exc:
-            raise InputError(f"{path}: {exc.message}", location=exc.location) from None
+        def inner(ref: SecretRef, path: str) -> Secret:
+            try:
+                if ref.generate:
+                    return ensure_secret_file(base / ref.file)
+                return read_secret_file(base / ref.file, what=f"secret for {path}")
+            except InputError as exc:
+                raise InputError(f"{path}: {exc.message}", location=exc.location) from None
 
-    return resolve
+    if consumer is None:
+        return inner
+
+    def scoped(ref: SecretRef, path: str) -> Secret:
+        if consumer_of(path) != consumer:
+            return NotLoadedSecret(path)
+        return inner(ref, path)
+
+    return scoped
 
 
 def unread_secret(ref: SecretRef, path: str) -> Secret:
@@ -262,12 +302,39 @@ def unread_secret(ref: SecretRef, path: str) -> Secret:
     return Secret(f"<secret file {ref.file!r} not read>")
 
 
+@dataclass(frozen=True)
+class SecretFileRef:
+    """One ``{"secretFile"}`` reference of a configuration: where it sits, what file it
+    names, whether the appliance generates it, and which consumer reads it."""
+
+    path: str
+    file: str
+    generate: bool
+    consumer: str | None
+
+
+def secret_file_refs(solution: Mapping[str, Any]) -> tuple[SecretFileRef, ...]:
+    """Every ``{"secretFile"}`` reference of a *verified* solution object, in schema order
+    (nothing is read; the secrets-import step plans ownership and imports from these)."""
+    found: list[SecretFileRef] = []
+
+    def note(ref: SecretRef, path: str) -> Secret:
+        found.append(SecretFileRef(path, ref.file, ref.generate, consumer_of(path)))
+        return Secret(f"<secret file {ref.file!r} not read>")
+
+    parse_solution(solution, note)
+    return tuple(found)
+
+
 def _parse(
-    doc: ConfigDocument, secrets_dir: str | os.PathLike[str] | None, read_secrets: bool = True
+    doc: ConfigDocument,
+    secrets_dir: str | os.PathLike[str] | None,
+    read_secrets: bool = True,
+    consumer: str | None = None,
 ) -> ApplianceConfig:
     declared = doc.solution.get("spSecretsDir")
     sdir = secrets_dir or (declared if isinstance(declared, str) else None)
-    resolver = secret_resolver(sdir) if read_secrets else unread_secret
+    resolver = secret_resolver(sdir, consumer=consumer) if read_secrets else unread_secret
     cfg = parse_solution(doc.solution, resolver, location=str(doc.path))
     if secrets_dir:
         cfg = dataclasses.replace(cfg, secrets_dir=str(secrets_dir))
@@ -291,15 +358,17 @@ def load_and_verify(
     secrets_dir: str | os.PathLike[str] | None = None,
     sig_path: str | os.PathLike[str] | None = None,
     read_secrets: bool = True,
+    consumer: str | None = None,
 ) -> VerifiedConfig:
     """:func:`load_verified_config` that also returns what was verified: the signature facts,
     the verified document and its object-hash, all from one read of ``path``.
 
     ``read_secrets=False`` (auditors, ``sealfeed verify``, ``attest quote --bind-config``):
-    ``{"secretFile"}`` references are validated but their files are not read."""
+    ``{"secretFile"}`` references are validated but their files are not read. ``consumer``
+    (a :data:`SECRET_SCOPES` key): only that component's secret files are read."""
     doc = read_config_document(path)
     sig = verify_document(doc, trust, sig_path=sig_path)
-    cfg = _parse(doc, secrets_dir, read_secrets)
+    cfg = _parse(doc, secrets_dir, read_secrets, consumer)
     return VerifiedConfig(cfg, sig, doc, object_hash(doc.document))
 
 
@@ -309,22 +378,30 @@ def load_verified_config(
     *,
     secrets_dir: str | os.PathLike[str] | None = None,
     sig_path: str | os.PathLike[str] | None = None,
+    consumer: str | None = None,
 ) -> ApplianceConfig:
-    """Read, verify (fail closed), validate and type the appliance configuration."""
-    return load_and_verify(path, trust, secrets_dir=secrets_dir, sig_path=sig_path).config
+    """Read, verify (fail closed), validate and type the appliance configuration.
+    ``consumer``: resolve only that component's secret files (:data:`SECRET_SCOPES`)."""
+    return load_and_verify(
+        path, trust, secrets_dir=secrets_dir, sig_path=sig_path, consumer=consumer
+    ).config
 
 
 __all__ = [
     "MAX_CONFIG_BYTES",
+    "SECRET_SCOPES",
     "ConfigDocument",
+    "SecretFileRef",
     "Trust",
     "VerifiedConfig",
+    "consumer_of",
     "default_signature_path",
     "load_and_verify",
     "load_config_unverified",
     "load_verified_config",
     "parse_json_bytes",
     "read_config_document",
+    "secret_file_refs",
     "secret_resolver",
     "trust_from_args",
     "unread_secret",

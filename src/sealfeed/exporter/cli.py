@@ -51,7 +51,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(serve)
+    add_config_arguments(serve, consumer="exporter")
     serve.add_argument("--host", default=None, help="listen address (default: config, 127.0.0.1)")
     serve.add_argument(
         "--port",
@@ -67,6 +67,19 @@ def register(parser: argparse.ArgumentParser) -> None:
         type=int,
         default=None,
         help="s6 readiness: write a newline to this fd once serving",
+    )
+    serve.add_argument(
+        "--attestation",
+        default=os.environ.get("SEALFEED_ATTESTATION", "/run/sealfeed/attestation.json"),
+        help="the start-up attestation document to serve read-only at GET /attestation "
+        "(default: env SEALFEED_ATTESTATION or /run/sealfeed/attestation.json)",
+    )
+    serve.add_argument(
+        "--user",
+        default=None,
+        metavar="ACCOUNT",
+        help="start as root, fork the /proc reader that sees every account's io and fds, "
+        "then run as ACCOUNT (ADR 0133; the image does this)",
     )
     serve.add_argument(
         "--health-failures",
@@ -105,6 +118,14 @@ def _serve(args: argparse.Namespace) -> ExitCode:
     from sealfeed.config.args import verified_config
     from sealfeed.exporter.server import ServeOptions, serve
 
+    reader = None
+    if args.user:
+        from sealfeed.exporter.procread import drop_privileges, start_helper
+
+        # before the configuration, any secret or any socket exists in this process
+        if os.geteuid() == 0:
+            reader = start_helper(args.proc_root)
+        drop_privileges(args.user)
     cfg = verified_config(args)  # verifies the signature; raises on anything wrong
     ex = cfg.exporter
     if args.health_failures < 1:
@@ -123,8 +144,14 @@ def _serve(args: argparse.Namespace) -> ExitCode:
         pushes=(ex.push,),
         labels=cfg.monitoring,
         notify_fd=args.notify_fd,
+        attestation_path=args.attestation or None,
+        proc_reader=reader,
     )
-    asyncio.run(serve(opts))
+    try:
+        asyncio.run(serve(opts))
+    finally:
+        if reader is not None:
+            reader.close()
     return ExitCode.OK
 
 

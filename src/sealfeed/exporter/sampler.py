@@ -26,7 +26,7 @@ from sealfeed.cgroup import (
     parse_proc_cgroup,
     parse_single_value,
 )
-from sealfeed.errors import ExitCode, InputError, SealfeedError
+from sealfeed.errors import ExitCode, ExternalError, InputError, SealfeedError
 from sealfeed.exporter.procfs import (
     PidStat,
     parse_children,
@@ -36,6 +36,7 @@ from sealfeed.exporter.procfs import (
     parse_pid_stat,
     parse_uptime,
 )
+from sealfeed.exporter.procread import IoFds, LocalReader, ProcReader
 from sealfeed.s6.supervise import read_supervise_status
 
 _log = logging.getLogger("sealfeed.exporter")
@@ -60,7 +61,7 @@ class ProcessSample:
     rss_kb: int
     threads: int
     start_time: float  # unix seconds
-    open_fds: int | None  # None: not readable (other user without CAP_SYS_PTRACE)
+    open_fds: int | None  # None: not readable (another account's, without the helper)
     read_bytes: int | None
     write_bytes: int | None
 
@@ -161,9 +162,12 @@ class Sampler:
         clock: Callable[[], float] = time.time,
         discovery_interval: float = 60.0,
         use_children: bool | None = None,
+        proc_reader: ProcReader | None = None,
     ) -> None:
         self.proc = Path(proc_root)
         self._p = str(self.proc)
+        #: who reads /proc/<pid>/{io,fd}: this process, or the privileged helper (ADR 0133)
+        self.proc_reader: ProcReader = proc_reader or LocalReader(self._p)
         self.scandir = Path(scandir)
         self.source_dir = Path(source_dir) if source_dir else None
         self.cgroup_root = Path(cgroup_root) if cgroup_root else None
@@ -289,19 +293,13 @@ class Sampler:
             out[root] = found
         return out
 
-    def _fd_count(self, pid: int) -> int | None:
+    def _io_fds(self, pids: list[int], warnings: list[str]) -> Mapping[int, IoFds]:
         try:
-            return len(os.listdir(f"{self._p}/{pid}/fd"))
-        except OSError:
-            return None
-
-    def _io(self, pid: int) -> tuple[int | None, int | None]:
-        path = f"{self._p}/{pid}/io"
-        try:
-            io = parse_keyed(_read_bytes(path).decode(), location=path, sep=":")
-        except (OSError, InputError, UnicodeDecodeError):
-            return None, None
-        return io.get("read_bytes"), io.get("write_bytes")
+            return self.proc_reader.read(pids)
+        except ExternalError as err:  # the helper died: keep sampling what we can read
+            warnings.append(f"{err}; reading /proc with this process's own rights from now on")
+            self.proc_reader = LocalReader(self._p)
+            return self.proc_reader.read(pids)
 
     def _pg_backend(self, pid: int) -> tuple[str, str] | None:
         try:
@@ -410,6 +408,11 @@ class Sampler:
         trees = self._tree_children(roots) if self._children_mode() else self._tree_scan(roots)
 
         prev, self._prev = self._prev, {}
+        iofds = self._io_fds(
+            [ps.pid for st in statuses.values() if st is not None and st.up
+             for ps in trees.get(st.pid, ())],
+            warnings,
+        )  # fmt: skip
         pg: dict[tuple[str, str], int] = {}
         services: list[ServiceSample] = []
         for name in names:
@@ -426,7 +429,7 @@ class Sampler:
                         alive = uptime - ps.starttime / CLK_TCK
                         pct = ticks / CLK_TCK / alive * 100 if alive > 0 else 0.0
                     self._prev[key] = (ticks, uptime)
-                    rb, wb = self._io(ps.pid)
+                    rb, wb, fds = iofds.get(ps.pid, (None, None, None))
                     procs.append(
                         ProcessSample(
                             pid=ps.pid,
@@ -437,7 +440,7 @@ class Sampler:
                             rss_kb=ps.rss_pages * PAGE_SIZE // 1024,
                             threads=ps.num_threads,
                             start_time=boot + ps.starttime / CLK_TCK,
-                            open_fds=self._fd_count(ps.pid),
+                            open_fds=fds,
                             read_bytes=rb,
                             write_bytes=wb,
                         )

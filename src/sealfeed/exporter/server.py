@@ -1,4 +1,5 @@
-"""``sealfeed exporter serve``: sample loop, ``/metrics`` + ``/healthz``, push, s6 readiness.
+"""``sealfeed exporter serve``: sample loop, ``/metrics`` + ``/healthz``, push, s6 readiness,
+and the appliance's attestation document, read-only (``GET /attestation``, ADR 0130).
 
 Self-healing (design §3.4): ``/healthz`` turns 503 after ``health_failures`` consecutive sampling
 failures, and the service exits (code 3) after ``max_consecutive_failures`` (12) so s6 restarts
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4, generate_latest
@@ -46,6 +49,10 @@ class ServeOptions:
     labels: MonitoringLabels = field(default_factory=MonitoringLabels)
     instance: str | None = None
     notify_fd: int | None = None
+    #: the start-up attestation document served at GET /attestation (None: not served)
+    attestation_path: str | None = None
+    #: who reads other accounts' /proc/<pid>/{io,fd} (the privileged helper, ADR 0133)
+    proc_reader: Any = None
 
 
 def notify_ready(fd: int) -> None:
@@ -71,6 +78,7 @@ class Exporter:
             source_dir=opts.source_dir,
             cgroup_root=opts.cgroup_root,
             discovery_interval=opts.discovery_interval,
+            proc_reader=opts.proc_reader,
         )
         self.registry = CollectorRegistry()
         self.collector = ProcessCollector(self.sampler, max_age=max(2 * opts.interval, 1.0))
@@ -96,10 +104,49 @@ class Exporter:
                 )
             return web.Response(text="ok\n")
 
+        async def attestation(_req: web.Request) -> web.Response:
+            status, body = await asyncio.to_thread(self._attestation)
+            return web.Response(
+                status=status,
+                body=body,
+                content_type="application/json",
+                headers={"Cache-Control": "no-store"},
+            )
+
         app = web.Application()
         app.router.add_get("/metrics", metrics)
         app.router.add_get("/healthz", healthz)
+        app.router.add_get("/attestation", attestation)
         return app
+
+    def _attestation(self) -> tuple[int, bytes]:
+        """(status, body): 200 and the document as the start-up step wrote it; 503 and a
+        plain reason when the appliance is not attested (no TDX, no image digest, quote
+        failed) or the step has not run; 404 when no document is configured. Read-only: the
+        file is read per request and never changed."""
+        from sealfeed.attest.appliance import MAX_DOCUMENT_BYTES, load_attestation_bytes
+
+        def refusal(status: int, reason: str) -> tuple[int, bytes]:
+            return status, (json.dumps({"attested": False, "reason": reason}) + "\n").encode()
+
+        path = self.opts.attestation_path
+        if not path:
+            return refusal(404, "this exporter serves no attestation document (--attestation)")
+        try:
+            with open(path, "rb") as fh:
+                data = fh.read(MAX_DOCUMENT_BYTES + 1)
+        except FileNotFoundError:
+            return refusal(503, f"not attested yet: the start-up attestation step has not "
+                                f"written {path}")  # fmt: skip
+        except OSError as exc:
+            return refusal(503, f"cannot read the attestation document: {exc.strerror}")
+        try:
+            doc = load_attestation_bytes(data, location=path)
+        except InputError as exc:
+            return refusal(503, f"the attestation document is malformed: {exc}")
+        if not doc.attested:
+            return 503, doc.to_bytes()
+        return 200, data
 
     # ---- loops -------------------------------------------------------------------------
     async def _sample_loop(self) -> None:

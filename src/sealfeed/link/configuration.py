@@ -18,8 +18,11 @@ def verified_configuration(
     *,
     secrets_dir: str | os.PathLike[str] | None = None,
 ) -> tuple[ApplianceConfig, str]:
-    """(typed configuration, object-hash of the verified document); fail closed."""
-    verified = load_and_verify(path, trust, secrets_dir=secrets_dir)
+    """(typed configuration, object-hash of the verified document); fail closed.
+
+    The link reads only the exporter's secret files: it pushes its metrics with the
+    exporter's push settings (ADR 0132 scopes; every other secret stays unread)."""
+    verified = load_and_verify(path, trust, secrets_dir=secrets_dir, consumer="exporter")
     return verified.config, verified.config_hash
 
 

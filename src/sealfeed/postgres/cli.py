@@ -19,7 +19,7 @@ from sealfeed.output import add_json_flag, emit
 def _add_common(p: argparse.ArgumentParser) -> None:
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(p)
+    add_config_arguments(p, consumer="postgres")
     # None = not given: with --nodes, no configuration file is read unless --config is given
     p.set_defaults(config=None)
     for action in p._actions:  # argparse keeps no public handle on an added argument

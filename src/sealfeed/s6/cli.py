@@ -26,7 +26,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     from sealfeed.config.args import add_config_arguments
 
-    add_config_arguments(p)
+    add_config_arguments(p, consumer="supervision")
     p.add_argument("--out", required=True, help="directory to (atomically) replace with the tree")
     p.add_argument("--mode", choices=["image", "local"], default="image")
     p.add_argument(

@@ -1,13 +1,16 @@
 """The appliance's service graph, from the verified configuration (pure).
 
-Design §2.2-2.4 plus two additions (ADR 0051): ``config-verify`` at the root (nothing starts
-unless the signed configuration verifies) and ``chainlink-render`` (the nodes' TOML files are
-generated from the verified config by a oneshot, never by a shell at container start)::
+Design §2.2-2.4 plus additions: ``config-verify`` at the root (nothing starts unless the
+signed configuration verifies) and ``chainlink-render`` (the nodes' TOML files are generated
+from the verified config by a oneshot, never by a shell at container start; ADR 0051);
+``secrets-import`` (operator secrets in, every secret file given to the account that reads it,
+before any reader starts; ADRs 0131, 0132) and ``attest`` (the appliance's own quote, ADR 0130)::
 
-    config-verify ─┬─ postgres-bootstrap ── postgres ── postgres-init ── chainlink-render ─┐
-                   ├─ price-aggregator ─────────────────────────────────────────────────────┤
-                   └─ process-metrics                       chainlink-node-1 (bootstrap) ◄──┘
-                                                            chainlink-node-2..N ◄── node 1 ready
+    config-verify ── secrets-import ─┬─ attest
+                                     ├─ postgres-bootstrap ── postgres ── postgres-init ──┐
+                                     ├─ price-aggregator ───────────── chainlink-render ◄─┤
+                                     └─ process-metrics          chainlink-node-1 ◄───────┘
+                                                                 chainlink-node-2..N ◄── node 1
 
 When the DON spans several VMs (``sealfeed.placement``, ADR 0140) the graph is one VM's: the
 configuration is its :func:`~sealfeed.config.placement.local_view` (only its nodes, their
@@ -33,9 +36,11 @@ from pathlib import PurePosixPath
 from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.config.placement import ENV_VM, is_multi_vm, require_vm
 from sealfeed.errors import InputError
-from sealfeed.s6.model import RenderOptions, ServiceDef
+from sealfeed.s6.model import IMAGE_INPUTS_DIR, RenderOptions, ServiceDef
 
 CONFIG_VERIFY = "config-verify"
+SECRETS_IMPORT = "secrets-import"
+ATTEST = "attest"
 PG_BOOTSTRAP = "postgres-bootstrap"
 POSTGRES = "postgres"
 PG_INIT = "postgres-init"
@@ -55,16 +60,24 @@ USER_BUNDLE = "user"
 #: privileges; Chainlink node N runs as its own ``NodeSpec.os_user`` and never as root.
 SERVICE_USERS: Mapping[str, str | None] = {
     CONFIG_VERIFY: "sealfeed",
+    # root: writes files for other accounts (chown) and the import key
+    SECRETS_IMPORT: None,
+    # root: configfs-tsm report entries are root's (Documentation/ABI/testing/configfs-tsm)
+    ATTEST: None,
     PG_BOOTSTRAP: None,
     POSTGRES: "postgres",
     PG_INIT: None,
     CHAINLINK_RENDER: None,
     AGGREGATOR: "sealfeed",
+    # the account the exporter drops to itself, after forking its /proc reader (ADR 0133)
     EXPORTER: "sealfeed",
     # root: each identity quote is a configfs-tsm report entry, and those are root's alone
     # (ADR 0144); the link holds no other secret and drops nothing else it could
     LINK: None,
 }
+#: which secret consumer each service is (sealfeed.config.loader.SECRET_SCOPES): the
+#: secrets-import step gives that consumer's files to the service's account
+SECRET_CONSUMERS: Mapping[str, str] = {AGGREGATOR: "aggregator", EXPORTER: "exporter"}
 LOG_USER = "sealfeed-log"
 
 #: Readiness notification fd for programs that notify themselves (conventions.md
@@ -119,6 +132,25 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
     pg = cfg.postgres
     return {
         CONFIG_VERIFY: verify,
+        # the image's /sp/inputs is the command's default (env SP_INPUTS_DIR overrides it,
+        # as SP_SECRETS_DIR does the secrets dir); local mode names its own
+        SECRETS_IMPORT: (
+            *sf,
+            "secrets",
+            "import",
+            *cfg_args,
+            *(() if opts.inputs_dir == IMAGE_INPUTS_DIR else ("--inputs", opts.inputs_dir)),
+        ),
+        ATTEST: (
+            *sf,
+            "attest",
+            "startup",
+            *cfg_args,
+            "--out",
+            opts.attestation_path,
+            "--import-key",
+            _import_pub(cfg, opts),
+        ),
         PG_BOOTSTRAP: (*sf, "pg", "bootstrap", *cfg_args),
         # socket dir, port and listen address on the command line (they win over
         # postgresql.conf) so the readiness check below always probes what the server uses
@@ -161,7 +193,16 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
             str(NOTIFY_FD),
         ),
         AGGREGATOR: (*sf, "aggregator", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
-        EXPORTER: (*sf, "exporter", "serve", *cfg_args, "--notify-fd", str(NOTIFY_FD)),
+        EXPORTER: (
+            *sf,
+            "exporter",
+            "serve",
+            *cfg_args,
+            "--notify-fd",
+            str(NOTIFY_FD),
+            "--attestation",
+            opts.attestation_path,
+        ),
         # Chainlink 2.x CLI as the reference starts it (scripts/bash/chainlink-entrypoint.sh)
         NODE_COMMAND_KEY: (
             opts.chainlink_bin,
@@ -176,6 +217,12 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
         ),
         NODE_CHECK_KEY: (*sf, "s6", "probe", "http://{api_host}:{api_port}/health"),
     }
+
+
+def _import_pub(cfg: ApplianceConfig, opts: RenderOptions) -> str:
+    from sealfeed.secrets.keys import IMPORT_PUB
+
+    return str(PurePosixPath(opts.secrets_dir or cfg.secrets_dir) / IMPORT_PUB)
 
 
 def _user(name: str, default: str | None, opts: RenderOptions) -> str | None:
@@ -232,12 +279,38 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             description="verify the signed configuration; nothing starts unless it verifies",
         )
     )
+    owners = tuple(
+        arg
+        for svc, consumer in SECRET_CONSUMERS.items()
+        if (account := _user(svc, SERVICE_USERS[svc], opts)) is not None
+        for arg in ("--owner", f"{consumer}={account}")
+    )
+    add(
+        ServiceDef(
+            name=SECRETS_IMPORT,
+            type="oneshot",
+            argv=(*cmd(SECRETS_IMPORT), *owners),
+            dependencies=(CONFIG_VERIFY,),
+            user=_user(SECRETS_IMPORT, SERVICE_USERS[SECRETS_IMPORT], opts),
+            description="import sealed operator secrets; give every secret file to its reader",
+        )
+    )
+    add(
+        ServiceDef(
+            name=ATTEST,
+            type="oneshot",
+            argv=cmd(ATTEST),
+            dependencies=(SECRETS_IMPORT,),
+            user=_user(ATTEST, SERVICE_USERS[ATTEST], opts),
+            description="the appliance's own TDX quote over image + configuration + import key",
+        )
+    )
     add(
         ServiceDef(
             name=PG_BOOTSTRAP,
             type="oneshot",
             argv=cmd(PG_BOOTSTRAP),
-            dependencies=(CONFIG_VERIFY,),
+            dependencies=(SECRETS_IMPORT,),
             user=_user(PG_BOOTSTRAP, SERVICE_USERS[PG_BOOTSTRAP], opts),
             description="initdb (idempotent) and tuned postgresql.conf",
         )
@@ -273,20 +346,23 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
             name=AGGREGATOR,
             type="longrun",
             argv=cmd(AGGREGATOR),
-            dependencies=(CONFIG_VERIFY,),
+            dependencies=(SECRETS_IMPORT,),
             user=_user(AGGREGATOR, SERVICE_USERS[AGGREGATOR], opts),
             notification_fd=NOTIFY_FD,
             timeout_kill_ms=SERVICE_STOP_MS + 2_000,
             description="price aggregator (HTTP on 127.0.0.1)",
         )
     )
+    # The exporter starts as root, forks its /proc reader and drops to its account itself
+    # (ADR 0133): the supervisor does not drop privileges for it.
+    exporter_account = _user(EXPORTER, SERVICE_USERS[EXPORTER], opts)
     longrun(
         ServiceDef(
             name=EXPORTER,
             type="longrun",
-            argv=cmd(EXPORTER),
-            dependencies=(CONFIG_VERIFY,),
-            user=_user(EXPORTER, SERVICE_USERS[EXPORTER], opts),
+            argv=(*cmd(EXPORTER), *(("--user", exporter_account) if exporter_account else ())),
+            dependencies=(SECRETS_IMPORT,),
+            user=None,
             notification_fd=NOTIFY_FD,
             timeout_kill_ms=SERVICE_STOP_MS + 2_000,
             description="process-metrics exporter",
@@ -298,7 +374,7 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
                 name=LINK,
                 type="longrun",
                 argv=cmd(LINK),
-                dependencies=(CONFIG_VERIFY,),
+                dependencies=(SECRETS_IMPORT,),
                 user=_user(LINK, SERVICE_USERS[LINK], opts),
                 notification_fd=NOTIFY_FD,
                 timeout_kill_ms=SERVICE_STOP_MS + 2_000,
@@ -414,6 +490,7 @@ def shutdown_layers(services: Sequence[ServiceDef]) -> list[list[str]]:
 
 __all__ = [
     "AGGREGATOR",
+    "ATTEST",
     "CHAINLINK_RENDER",
     "CONFIG_VERIFY",
     "EXPORTER",
@@ -425,6 +502,8 @@ __all__ = [
     "PG_INIT",
     "POSTGRES",
     "POSTGRES_CHECK_KEY",
+    "SECRETS_IMPORT",
+    "SECRET_CONSUMERS",
     "SERVICE_USERS",
     "USER_BUNDLE",
     "build_services",

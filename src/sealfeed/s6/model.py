@@ -26,6 +26,11 @@ IMAGE_RUN_SERVICE_DIR = "/run/service"
 IMAGE_RESULTS_DIR = "/run/s6-linux-init-container-results"
 IMAGE_HALT = "/run/s6/basedir/bin/halt"
 IMAGE_LINK_DIR = "/run/sealfeed/link"
+#: the start-up attestation document (Runtime.attestation_path) and the directory Super
+#: Protocol mounts an order's data inputs in (docs.superprotocol.com: /sp/inputs/input-0001,
+#: ...; read-only), where sealed secrets arrive
+IMAGE_ATTESTATION = "/run/sealfeed/attestation.json"
+IMAGE_INPUTS_DIR = "/sp/inputs"
 #: s6-log rotation, design §7.6: 10 MB per file, keep 10 files
 DEFAULT_LOG_FILE_SIZE = 10 * 1024 * 1024
 DEFAULT_LOG_FILES = 10
@@ -105,6 +110,10 @@ class RenderOptions:
     #: how a hook asks for the ordered shutdown: an absolute program (image: /init's halt),
     #: ``watch`` (``sealfeed up`` polls the results dir), ``signal:<pidfile>`` or ``none``
     halt: str = IMAGE_HALT
+    #: where the ``attest`` oneshot writes the document the exporter serves (ADR 0130)
+    attestation_path: str = IMAGE_ATTESTATION
+    #: where ``secrets-import`` looks for sealed bundles (ADR 0131)
+    inputs_dir: str = IMAGE_INPUTS_DIR
     log_dir: str | None = None  # None: the config's log_dir
     log_file_size: int = DEFAULT_LOG_FILE_SIZE
     log_files: int = DEFAULT_LOG_FILES
@@ -125,7 +134,9 @@ class RenderOptions:
 __all__ = [
     "DEFAULT_LOG_FILES",
     "DEFAULT_LOG_FILE_SIZE",
+    "IMAGE_ATTESTATION",
     "IMAGE_HALT",
+    "IMAGE_INPUTS_DIR",
     "IMAGE_LINK_DIR",
     "IMAGE_RESULTS_DIR",
     "IMAGE_RUN_DIR",

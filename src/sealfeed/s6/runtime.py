@@ -9,7 +9,9 @@ shutdown; both come from a :class:`Runtime` (ADR 0102)::
     <run_dir>/service/                          live scandir (restart ledgers per service)
     <run_dir>/s6-linux-init-container-results/  exitcode, cause, cause.json
     <run_dir>/s6/compiled, rc, basedir/bin/halt image only: s6-rc database, live state, halt
+    <run_dir>/sealfeed/attestation.json         the start-up attestation document (ADR 0130)
     <tree_root>/s6-rc.d/                        the rendered source tree
+    <inputs_dir>/                               where sealed secrets arrive (/sp/inputs, ADR 0131)
 
 ``sealfeed s6 render --run-dir`` and pkgs/init's ``@run@`` use the same derivation, so a boot
 of the real init on a temporary root (tests) exercises the very scripts the image runs.
@@ -24,7 +26,13 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from sealfeed.errors import InputError
-from sealfeed.s6.model import IMAGE_RUN_DIR, IMAGE_TREE_ROOT, Mode, RenderOptions
+from sealfeed.s6.model import (
+    IMAGE_INPUTS_DIR,
+    IMAGE_RUN_DIR,
+    IMAGE_TREE_ROOT,
+    Mode,
+    RenderOptions,
+)
 
 #: local mode: finish/oneshot hooks only record the cause; ``sealfeed up`` watches for it
 HALT_WATCH = "watch"
@@ -32,6 +40,8 @@ HALT_WATCH = "watch"
 #: exporter finds the live scandir and the source tree without flags (exporter/cli.py)
 ENV_SCANDIR = "SEALFEED_SCANDIR"
 ENV_SOURCE_DIR = "SEALFEED_S6_SOURCE_DIR"
+#: where the exporter finds the attestation document it serves (GET /attestation)
+ENV_ATTESTATION = "SEALFEED_ATTESTATION"
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,7 @@ class Runtime:
     run_dir: str
     tree_root: str
     halt: str
+    inputs_dir: str = IMAGE_INPUTS_DIR
 
     def _run(self, *parts: str) -> str:
         return str(PurePosixPath(self.run_dir, *parts))
@@ -71,9 +82,17 @@ class Runtime:
     def live_dir(self) -> str:
         return self._run("s6", "rc")
 
+    @property
+    def attestation_path(self) -> str:
+        return self._run("sealfeed", "attestation.json")
+
     def service_env(self) -> dict[str, str]:
         """Variables every service of the tree inherits (pkgs/init exports the same)."""
-        return {ENV_SCANDIR: self.scandir, ENV_SOURCE_DIR: self.source_dir}
+        return {
+            ENV_SCANDIR: self.scandir,
+            ENV_SOURCE_DIR: self.source_dir,
+            ENV_ATTESTATION: self.attestation_path,
+        }
 
     def render_options(self, **overrides: Any) -> RenderOptions:
         """RenderOptions whose paths are this runtime's; other fields from ``overrides``."""
@@ -84,6 +103,8 @@ class Runtime:
             "results_dir": self.results_dir,
             "halt": self.halt,
             "link_dir": self.link_dir,
+            "attestation_path": self.attestation_path,
+            "inputs_dir": self.inputs_dir,
         }
         return dataclasses.replace(RenderOptions(), **{**overrides, **paths})
 
@@ -96,6 +117,8 @@ class Runtime:
             "results_dir": self.results_dir,
             "halt": self.halt,
             "link_dir": self.link_dir,
+            "attestation": self.attestation_path,
+            "inputs_dir": self.inputs_dir,
             "env": self.service_env(),
         }
 
@@ -116,13 +139,16 @@ def local_runtime(state_dir: str | os.PathLike[str]) -> Runtime:
         run_dir=str(state / "run"),
         tree_root=str(state / "etc" / "s6-overlay"),
         halt=HALT_WATCH,
+        inputs_dir=str(state / "inputs"),
     )
 
 
 __all__ = [
+    "ENV_ATTESTATION",
     "ENV_SCANDIR",
     "ENV_SOURCE_DIR",
     "HALT_WATCH",
+    "IMAGE_INPUTS_DIR",
     "Runtime",
     "image_runtime",
     "local_runtime",

@@ -10,8 +10,8 @@ Read only, from what the tree itself writes -- nothing is asked of a running pro
   from the ledger (design §2.5);
 - who runs it (the ``up.lock`` owner) and what an orphaned tree left (:mod:`.statedir`);
 - the stop cause (``cause.json``, with the failing service's own last words);
-- the appliance's attestation state, from ``<run>/attestation.json`` once the start-up
-  attestation step writes it (issue #19 item 3; shown as-is, ``null`` until then).
+- the appliance's attestation state, from ``<run>/sealfeed/attestation.json`` that the
+  start-up attestation step writes (ADR 0130): one summary line and its facts.
 
 :func:`collect` does the reading, :class:`StatusReport` is plain data with ``as_dict()`` and
 ``human()``.
@@ -40,7 +40,8 @@ from sealfeed.s6.statedir import (
 )
 from sealfeed.s6.supervise import read_last_death, read_supervise_status
 
-#: written by the appliance's start-up attestation step under the run dir (wt-secrets)
+#: written by the appliance's start-up attestation step under ``<run>/sealfeed/`` (ADR 0130;
+#: ``Runtime.attestation_path``)
 ATTESTATION_FILE = "attestation.json"
 
 
@@ -242,7 +243,7 @@ class StatusReport:
     orphans: Orphans | None = None
     #: processes a orphaned tree's finish script found and stopped ("PID comm" lines)
     swept: list[str] = field(default_factory=list)
-    attestation: dict[str, Any] | None = None
+    attestation: dict[str, object] | None = None
 
     def summary(self) -> str:
         where = f" (state dir {self.state_dir})" if self.state_dir else ""
@@ -291,7 +292,7 @@ class StatusReport:
         if self.cause:
             lines.append(str(self.cause.get("line")))
         if self.attestation is not None:
-            lines.append("attestation: " + json.dumps(self.attestation, sort_keys=True))
+            lines.append(f"attestation: {self.attestation.get('summary')}")
         return "\n".join(lines)
 
 
@@ -329,6 +330,31 @@ def _overall(services: list[ServiceState]) -> str:
     return "starting"
 
 
+# --- the appliance's attestation (ADR 0130) -----------------------------------------------
+
+
+def attestation_status(path: str | os.PathLike[str]) -> dict[str, object]:
+    """The attestation section of ``sealfeed status``: what the start-up step wrote (the
+    document the exporter serves at GET /attestation), as one summary line plus its facts."""
+    from sealfeed.attest.appliance import MAX_DOCUMENT_BYTES, load_attestation_bytes
+    from sealfeed.errors import InputError
+
+    p = Path(path)
+    try:
+        with p.open("rb") as fh:
+            data = fh.read(MAX_DOCUMENT_BYTES + 1)
+        doc = load_attestation_bytes(data, location=str(p))
+    except FileNotFoundError:
+        return {"path": str(p), "attested": False,
+                "summary": "not attested: the start-up attestation step has not run"}  # fmt: skip
+    except (OSError, InputError) as exc:
+        return {"path": str(p), "attested": False, "summary": f"not attested: {exc}"}
+    return {"path": str(p), "attested": doc.attested, "summary": doc.summary(),
+            "reason": doc.reason, "image_sha256": doc.image_sha256,
+            "image_source": doc.image_source, "config_hash": doc.config_hash,
+            "created_at": doc.created_at}  # fmt: skip
+
+
 def collect(
     *,
     scandir: Path,
@@ -337,6 +363,7 @@ def collect(
     manifest_path: Path | None,
     state_dir: Path | None = None,
     active: frozenset[str] | None = None,
+    attestation_path: Path | None = None,
 ) -> StatusReport:
     """Read the appliance's state (local mode: ``state_dir`` given; image mode: not, and
     ``active`` is what ``s6-rc -a list`` says is up)."""
@@ -347,7 +374,7 @@ def collect(
     services = read_states(
         scandir, scandir, manifest=manifest, skipped=skipped, cause=cause, active=active
     )
-    attestation = _json(run_dir / ATTESTATION_FILE)
+    attestation = attestation_status(attestation_path or run_dir / "sealfeed" / ATTESTATION_FILE)
     swept: list[str] = []
     with contextlib.suppress(OSError):
         swept = [ln for ln in (run_dir / LEFTOVERS_FILE).read_text().splitlines() if ln]
@@ -383,6 +410,7 @@ __all__ = [
     "ATTESTATION_FILE",
     "ServiceState",
     "StatusReport",
+    "attestation_status",
     "collect",
     "format_table",
     "read_states",

@@ -63,6 +63,7 @@ def _status(args: argparse.Namespace) -> ExitCode:
             run_dir=Path(rt.run_dir),
             manifest_path=Path(rt.tree_root) / MANIFEST,
             state_dir=state,
+            attestation_path=Path(rt.attestation_path),
         )
     else:
         scandir = Path(args.scandir)
@@ -80,6 +81,7 @@ def _status(args: argparse.Namespace) -> ExitCode:
             run_dir=Path(rt.run_dir),
             manifest_path=manifest,
             active=_s6rc_active(Path(rt.live_dir)),
+            attestation_path=Path(rt.attestation_path),
         )
     doc = report.as_dict()
     human = report.human()

@@ -44,7 +44,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    add_config_arguments(parser)
+    add_config_arguments(parser, consumer="supervision")
     parser.add_argument(
         "--state-dir",
         default=None,

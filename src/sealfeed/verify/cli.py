@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+from typing import Any
 
 from sealfeed.errors import ExitCode
 from sealfeed.output import add_json_flag
@@ -40,6 +41,18 @@ def register(parser: argparse.ArgumentParser) -> None:
     evidence.add_argument(
         "--order-report", help="Super Protocol order report (spctl orders get-report --save-to)"
     )
+    evidence.add_argument(
+        "--url",
+        metavar="http://HOST:PORT",
+        help="fetch the appliance's attestation document (GET /attestation on its exporter) "
+        "and verify its quote; every claim in it is recomputed, none trusted",
+    )
+    evidence.add_argument(
+        "--attestation",
+        metavar="FILE",
+        help="a saved attestation document (or the container log's `sealfeed-attestation:` "
+        "line): verified like --url, offline",
+    )
     parser.add_argument(
         "--report-quote",
         help="with --order-report: the TEE's raw quote, bound to the certificate key",
@@ -66,6 +79,21 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=cmd_verify)
 
 
+def evidence_from_args(args: argparse.Namespace) -> Any:
+    """The Evidence the flags name: files, a saved attestation document, or a fetched one."""
+    from sealfeed.verify.evidence import evidence_from_attestation_file, evidence_from_files
+
+    if getattr(args, "url", None):
+        from sealfeed.verify.fetch import fetch_evidence
+
+        return fetch_evidence(args.url)
+    if getattr(args, "attestation", None):
+        return evidence_from_attestation_file(args.attestation)
+    return evidence_from_files(
+        quote=args.quote or args.report_quote, order_report=args.order_report
+    )
+
+
 def cmd_verify(args: argparse.Namespace) -> ExitCode:
     from pathlib import Path
 
@@ -78,7 +106,6 @@ def cmd_verify(args: argparse.Namespace) -> ExitCode:
     from sealfeed.timearg import parse_at
     from sealfeed.verify import (
         Inputs,
-        evidence_from_files,
         load_config,
         make_quote_verifier,
         render_human,
@@ -90,9 +117,7 @@ def cmd_verify(args: argparse.Namespace) -> ExitCode:
     at = parse_at(args.at)
     measurement = load_measurement(args.image_measurement).raw
     trust = trust_from_args(args.pubkey, os.environ)
-    evidence = evidence_from_files(
-        quote=args.quote or args.report_quote, order_report=args.order_report
-    )
+    evidence = evidence_from_args(args)
     verifier = None
     if evidence.quote is not None:
         verifier = make_quote_verifier(
@@ -120,4 +145,4 @@ def cmd_verify(args: argparse.Namespace) -> ExitCode:
     return ExitCode.OK if verdict.ok else ExitCode.FAILED
 
 
-__all__ = ["cmd_verify", "register"]
+__all__ = ["cmd_verify", "evidence_from_args", "register"]

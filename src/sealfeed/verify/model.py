@@ -22,11 +22,20 @@ from sealfeed.sp.rules import SpAnchors
 @dataclass(frozen=True)
 class Evidence:
     """What the appliance presented. ``source`` says where it came from ("files", or the
-    URL it was fetched from); it is reported, never trusted."""
+    URL it was fetched from); it is reported, never trusted.
+
+    From an attestation document (``verify --url`` / ``--attestation``, ADR 0130):
+    ``import_key`` is the secrets-import key the quote's second report_data half must commit
+    to (ADR 0134); ``claims`` are what the appliance *says* it binds (image, configuration
+    hash) -- used only to explain a mismatch, never to decide; ``unattested`` is the
+    appliance's own reason when it presents no quote."""
 
     quote: bytes | None = None
     order_report: OrderReport | None = None
     source: str = "files"
+    import_key: bytes | None = None
+    claims: Mapping[str, str | None] = field(default_factory=dict)
+    unattested: str | None = None
 
 
 @dataclass(frozen=True)
