@@ -84,7 +84,7 @@ class Up:
         assert self.proc.stderr is not None
         for line in self.proc.stderr:
             self.lines.append(line)
-            if "all services ready" in line:
+            if "sealfeed up:   stop:" in line:  # the last line of the ready report
                 self._ready.set()
 
     @property
@@ -184,6 +184,8 @@ def test_up_runs_the_real_appliance(state: Path) -> None:
         # "every provisioning step twice" (issue #19): the report once, no info log lines
         assert up.err.count("created role chainlink_node_1 ") == 1, up.err
         assert '"event": "pg_provision"' not in up.err
+        # and the provisioning report ends in a sentence, not a bare "changed"
+        assert "\nchanged\n" not in up.err and "5 nodes provisioned: 25 changes" in up.err
 
         # README.md's "ready" transcript is what a run prints
         missing = readme_lines_not_in(up.err, state)

@@ -46,9 +46,10 @@ def test_commands_load_their_config_through_the_real_loader_by_default() -> None
                     "chainlink render", "chainlink publish", "up"):  # fmt: skip
         assert takes_config[f"sealfeed {command}"] is config_from_args
     # production: every one of them verifies the signature (fail closed), nothing else;
-    # `verify` checks a configuration as evidence (its own link of the verdict)
+    # `verify` checks a configuration as evidence (its own link of the verdict), and so does
+    # `secrets seal`, which runs that same chain before it seals anything to the appliance
     loaded = {path for path, loader in takes_config.items() if loader is not None}
-    assert set(takes_config) - loaded == {"sealfeed verify"}
+    assert set(takes_config) - loaded == {"sealfeed verify", "sealfeed secrets seal"}
     assert {takes_config[path] for path in loaded} == {config_from_args}
 
 

@@ -34,7 +34,8 @@ def test_a_vm_runs_its_nodes_and_the_link() -> None:
     assert nodes == ["chainlink-node-3", "chainlink-node-4"]
     assert {LINK, f"{LINK}-log", "postgres", "price-aggregator", "process-metrics"} <= set(b)
     link = b[LINK]
-    assert link.type == "longrun" and link.dependencies == ("config-verify",)
+    # its push credentials come from secrets-import, which comes after config-verify
+    assert link.type == "longrun" and link.dependencies == ("secrets-import",)
     assert link.argv[:3] == ("sealfeed", "link", "serve")
     assert link.argv[-4:] == ("--run-dir", "/run/x/link", "--notify-fd", "3")
     assert link.notification_fd == 3

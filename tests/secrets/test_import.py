@@ -12,11 +12,11 @@ import pytest
 
 from sealfeed.config.loader import secret_file_refs
 from sealfeed.errors import InputError, VerificationError
-from sealfeed.secrets.importer import Owner, plan_import, run_import
+from sealfeed.secrets.importer import ServiceAccount, plan_import, run_import
 from sealfeed.secrets.keys import IMPORT_KEY, IMPORT_PUB, ensure_import_key, public_bytes
 from sealfeed.secrets.sealed import seal
 
-NOBODY = Owner("nobody", 65534, 65534, frozenset({65534}))
+NOBODY = ServiceAccount("nobody", 65534, 65534, frozenset({65534}))
 
 
 def _solution(solution: dict[str, Any]) -> dict[str, Any]:

@@ -382,7 +382,10 @@ def _provision(args: argparse.Namespace) -> ExitCode:
         for n in report.nodes:
             lines.append(f"node {n.index}: {n.url}")
             lines += [f"  - {a}" for a in n.actions] or ["  - no changes"]
-        lines.append("changed" if report.changed else "no changes (already provisioned)")
+        changes = sum(len(n.actions) for n in report.nodes)
+        nodes = f"{len(report.nodes)} node{'s' if len(report.nodes) != 1 else ''}"
+        lines.append(f"{nodes} provisioned: {changes} change{'s' if changes != 1 else ''}"
+                     if report.changed else "no changes (already provisioned)")  # fmt: skip
         return "\n".join(lines)
 
     emit(args, report.as_dict(), human)

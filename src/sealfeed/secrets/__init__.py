@@ -7,7 +7,7 @@ imported, generated and existing secret files for the account that consumes each
 (``sealfeed secrets import``), ``cli`` also has the operator's ``sealfeed secrets seal``.
 """
 
-from sealfeed.secrets.importer import ImportReport, Owner, plan_import, run_import
+from sealfeed.secrets.importer import ImportReport, ServiceAccount, plan_import, run_import
 from sealfeed.secrets.keys import IMPORT_KEY, IMPORT_PUB, ensure_import_key, load_import_key
 from sealfeed.secrets.sealed import FORMAT, SealedBundle, key_id, open_bundle, parse_bundle, seal
 
@@ -16,8 +16,8 @@ __all__ = [
     "IMPORT_KEY",
     "IMPORT_PUB",
     "ImportReport",
-    "Owner",
     "SealedBundle",
+    "ServiceAccount",
     "ensure_import_key",
     "key_id",
     "load_import_key",

@@ -37,7 +37,7 @@ BUNDLE_SUFFIX = ".sealed.json"
 
 
 @dataclass(frozen=True)
-class Owner:
+class ServiceAccount:
     """The account a consumer runs as."""
 
     account: str
@@ -50,7 +50,7 @@ class Owner:
 class FilePlan:
     name: str
     consumers: tuple[str, ...]
-    owner: Owner | None
+    owner: ServiceAccount | None
     generate: bool
     imported: bool
 
@@ -99,7 +99,7 @@ class ImportReport:
 def plan_import(
     refs: Sequence[SecretFileRef],
     imported: Iterable[str],
-    owners: Mapping[str, Owner | None],
+    owners: Mapping[str, ServiceAccount | None],
 ) -> list[FilePlan]:
     """Which file gets which owner, and whether the bundle may fill it (pure).
 
@@ -118,7 +118,7 @@ def plan_import(
         consumers = tuple(sorted({r.consumer or "supervision" for r in group}))
         accounts = {owners.get(c) for c in consumers}
         if len(accounts) > 1:
-            names = ", ".join(f"{c} as {(owners.get(c) or Owner('root', 0, 0)).account}"
+            names = ", ".join(f"{c} as {(owners.get(c) or ServiceAccount('root', 0, 0)).account}"
                               for c in consumers)  # fmt: skip
             problems.append(f"{name}: read by {names}; give each account its own file")
             continue
@@ -145,7 +145,7 @@ def find_bundles(inputs: Iterable[str | os.PathLike[str]]) -> list[Path]:
     return out
 
 
-def _searchable(st: os.stat_result, owner: Owner) -> bool:
+def _searchable(st: os.stat_result, owner: ServiceAccount) -> bool:
     if owner.uid == 0 or st.st_uid == owner.uid:
         return bool(st.st_mode & stat.S_IXUSR) or owner.uid == 0
     if st.st_gid == owner.gid or st.st_gid in owner.groups:
@@ -153,7 +153,7 @@ def _searchable(st: os.stat_result, owner: Owner) -> bool:
     return bool(st.st_mode & stat.S_IXOTH)
 
 
-def _reach(root: Path, path: Path, owner: Owner) -> None:
+def _reach(root: Path, path: Path, owner: ServiceAccount) -> None:
     """Make every directory from the secrets root to ``path`` searchable for ``owner``: the
     root must already be (the image provisions it 0750 root:sealfeed); directories below it
     get the search bit for others (their listing stays closed; files are 0600)."""
@@ -207,7 +207,7 @@ def _mkdirs(root: Path, directory: Path) -> None:
         os.chmod(d, 0o700)
 
 
-def _give(path: Path, owner: Owner | None) -> bool:
+def _give(path: Path, owner: ServiceAccount | None) -> bool:
     """chown/chmod an existing secret file to its consumer, 0600; True when changed."""
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
@@ -226,7 +226,7 @@ def run_import(
     refs: Sequence[SecretFileRef],
     secrets_dir: str | os.PathLike[str],
     inputs: Iterable[str | os.PathLike[str]],
-    owners: Mapping[str, Owner | None],
+    owners: Mapping[str, ServiceAccount | None],
 ) -> ImportReport:
     from sealfeed.secret import write_secret_file
 
@@ -287,7 +287,7 @@ def run_import(
     return report
 
 
-def owner_of(account: str) -> Owner:
+def owner_of(account: str) -> ServiceAccount:
     """An account by name (InputError when it does not exist here)."""
     import grp
     import pwd
@@ -297,14 +297,14 @@ def owner_of(account: str) -> Owner:
     except KeyError:
         raise InputError(f"no such account {account!r}", location="--owner") from None
     groups = frozenset(g.gr_gid for g in grp.getgrall() if account in g.gr_mem)
-    return Owner(account, pw.pw_uid, pw.pw_gid, groups | {pw.pw_gid})
+    return ServiceAccount(account, pw.pw_uid, pw.pw_gid, groups | {pw.pw_gid})
 
 
 __all__ = [
     "BUNDLE_SUFFIX",
     "FilePlan",
     "ImportReport",
-    "Owner",
+    "ServiceAccount",
     "find_bundles",
     "owner_of",
     "plan_import",
