@@ -43,7 +43,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from Crypto.Hash import keccak
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, x25519
@@ -392,20 +392,55 @@ def _go_b64(data: bytes) -> str:
     return base64.b64encode(data).decode("ascii")
 
 
-@dataclass(frozen=True)
-class OCR2KeyBundle:
-    """EVM OCR2 bundle: on-chain secp256k1 signer + off-chain ed25519 signer + X25519 key."""
+def _x25519_public(scalar: bytes) -> bytes:
+    priv = x25519.X25519PrivateKey.from_private_bytes(scalar)
+    return priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
-    onchain_scalar: bytes  # 32 bytes
+
+@dataclass(frozen=True)
+class _OCRKeyBundle:
+    """What OCR1 and OCR2 bundles share: three secrets, an id that hashes the Go payload."""
+
+    onchain_scalar: bytes  # 32 bytes, big-endian secp256k1 scalar
     offchain_seed: bytes  # 32-byte ed25519 seed
     encryption_scalar: bytes  # 32-byte X25519 scalar (clamped by X25519 itself, RFC 7748 §5)
 
     def __repr__(self) -> str:
-        return f"OCR2KeyBundle(id={self.id})"
+        return f"{type(self).__name__}(id={self.id})"
 
     @classmethod
-    def generate(cls, random: RandomBytes = os.urandom) -> OCR2KeyBundle:
+    def generate(cls, random: RandomBytes = os.urandom) -> Self:
         return cls(_random_scalar(random), random(32), random(32))
+
+    def raw(self) -> bytes:
+        raise NotImplementedError
+
+    @property
+    def id(self) -> str:
+        return hashlib.sha256(self.raw()).hexdigest()
+
+    @property
+    def offchain_public_key(self) -> str:
+        return _ed25519_public(self.offchain_seed).hex()
+
+    @property
+    def config_public_key(self) -> str:
+        return _x25519_public(self.encryption_scalar).hex()
+
+
+def _open_export(doc: Mapping[str, Any], password: str, where: str) -> bytes:
+    """The payload of an exported bundle (``crypto`` decrypted with the typed password)."""
+    raw = decrypt_data_v3(_field(doc, "crypto", dict, where), password.encode(),
+                          where=where + ".crypto")  # fmt: skip
+    # Chainlink takes the id as sha256 of the stored payload, whatever its byte layout.
+    if doc.get("id") not in (None, hashlib.sha256(raw).hexdigest()):
+        raise InputError("id does not match the key bundle", location=where)
+    return raw
+
+
+@dataclass(frozen=True, repr=False)
+class OCR2KeyBundle(_OCRKeyBundle):
+    """EVM OCR2 bundle: on-chain secp256k1 signer + off-chain ed25519 signer + X25519 key."""
 
     def raw(self) -> bytes:
         """Go ``json.Marshal(keyBundleRawData)`` -- byte-exact, since the id hashes it."""
@@ -419,10 +454,6 @@ class OCR2KeyBundle:
         ).encode("ascii")
 
     @property
-    def id(self) -> str:
-        return hashlib.sha256(self.raw()).hexdigest()
-
-    @property
     def onchain_address(self) -> str:
         """The on-chain "public key" of an EVM bundle is the signer address (evm_keyring.go)."""
         return to_checksum_address(_secp256k1_address(self.onchain_scalar))
@@ -430,15 +461,6 @@ class OCR2KeyBundle:
     @property
     def onchain_public_key(self) -> str:
         return _secp256k1_address(self.onchain_scalar).hex()
-
-    @property
-    def offchain_public_key(self) -> str:
-        return _ed25519_public(self.offchain_seed).hex()
-
-    @property
-    def config_public_key(self) -> str:
-        priv = x25519.X25519PrivateKey.from_private_bytes(self.encryption_scalar)
-        return priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
 
     def export(
         self,
@@ -483,37 +505,17 @@ class OCR2KeyBundle:
     ) -> OCR2KeyBundle:
         if doc.get("keyType") != "OCR2":
             raise InputError("keyType must be 'OCR2'", location=where)
-        pw = (OCR2_PASSWORD_PREFIX + password.reveal()).encode()
-        raw = decrypt_data_v3(_field(doc, "crypto", dict, where), pw, where=where + ".crypto")
-        bundle = cls.from_raw(raw, where=where)
-        # Chainlink takes the id as sha256 of the stored payload, whatever its byte layout.
-        if doc.get("id") not in (None, hashlib.sha256(raw).hexdigest()):
-            raise InputError("id does not match the key bundle", location=where)
-        return bundle
+        return cls.from_raw(_open_export(doc, OCR2_PASSWORD_PREFIX + password.reveal(), where),
+                            where=where)  # fmt: skip
 
 
 # --- OCR1 key bundle ----------------------------------------------------------------------
 
 
-def _x25519_public(scalar: bytes) -> bytes:
-    priv = x25519.X25519PrivateKey.from_private_bytes(scalar)
-    return priv.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-
-
-@dataclass(frozen=True)
-class OCR1KeyBundle:
-    """OCR1 bundle: on-chain secp256k1 signer + off-chain ed25519 signer + X25519 config key."""
-
-    onchain_scalar: bytes  # 32 bytes, big-endian (Go big.Int ``EcdsaD``)
-    offchain_seed: bytes  # 32-byte ed25519 seed
-    encryption_scalar: bytes  # 32-byte X25519 scalar (``OffChainEncryption``)
-
-    def __repr__(self) -> str:
-        return f"OCR1KeyBundle(id={self.id})"
-
-    @classmethod
-    def generate(cls, random: RandomBytes = os.urandom) -> OCR1KeyBundle:
-        return cls(_random_scalar(random), random(32), random(32))
+@dataclass(frozen=True, repr=False)
+class OCR1KeyBundle(_OCRKeyBundle):
+    """OCR1 bundle: on-chain secp256k1 signer (Go big.Int ``EcdsaD``) + off-chain ed25519
+    signer + X25519 config key (``OffChainEncryption``)."""
 
     def raw(self) -> bytes:
         """Go ``json.Marshal(keyBundleRawData)`` -- byte-exact, since the id hashes it."""
@@ -531,21 +533,9 @@ class OCR1KeyBundle:
         ).encode("ascii")
 
     @property
-    def id(self) -> str:
-        return hashlib.sha256(self.raw()).hexdigest()
-
-    @property
     def onchain_signing_address(self) -> str:
         """EIP-55 address of the on-chain signer (what OCR1 ``setConfig`` takes as signer)."""
         return to_checksum_address(_secp256k1_address(self.onchain_scalar))
-
-    @property
-    def offchain_public_key(self) -> str:
-        return _ed25519_public(self.offchain_seed).hex()
-
-    @property
-    def config_public_key(self) -> str:
-        return _x25519_public(self.encryption_scalar).hex()
 
     def export(
         self,
@@ -597,11 +587,8 @@ class OCR1KeyBundle:
     ) -> OCR1KeyBundle:
         if doc.get("keyType") not in ("OCR", None):  # Chainlink's own v1 exports omit it
             raise InputError("keyType must be 'OCR'", location=where)
-        pw = (OCR1_PASSWORD_PREFIX + password.reveal()).encode()
-        raw = decrypt_data_v3(_field(doc, "crypto", dict, where), pw, where=where + ".crypto")
+        raw = _open_export(doc, OCR1_PASSWORD_PREFIX + password.reveal(), where)
         bundle = cls.from_raw(raw, where=where)
-        if doc.get("id") not in (None, hashlib.sha256(raw).hexdigest()):
-            raise InputError("id does not match the key bundle", location=where)
         stated = str(doc.get("onChainSigningAddress", "")).removeprefix(OCR1_SIGNING_ADDRESS_PREFIX)
         if stated and stated.lower() != bundle.onchain_signing_address.lower():
             raise InputError("onChainSigningAddress does not match the key bundle", location=where)
