@@ -221,7 +221,7 @@ def cmd_oracle_set(args: argparse.Namespace) -> ExitCode:
         params = replace(params, delta_c=parse_duration(args.delta_c, location="--delta-c"))
     if args.alpha_ppb is not None:
         params = replace(params, alpha_ppb=args.alpha_ppb)
-    if args.wait_seconds is not None and args.wait_seconds < 0:
+    if args.wait_seconds < 0:
         raise InputError("must be >= 0", location="--wait-seconds")
     # the whole DON's configuration read outside any VM has none of the nodes' keys
     require_vm(cfg, cfg.vm)
