@@ -1,10 +1,13 @@
 """The stop cause's "last words" (hooks.py) and local mode's s6-svscan control scripts
-(local.py): the pure parts, and the finish hook against a real rendered tree + log file."""
+(local.py): the pure parts, the finish hook against a real rendered tree + log file, and a
+rendered oneshot script run by sh with the real halt hook."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from sealfeed.config.model import RestartPolicy
@@ -19,7 +22,7 @@ from sealfeed.s6.hooks import (
 )
 from sealfeed.s6.local import svscan_control_files
 from sealfeed.s6.model import RenderOptions
-from sealfeed.s6.render import render_service_tree
+from sealfeed.s6.render import ONESHOT_STDERR_DIR, render_service_tree
 from sealfeed.s6.tree import write_tree
 from tests.fixtures.s6 import s6_make_config
 
@@ -152,14 +155,86 @@ def test_svscan_control_scripts(tmp_path: Path) -> None:
             assert r.returncode == 0, (name, r.stderr)
 
 
-def test_local_oneshots_do_not_repeat_their_report(tmp_path: Path) -> None:
-    """Issue #19: `up` printed every provisioning step twice (the report on stdout and the
-    same steps as info log lines on stderr, both on `up`'s terminal)."""
+def _oneshot(tmp: Path, shell: str) -> tuple[Path, Path, Path]:
+    """The rendered ``postgres-init`` oneshot script running ``shell`` instead of
+    ``pg provision`` (everything else as rendered: capture, log level, the real halt hook)."""
+    secrets = tmp / "secrets"
+    (secrets / "postgres").mkdir(parents=True)
+    (secrets / "postgres" / "superuser.password").write_text("pg-Secret-0123456789\n")
+    results = tmp / "results"
+    opts = RenderOptions(
+        mode="local",
+        tree_root=str(tmp / "tree"),
+        results_dir=str(results),
+        run_service_dir=str(tmp / "run"),
+        halt="none",
+        secrets_dir=str(secrets),
+        sealfeed_argv=(sys.executable, "-m", "sealfeed"),
+        drop_privileges=False,
+        commands={"postgres-init": ("sh", "-c", shell)},
+    )
+    tree = render_service_tree(s6_make_config(1, log_dir=str(tmp / "log")), opts)
+    write_tree(tree, tmp / "tree")
+    return tmp / "tree" / "scripts" / "postgres-init", results, secrets
+
+
+def test_a_failed_oneshot_cause_carries_its_own_redacted_last_words(tmp_path: Path) -> None:
+    """ADR 0148: the oneshot's stderr still reaches the container log (the script's stderr)
+    and is captured; the halt hook puts its telling line, redacted, into the cause, and only
+    the redacted tail stays on disk."""
+    script, results, _ = _oneshot(
+        tmp_path,
+        "echo 'node 1: created role' ; "
+        'echo \'{"level": "warning", "event": "slow"}\' >&2; '
+        "echo 'sealfeed: /sp/postgresql/data: cannot connect as postgres with pg-Secret-0123456789'"
+        " >&2; echo 'a trailing remark' >&2; exit 2",
+    )
+    r = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2, r.stderr
+    assert "node 1: created role" in r.stdout  # the report: untouched
+    assert "cannot connect as postgres with pg-Secret" in r.stderr  # live, as before
+    said = "sealfeed: /sp/postgresql/data: cannot connect as postgres with ***"
+    cause = read_cause(results)
+    assert cause is not None and cause["reason"] == said, cause
+    assert cause["service"] == "postgres-init" and cause["exit_code"] == 2
+    assert str(cause["line"]).startswith(
+        "sealfeed: appliance stopped: postgres-init: oneshot failed"
+    )
+    assert f"; its last words: {said}; container exit code 2" in str(cause["line"])
+    assert str(cause["line"]) in r.stderr  # the cause line itself in the container log
+    kept = results / ONESHOT_STDERR_DIR / "postgres-init.stderr"
+    assert "pg-Secret" not in kept.read_text() and "a trailing remark" in kept.read_text()
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert not kept.with_name("postgres-init.stderr.fifo").exists()
+
+
+def test_a_oneshot_that_succeeds_leaves_nothing_and_logs_at_warning(tmp_path: Path) -> None:
+    """Issue #19 / ADRs 0129, 0148: the oneshot's report already names each step, so its own
+    log level defaults to WARNING in both modes (the script is shared); an operator's
+    SEALFEED_LOG_LEVEL wins."""
+    script, results, _ = _oneshot(tmp_path, 'echo "level=$SEALFEED_LOG_LEVEL"; echo note >&2')
+    r = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
+    assert (r.returncode, r.stdout, r.stderr) == (0, "level=WARNING\n", "note\n")
+    assert list((results / ONESHOT_STDERR_DIR).iterdir()) == []
+    assert read_cause(results) is None
+    env = {**os.environ, "SEALFEED_LOG_LEVEL": "DEBUG"}
+    r = subprocess.run(["sh", str(script)], capture_output=True, text=True, env=env, timeout=60)
+    assert r.stdout == "level=DEBUG\n"
+    # the local-mode stand-in runs the very same script
     from sealfeed.s6.local import scandir_tree
 
-    source = _tree(tmp_path)
-    scan = scandir_tree(source.parent)
-    run = scan.files["postgres-init/run"].decode()
-    assert 'SEALFEED_LOG_LEVEL="${SEALFEED_LOG_LEVEL:-WARNING}"; export SEALFEED_LOG_LEVEL' in run
-    assert run.index("SEALFEED_LOG_LEVEL") < run.index("if waitfg")
+    scan = scandir_tree(tmp_path / "tree")
+    assert str(script) in scan.files["postgres-init/run"].decode()
     assert "SEALFEED_LOG_LEVEL" not in scan.files["price-aggregator/run"].decode()
+
+
+def test_a_oneshot_without_mkfifo_runs_uncaptured(tmp_path: Path) -> None:
+    """No FIFO (no mkfifo, a read-only results dir): the oneshot still runs and fails with
+    its exit-code meaning, just without last words."""
+    script, results, _ = _oneshot(tmp_path, "echo 'sealfeed: x: broken' >&2; exit 3")
+    results.mkdir()
+    (results / ONESHOT_STDERR_DIR).write_text("not a directory")
+    r = subprocess.run(["sh", str(script)], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 3 and "sealfeed: x: broken" in r.stderr
+    cause = read_cause(results)
+    assert cause is not None and cause["reason"] is None and cause["exit_code"] == 3

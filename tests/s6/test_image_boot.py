@@ -12,6 +12,7 @@ manifest -- the runtime description both modes share.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -153,6 +154,24 @@ def assert_secret_files_belong_to_their_readers(img: ImageRoot) -> None:
         assert (st.st_uid, st.st_mode & 0o777) == (uid, 0o600), (rel, st.st_uid, oct(st.st_mode))
 
 
+def assert_each_step_said_once(log: str) -> None:
+    """ADR 0148: a oneshot's report (stdout) names each provisioning step; its info log
+    lines (stderr) no longer repeat them in the container log (WARNING by default, as in
+    local mode since ADR 0129)."""
+    boot = log[: log.index(STARTED)]
+    for step in ("created role chainlink_node_1 ", "created database chainlink_node_2 ",
+                 "initialized cluster ", "2 nodes provisioned: 10 changes",
+                 "generated: chainlink/api-password"):  # fmt: skip
+        assert boot.count(step) == 1, (step, boot)
+    logged = []
+    for line in boot.splitlines():
+        if line.startswith("{"):
+            with contextlib.suppress(ValueError):
+                logged.append(json.loads(line))
+    assert [d for d in logged if d.get("level") in ("info", "debug")] == [], logged
+    assert "new keys: evm, p2p, ocr2" in boot  # the reports themselves are all there
+
+
 def _marked_processes(root: Path) -> list[int]:
     marker = f"{MARKER_ENV}={root}".encode()
     out = []
@@ -188,6 +207,7 @@ def test_boot_order_readiness_restart_and_ordered_stop(
         CONFIGURATION_PUBLIC_KEY="MCowBQYDK2VwAyEAZKXzFe1UMZDEmPOL6mC2Q/sQiGOqMvSq51gSmbDqy8Q="
     )
     img.wait_log(STARTED)
+    assert_each_step_said_once(img.log())
     manifest = img.manifest()
     names = [s["name"] for s in manifest["services"]]
     assert {"config-verify", "postgres", "chainlink-node-1", "chainlink-node-2"} <= set(names)
@@ -479,25 +499,71 @@ def test_a_baked_tree_is_what_runs(image_root: Callable[..., ImageRoot]) -> None
     assert not (img.run / "service" / ".s6-svscan" / "control").exists()
 
 
+def _cause_and_status(img: ImageRoot, skarnet_bin: Path) -> tuple[str, str, dict[str, Any]]:
+    cause = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    human = subprocess.run(
+        [sys.executable, "-m", "sealfeed", "status", "--scandir", str(img.run / "service")],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    return cause, human.stdout, _status(img, skarnet_bin)
+
+
 def test_a_failed_oneshot_stops_the_container_with_its_cause(
-    image_root: Callable[..., ImageRoot],
+    image_root: Callable[..., ImageRoot], skarnet_bin: Path
 ) -> None:
-    """PostgreSQL cannot be bootstrapped (its data dir is a file): the oneshot records why,
-    nothing that depends on it starts, what did start is stopped in order, exit = its code."""
+    """PostgreSQL cannot be bootstrapped (its data dir is a file): the oneshot records why --
+    with its own words (ADR 0148) --, nothing that depends on it starts, what did start is
+    stopped in order, exit = its code."""
     img = image_root(nodes=2)
     data = img.root / "sp" / "postgresql" / "data"
     data.rmdir()
     data.write_text("not a directory\n")
     img.start()
     code = img.wait_exit(180)
-    assert code != 0, img.log()[-4000:]
-    cause = (img.run / "s6-linux-init-container-results" / "cause").read_text()
+    assert code == 2, img.log()[-4000:]  # InputError: the data dir is bad input
+    cause, human, doc = _cause_and_status(img, skarnet_bin)
+    said = f"sealfeed: {data}: data directory path exists and is not a directory"
     assert cause.startswith("sealfeed: appliance stopped: postgres-bootstrap: oneshot failed")
-    assert cause.rstrip().endswith(f"container exit code {code}")
+    assert f"; its last words: {said}; container exit code 2\n" in cause
+    assert cause.strip() in img.log()  # the one line in the container log
+    assert cause.strip() in human.splitlines()  # and `sealfeed status` shows the same line
+    states = {s["name"]: s for s in doc["services"]}
+    assert states["postgres-bootstrap"]["state"] == "failed"
+    assert states["postgres-bootstrap"]["reason"] == said
+    assert doc["cause"]["reason"] == said and doc["cause"]["container_exit_code"] == 2
     seen = _first(img.transitions())
     assert ("postgres", "starting") not in seen and ("chainlink-node-1", "starting") not in seen
     assert ("config-verify", "successfully started") in seen
     assert "sealfeed-init: the user bundle failed to start" not in img.log()  # cause kept
+    assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
+
+
+def test_a_damaged_node_key_stops_chainlink_render_with_its_reason(
+    image_root: Callable[..., ImageRoot], skarnet_bin: Path
+) -> None:
+    """A node's key file on the secrets volume is damaged: chainlink-render (late in the
+    boot, PostgreSQL and the aggregator already up) fails with exit 2; the container's exit
+    code and the cause line -- in the container log and in `sealfeed status` -- say which
+    file and what is wrong with it, and the captured stderr left on disk is redacted."""
+    img = image_root(nodes=2)
+    key = img.root / "sp" / "secrets" / "chainlink" / "node-2" / "evm_key.json"
+    key.parent.mkdir(parents=True)
+    key.write_text('{"address": "not a keystore"')
+    key.chmod(0o600)
+    img.start()
+    assert img.wait_exit(180) == 2, img.log()[-4000:]
+    cause, human, doc = _cause_and_status(img, skarnet_bin)
+    assert cause.startswith("sealfeed: appliance stopped: chainlink-render: oneshot failed")
+    reason = doc["cause"]["reason"]
+    assert reason and reason.startswith(f"sealfeed: {key}: "), reason
+    assert f"; its last words: {reason}; container exit code 2\n" in cause
+    assert cause.strip() in human.splitlines()
+    seen = _first(img.transitions())
+    assert ("postgres", "successfully started") in seen
+    assert ("chainlink-node-1", "starting") not in seen
+    kept = img.run / "s6-linux-init-container-results" / "oneshots" / "chainlink-render.stderr"
+    keystore = (img.root / "sp" / "secrets" / "chainlink" / "keystore-password").read_text()
+    assert reason in kept.read_text() and keystore.strip() not in kept.read_text()
     assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
 
 

@@ -213,6 +213,7 @@ def cmd_oracle_set(args: argparse.Namespace) -> ExitCode:
     from sealfeed.chainlink.ocr1_config import OCR1Params, parse_duration
     from sealfeed.chainlink.oracle_set import oracle_set
     from sealfeed.config.args import verified_config
+    from sealfeed.config.placement import require_vm
 
     cfg = verified_config(args)
     params = OCR1Params()
@@ -220,11 +221,45 @@ def cmd_oracle_set(args: argparse.Namespace) -> ExitCode:
         params = replace(params, delta_c=parse_duration(args.delta_c, location="--delta-c"))
     if args.alpha_ppb is not None:
         params = replace(params, alpha_ppb=args.alpha_ppb)
+    if args.wait_seconds < 0:
+        raise InputError("must be >= 0", location="--wait-seconds")
+    # the whole DON's configuration read outside any VM has none of the nodes' keys
+    require_vm(cfg, cfg.vm)
     keys = {n.index: load_public_keys(cfg.secrets_dir, n.index) for n in cfg.nodes.specs()}
-    doc = oracle_set(cfg, keys, ocr1=params)
+    sources = _peer_oracle_keys(cfg, args, keys)
+    doc = oracle_set(cfg, keys, ocr1=params, sources=sources)
     # The document *is* the result: JSON with or without --json.
     sys.stdout.write(json.dumps(doc, indent=2) + "\n")
     return ExitCode.OK
+
+
+def _peer_oracle_keys(cfg: Any, args: argparse.Namespace, keys: dict[int, Any]) -> dict[int, str]:
+    """One VM of several: add the other VMs' oracle keys to ``keys`` from the node-keys
+    documents the link fetched from them (ADR 0147); returns node -> document path."""
+    from sealfeed.config.placement import is_multi_vm, remote_nodes
+
+    if not is_multi_vm(cfg):
+        return {}
+    from sealfeed.chainlink.oracle_set import don_oracles
+    from sealfeed.chainlink.peers import fetched_path, remote_keys
+
+    where = remote_nodes(cfg)
+    wanted = [n.index for n in don_oracles(cfg) if n.index in where]
+
+    def progress(line: str) -> None:
+        sys.stderr.write(f"sealfeed chainlink: {line}\n")
+        sys.stderr.flush()
+
+    keys.update(
+        remote_keys(
+            cfg,
+            args.link_dir,
+            nodes=wanted,
+            wait_seconds=args.wait_seconds or 0,
+            progress=progress if args.wait_seconds else None,
+        )
+    )
+    return {n: str(fetched_path(args.link_dir, where[n])) for n in wanted}
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -322,9 +357,26 @@ def register(parser: argparse.ArgumentParser) -> None:
         "(ocrVersion 1) also, per contract, the threshold, encodedConfigVersion, the encoded "
         "off-chain config with a freshly encrypted shared secret, and ready call data for the "
         "standard OCR1 aggregator and Super Protocol's variant. OCR1 output differs on every "
-        "run (a new shared secret each time, as libocr does); send one of them.",
+        "run (a new shared secret each time, as libocr does); send one of them. On one VM of a DON "
+        "placed on several VMs (sealfeed.placement) it prints the whole DON's set, ordered by "
+        "node index, the same on every VM: its own nodes' keys plus the other VMs' public keys "
+        "that the attested link fetched from them (their node-keys documents).",
     )
     common(p, node=False)
+    p.add_argument(
+        "--link-dir",
+        default="/run/sealfeed/link",
+        help="one VM of several (sealfeed.placement): the attested link's directory, where "
+        "the other VMs' node keys are fetched from the verified peers (default %(default)s)",
+    )
+    p.add_argument(
+        "--wait-seconds",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="one VM of several: wait this long for the other VMs' node keys, with progress "
+        "on stderr (default 0: answer now, naming the VMs whose keys are missing, exit 3)",
+    )
     p.add_argument(
         "--delta-c",
         metavar="DURATION",

@@ -1,7 +1,10 @@
 """The oracle set for the feed contracts' ``setConfig`` (pure; OCR1 randomness injected).
 
-Oracle nodes only (bootstrap nodes take no part in OCR), in one order used everywhere, with
-``f`` = floor((n-1)/3) as libocr requires n > 3f.
+Oracle nodes only (bootstrap nodes take no part in OCR) of the whole DON, ordered by node
+index (one order used everywhere), with ``f`` = floor((n-1)/3) as libocr requires n > 3f. On
+one VM of several (``sealfeed.placement``) the configuration is that VM's view, whose node list
+is its own nodes only: the DON's nodes are the placement's (:func:`don_oracles`), and the keys
+of the other VMs' nodes come from their ``node-keys`` documents (ADR 0147).
 
 * OCR2 ``setConfig(address[] signers, address[] transmitters, uint8 f, bytes onchainConfig,
   uint64 offchainConfigVersion, bytes offchainConfig)``: signers (OCR2 on-chain signing
@@ -30,11 +33,26 @@ from sealfeed.chainlink.ocr1_config import (
     check_params,
     set_config_inputs,
 )
-from sealfeed.config.model import ApplianceConfig
+from sealfeed.config.model import ApplianceConfig, NodeSpec
 from sealfeed.errors import InputError
 
 #: libocr: n > 3f and f >= 1, so at least 4 oracles (design §3.1.2).
 MIN_ORACLES = 4
+
+
+def don_oracles(cfg: ApplianceConfig) -> list[NodeSpec]:
+    """The DON's oracle nodes by index: the placement's nodes when there is one (every node
+    of the DON is placed exactly once; a VM's own view lists only its nodes), else the
+    configuration's node list."""
+    if cfg.placement:
+        indices = sorted({n for e in cfg.placement for n in e.nodes})
+    else:
+        indices = sorted(s.index for s in cfg.nodes.specs())
+    return [n for n in map(cfg.nodes.node, indices) if n.role == "oracle"]
+
+
+def _key_file(node: int, kind: str) -> str:
+    return f"chainlink/node-{node}/{kind}_key.json"
 
 
 def oracle_set(
@@ -43,9 +61,14 @@ def oracle_set(
     *,
     ocr1: OCR1Params | None = None,
     random: RandomBytes = os.urandom,
+    sources: Mapping[int, str] | None = None,
 ) -> dict[str, Any]:
+    """The ``setConfig`` inputs (see the module doc). ``keys``: every oracle's public keys;
+    ``sources``: where a node's keys were read when not from its own key files (another
+    VM's ``node-keys`` document), for the error location."""
     feeds = validate_feeds(cfg)
-    oracles = [n for n in cfg.nodes.specs() if n.role == "oracle"]
+    oracles = don_oracles(cfg)
+    sources = sources or {}
     if len(oracles) < MIN_ORACLES:
         raise InputError(
             f"OCR needs at least {MIN_ORACLES} oracle nodes (n > 3f, f >= 1); "
@@ -63,7 +86,12 @@ def oracle_set(
     ocr2_feeds = [x for x in feeds if x.ocr_version == 2]
     entries = []
     for n in oracles:
-        k = keys[n.index]
+        k = keys.get(n.index)
+        if k is None:
+            raise InputError(
+                f"no public keys for node {n.index}",
+                location=sources.get(n.index, _key_file(n.index, "evm")),
+            )
         entry: dict[str, Any] = {
             "node": n.index,
             "transmitter": k.evm_address,
@@ -77,10 +105,14 @@ def oracle_set(
         }
         if ocr1_feeds:
             if not k.ocr1_bundle_id:
+                where = sources.get(n.index)
                 raise InputError(
-                    f"node {n.index} has no OCR1 key bundle (run 'sealfeed chainlink keys')",
-                    location=f"chainlink/node-{n.index}/ocr_key.json",
-                )
+                    f"node {n.index} has no OCR1 key bundle "
+                    + ("in its VM's node-keys document (published before a feed used OCR1? "
+                       "that VM's 'sealfeed chainlink render' publishes a new one)"
+                       if where else "(run 'sealfeed chainlink keys')"),
+                    location=where or _key_file(n.index, "ocr"),
+                )  # fmt: skip
             entry["ocr1"] = {
                 "signer": k.ocr1_onchain_signing_address,
                 "offchain_public_key": "0x" + str(k.ocr1_offchain_public_key),
@@ -139,4 +171,4 @@ def oracle_set(
     return doc
 
 
-__all__ = ["MIN_ORACLES", "oracle_set"]
+__all__ = ["MIN_ORACLES", "don_oracles", "oracle_set"]

@@ -6,7 +6,9 @@ bootstrapper lists. Each VM therefore publishes its nodes' public keys as the li
 ``node-keys`` (:func:`node_keys_document`), which the link serves only to verified peers --
 the same measured image running the same signed configuration -- and fetches from them into
 ``<link dir>/peers/<vm>/node-keys.json``. :func:`parse_node_keys` trusts a fetched document
-only for the nodes the signed placement puts on that VM.
+only for the nodes the signed placement puts on that VM. ``chainlink render`` and ``publish``
+take the bootstrap nodes' peer ids from them (:func:`remote_peer_ids`), ``oracle-set`` every
+oracle's public keys (:func:`remote_keys`, ADR 0147).
 
 The document (JSON, public data only)::
 
@@ -27,7 +29,7 @@ from sealfeed.chainlink.keys import NodePublicKeys
 from sealfeed.chainlink.keystore import public_from_peer_id
 from sealfeed.config.model import ApplianceConfig
 from sealfeed.config.placement import remote_nodes
-from sealfeed.errors import InputError
+from sealfeed.errors import ExternalError, InputError
 from sealfeed.fsutil import atomic_write
 
 _log = logging.getLogger("sealfeed.chainlink.peers")
@@ -114,7 +116,7 @@ def _link_hint(link_dir: str | os.PathLike[str], vm: str) -> str:
     return "not verified yet"
 
 
-def remote_peer_ids(
+def remote_keys(
     cfg: ApplianceConfig,
     link_dir: str | os.PathLike[str],
     *,
@@ -123,19 +125,20 @@ def remote_peer_ids(
     progress: Callable[[str], None] | None = None,
     poll: float = 1.0,
     progress_every: float = 15.0,
-) -> dict[int, str]:
-    """Peer ids of ``nodes`` (placed on other VMs) from the documents the link fetched.
+) -> dict[int, NodePublicKeys]:
+    """Public keys of ``nodes`` (placed on other VMs) from the documents the link fetched.
 
     Waits until every one is there -- ``wait_seconds`` None: as long as it takes (a VM may
-    come up before the one with the bootstrap node); 0: not at all -- reporting through ``progress`` what is missing
-    and what the link says about that VM. A document that is there but wrong is an error
-    at once (InputError naming the file)."""
+    come up before the one with the bootstrap node); 0: not at all -- reporting through
+    ``progress`` what is missing and what the link says about that VM; then ExternalError
+    naming every VM whose document is missing (exit 3: the peers are the dependency). A
+    document that is there but wrong is an error at once (InputError naming the file)."""
     where = remote_nodes(cfg)
     want = {n: where[n] for n in nodes if n in where}
     start = time.monotonic()
     last_report: float | None = None
     while True:
-        found: dict[int, str] = {}
+        found: dict[int, NodePublicKeys] = {}
         missing: dict[str, list[int]] = {}
         for vm in sorted(set(want.values())):
             path = fetched_path(link_dir, vm)
@@ -149,7 +152,7 @@ def remote_peer_ids(
             doc = parse_node_keys(data, vm=vm, placed=placed, source=str(path))
             for n in mine:
                 if n in doc:
-                    found[n] = doc[n].peer_id
+                    found[n] = doc[n]
                 else:
                     missing.setdefault(vm, []).append(n)
         if not missing:
@@ -158,8 +161,9 @@ def remote_peer_ids(
         if wait_seconds is not None and now - start >= wait_seconds:
             what = "; ".join(f"{vm} (node {', '.join(map(str, ns))}): {_link_hint(link_dir, vm)}"
                              for vm, ns in missing.items())  # fmt: skip
-            raise InputError(
-                f"no node keys from {what} after {wait_seconds:g} s", location=str(link_dir)
+            when = f"after {wait_seconds:g} s" if wait_seconds else "yet"
+            raise ExternalError(
+                f"no node keys {when} from {what}", location=str(fetched_path(link_dir, "*"))
             )
         if progress is not None and (last_report is None or now - last_report >= progress_every):
             for vm, ns in missing.items():
@@ -167,6 +171,22 @@ def remote_peer_ids(
                          f"through the attested link: {_link_hint(link_dir, vm)}")  # fmt: skip
             last_report = now
         time.sleep(poll)
+
+
+def remote_peer_ids(
+    cfg: ApplianceConfig,
+    link_dir: str | os.PathLike[str],
+    *,
+    nodes: Collection[int],
+    wait_seconds: float | None = None,
+    progress: Callable[[str], None] | None = None,
+    poll: float = 1.0,
+    progress_every: float = 15.0,
+) -> dict[int, str]:
+    """Peer ids of ``nodes`` (placed on other VMs): :func:`remote_keys`, peer ids only."""
+    keys = remote_keys(cfg, link_dir, nodes=nodes, wait_seconds=wait_seconds,
+                       progress=progress, poll=poll, progress_every=progress_every)  # fmt: skip
+    return {n: k.peer_id for n, k in keys.items()}
 
 
 __all__ = [
@@ -177,5 +197,6 @@ __all__ = [
     "parse_node_keys",
     "publish_node_keys",
     "published_path",
+    "remote_keys",
     "remote_peer_ids",
 ]

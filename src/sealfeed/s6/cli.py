@@ -82,6 +82,8 @@ def register(parser: argparse.ArgumentParser) -> None:
     h = sub.add_parser("halt", help="(internal: run by the generated scripts, docs/s6.md)")
     _hook_args(h)
     h.add_argument("--exit-status", type=int, required=True)
+    h.add_argument("--captured", default=None, help="the oneshot's captured stderr")
+    h.add_argument("--secrets-dir", default=None, help="secret values to redact from it")
     h.set_defaults(func=_halt)
 
     pr = sub.add_parser("probe", help="readiness probe: exit 0 if URL answers 2xx (tcp:// too)")
@@ -216,6 +218,8 @@ def _halt(args: argparse.Namespace) -> int:
         status=args.exit_status,
         results_dir=args.results_dir,
         halt_how=args.halt,
+        captured=args.captured or None,
+        secrets_dir=args.secrets_dir,
     )
 
 

@@ -298,10 +298,44 @@ def finish(
     return FINISH_DO_NOT_RESTART
 
 
+def oneshot_last_words(captured: str | os.PathLike[str], secrets_dir: str | None) -> str | None:
+    """A failed oneshot's own one-line reason, from its captured stderr (render.py's oneshot
+    script tees it there; the script has waited for ``tee``, so the file is complete).
+
+    The capture is raw -- what already went to the container log -- so it is redacted here
+    as the log pipeline does (every secret file's value, Authorization headers, URL
+    passwords; ADR 0053) and the file is replaced by its redacted tail: what stays on disk,
+    like the reason, carries no secret (ADR 0148)."""
+    from sealfeed.fsutil import atomic_write
+    from sealfeed.log import redact
+    from sealfeed.s6.logpipe import load_secret_values
+
+    path = Path(captured)
+    try:
+        with path.open("rb") as fh:
+            fh.seek(max(0, path.stat().st_size - _TAIL_BYTES))
+            tail = fh.read(_TAIL_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    load_secret_values(secrets_dir)  # registers them with sealfeed.log.redact
+    lines = [redact(ln) for ln in tail.splitlines()[-_TAIL_LINES:]]
+    with contextlib.suppress(OSError):
+        atomic_write(path, "".join(ln + "\n" for ln in lines), mode=0o600)
+    return telling_line(lines)
+
+
 def oneshot_failed(
-    *, service: str, status: int, results_dir: str, halt_how: str, scandir: str | None = None
+    *,
+    service: str,
+    status: int,
+    results_dir: str,
+    halt_how: str,
+    scandir: str | None = None,
+    captured: str | None = None,
+    secrets_dir: str | None = None,
 ) -> int:
-    """A oneshot exited non-zero: record why and stop the appliance."""
+    """A oneshot exited non-zero: record why -- with its own last words from ``captured``,
+    its stderr (:func:`oneshot_last_words`) -- and stop the appliance."""
     what = _ONESHOT_MEANING.get(service, {}).get(status, "oneshot failed")
     cause = Cause(
         service=service,
@@ -310,6 +344,7 @@ def oneshot_failed(
         container_exit_code=container_exit_code(status, None),
         signal=None,
         time=time.time(),
+        reason=oneshot_last_words(captured, secrets_dir) if captured else None,
     )
     if record_cause(results_dir, cause):
         sys.stderr.write(cause.line() + "\n")
@@ -350,6 +385,7 @@ __all__ = [
     "halt",
     "last_words",
     "oneshot_failed",
+    "oneshot_last_words",
     "probe",
     "read_cause",
     "record_cause",

@@ -19,9 +19,9 @@ it receives SIGTERM -- from the kernel when the ``sealfeed up`` that owns it die
 (``PR_SET_PDEATHSIG``), or from an operator -- so a killed ``up`` still stops its tree in
 order; ``.s6-svscan/finish`` then removes whatever an orphaned tree left behind.
 
-A oneshot's structured log lines (stderr) repeat its human report (stdout) step by step;
-both end up on the terminal of ``sealfeed up``, so the wrapper runs oneshots at log level
-WARNING unless ``SEALFEED_LOG_LEVEL`` says otherwise (issue #19: every step printed twice).
+A oneshot's structured log lines (stderr) would repeat its human report (stdout) step by
+step on the terminal of ``sealfeed up``; its script itself (render.py, shared with the image)
+runs it at log level WARNING unless ``SEALFEED_LOG_LEVEL`` says otherwise (ADRs 0129, 0148).
 """
 
 from __future__ import annotations
@@ -52,12 +52,6 @@ _WAITFG = (
     "# run a command in the background and wait, so SIGTERM (s6-svc -d) reaches it too\n"
     'waitfg() { "$@" & c=$!; trap \'kill "$c" 2>/dev/null; exit 143\' TERM INT; '
     'wait "$c"; r=$?; trap - TERM INT; return "$r"; }\n'
-)
-
-
-_ONESHOT_LOG_LEVEL = (
-    "# its report (stdout) already says each step; info-level log lines would repeat it\n"
-    'SEALFEED_LOG_LEVEL="${SEALFEED_LOG_LEVEL:-WARNING}"; export SEALFEED_LOG_LEVEL\n'
 )
 
 
@@ -111,7 +105,6 @@ def scandir_tree(source_root: str | os.PathLike[str]) -> RenderedTree:
                 _header(name, "oneshot as a service that idles once done")
                 + _WAITFG
                 + _wait_block(deps)
-                + _ONESHOT_LOG_LEVEL
                 + f"if waitfg {command_line(up)}; then echo >&{ONESHOT_NOTIFY_FD}; fi\n"
                 + "exec sleep infinity\n"
             ).encode()
