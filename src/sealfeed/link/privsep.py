@@ -215,8 +215,12 @@ class QuoteHelper:
     def _line(self) -> dict[str, Any]:
         try:
             line = self._stream.readline(MAX_LINE * 64)
-        except (OSError, TimeoutError) as exc:
-            raise ExternalError(f"the quote helper did not answer: {exc}") from None
+        except TimeoutError:
+            raise ExternalError(
+                f"the quote helper did not answer within {ANSWER_TIMEOUT_SECONDS:g} s"
+            ) from None
+        except OSError as exc:
+            raise ExternalError(f"the quote helper is gone: {exc.strerror}") from None
         if not line:
             raise ExternalError("the quote helper is gone (EOF)")
         try:
