@@ -78,7 +78,7 @@ async def role_forwarder(listen: str, connect: str, *, tls_in: bool, tls_out: bo
 
     server_ctx = (
         create_identity("plain", "00" * 32, now=time.time(), lifetime_seconds=86400,
-                        request_quote=lambda rd: b"").server_context
+                        quoter=lambda _spki, _at: b"").server_context
         if tls_in
         else None
     )  # fmt: skip

@@ -172,6 +172,15 @@ in
       description = "s6-log consumers";
     };
     image.groups.sealfeed-log = 901;
+    # the attested link, the one component other machines connect to, runs as its own
+    # account: it starts as root, forks its quote helper (configfs-tsm is root's) and drops
+    # to this one (sealfeed link serve --user; LINK in sealfeed.s6.graph.SERVICE_USERS, ADR 0145)
+    image.users.sealfeed-link = {
+      uid = 902;
+      group = "sealfeed-link";
+      description = "the attested link between VMs (sealfeed link serve)";
+    };
+    image.groups.sealfeed-link = 902;
 
     image.directories = [
       { path = "/sp"; }

@@ -138,3 +138,44 @@ def test_secret_file_refs_name_consumers(solution: dict[str, Any]) -> None:
     assert refs["priceAggregatorConfig.sources.finnhub.apiKey"].consumer == "aggregator"
     assert refs["priceAggregatorConfig.sources.finnhub.apiKey"].file == "exchanges/finnhub.key"
     assert not refs["chainlinkPassword"].generate
+
+
+def _with_push_secrets(solution: dict[str, Any]) -> dict[str, Any]:
+    solution["sealfeed"].setdefault("exporter", {})["metricsPush"] = {
+        "enabled": True, "url": "http://127.0.0.1:9091", "basicAuth": {
+            "username": "ops", "password": {"secretFile": "push/exporter.password"}},
+        "bearerToken": {"secretFile": "push/exporter.token"}}  # fmt: skip
+    solution["priceAggregatorConfig"]["metricsPush"] = {"enabled": False, "basicAuth": {
+        "username": "ops", "password": {"secretFile": "push/aggregator.password"}}}  # fmt: skip
+    return _with_secret_files(solution)
+
+
+def test_the_link_reads_the_exporters_push_credentials_and_nothing_else(
+    tmp_path: Path, solution: dict[str, Any]
+) -> None:
+    """ADR 0146: the link pushes with the exporter's receiver, so it reads those credentials
+    (SECRET_READERS) -- and not one other file, the aggregator's push password included.
+    Only the link's two files exist: touching any other would fail the load."""
+    from sealfeed.config.loader import SECRET_READERS, reads
+
+    secrets = tmp_path / "link-secrets"
+    (secrets / "push").mkdir(parents=True)
+    (secrets / "push" / "exporter.password").write_text("exporter-push-password\n")
+    (secrets / "push" / "exporter.token").write_text("exporter-push-token\n")
+    for f in (secrets / "push").iterdir():
+        f.chmod(0o600)
+    path, trust = _signed(tmp_path, _with_push_secrets(solution))
+    cfg = load_and_verify(path, trust, secrets_dir=secrets, consumer="link").config
+    push = cfg.exporter.push
+    assert push.basic_auth is not None
+    assert push.basic_auth.password.reveal() == "exporter-push-password"
+    assert push.bearer_token is not None and push.bearer_token.reveal() == "exporter-push-token"
+    assert isinstance(cfg.aggregator.metrics_push.basic_auth.password, NotLoadedSecret)  # type: ignore[union-attr]
+    assert isinstance(cfg.chainlink.password, NotLoadedSecret)
+    # the loan is the push credentials only, never the exporter's whole scope; the exporter
+    # still owns them (secrets-import gives the link a copy, tests/secrets)
+    assert SECRET_READERS["link"] == ("sealfeed.exporter.metricsPush.",)
+    assert consumer_of("sealfeed.exporter.metricsPush.bearerToken") == "exporter"
+    assert reads("link", "sealfeed.exporter.metricsPush.basicAuth.password")
+    assert not reads("link", "sealfeed.exporter.somethingElse")
+    assert not reads("link", "priceAggregatorConfig.metricsPush.basicAuth.password")

@@ -248,6 +248,8 @@ class ConfigfsTsm:
         self.root = Path(root)
         self.quote_for = quote_for
         self.quotes_served = 0
+        #: the 64 bytes of every quote served, in order (what a caller got signed)
+        self.report_data: list[bytes] = []
         self.fd = -1
         self._thread: threading.Thread | None = None
         self._entries: dict[str, _Entry] = {}
@@ -263,7 +265,10 @@ class ConfigfsTsm:
             raise FuseUnavailable(why)
         self.root.mkdir(parents=True, exist_ok=True)
         self.fd = os.open("/dev/fuse", os.O_RDWR | os.O_CLOEXEC)
-        opts = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other"
+        # default_permissions: the kernel checks the modes below as configfs does -- the
+        # report directory and every entry are root's, inblob is 0200 -- so an unprivileged
+        # process cannot ask for a quote (ADR 0145), exactly as on a TDX guest
+        opts = f"fd={self.fd},rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions"
         rc = _libc.mount(b"sealfeed-fake-tsm", str(self.root).encode(), b"fuse.sealfeed-tsm", 0,
                          opts.encode())  # fmt: skip
         if rc != 0:
@@ -324,6 +329,7 @@ class ConfigfsTsm:
                     raise OSError(errno.EINVAL, "inblob must be 64 bytes")
                 entry.quote = (entry.generation, self.quote_for(bytes(entry.inblob)))
                 self.quotes_served += 1
+                self.report_data.append(bytes(entry.inblob))
             return entry.quote[1]
         raise OSError(errno.EACCES, "write-only")
 

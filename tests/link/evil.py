@@ -9,7 +9,7 @@ import time
 
 from sealfeed.link import protocol as P
 from sealfeed.link.admission import PeerEvidence
-from sealfeed.link.identity import Identity, client_context, create_identity
+from sealfeed.link.identity import Identity, client_context, create_identity, direct_quoter
 from tests.fakes.tsm import FakeTdxHost
 from tests.link.conftest import CONFIG_HASH
 
@@ -19,7 +19,11 @@ def _identities(host: FakeTdxHost, vm_name: str) -> tuple[Identity, Identity]:
 
     def mk() -> Identity:
         return create_identity(
-            vm_name, CONFIG_HASH, now=time.time(), lifetime_seconds=600, request_quote=host.quote
+            vm_name,
+            CONFIG_HASH,
+            now=time.time(),
+            lifetime_seconds=600,
+            quoter=direct_quoter(host.quote, CONFIG_HASH),
         )
 
     return mk(), mk()

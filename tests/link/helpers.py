@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sealfeed.link.collateral import CollateralProvider
+from sealfeed.link.identity import direct_quoter
 from sealfeed.link.plan import LinkPlan, parse_plan
 from sealfeed.link.service import LinkService
 from tests.fakes.tsm import FakeTdxHost, TdKnobs
@@ -115,7 +116,7 @@ class Vm:
         self.svc = LinkService(
             plan,
             config_hash=self.config_hash,
-            request_quote=lambda rd: host.quote(rd, self.td),
+            quoter=direct_quoter(lambda rd: host.quote(rd, self.td), self.config_hash),
             collateral=CollateralProvider(plan.collateral, clock=time.time),
             **kw,
         )

@@ -16,7 +16,7 @@ import pytest
 from sealfeed.attest.binding import peer_report_data
 from sealfeed.config.model import MetricsPushConfig, MonitoringLabels
 from sealfeed.link import protocol as P
-from sealfeed.link.identity import create_identity
+from sealfeed.link.identity import create_identity, direct_quoter
 from sealfeed.link.status import format_status, read_status
 from tests.fakes.tsm import FakeTdxHost, TdKnobs
 from tests.fixtures.metrics_backends import Pushgateway
@@ -301,7 +301,7 @@ def test_metrics_are_pushed(
 
 def test_identity_binds_key_and_configuration(host: FakeTdxHost) -> None:
     ident = create_identity("vm-a", CONFIG_HASH, now=time.time(), lifetime_seconds=60,
-                            request_quote=host.quote)  # fmt: skip
+                            quoter=direct_quoter(host.quote, CONFIG_HASH))  # fmt: skip
     from sealfeed.attest import parse_quote
 
     rd = parse_quote(ident.quote).report.report_data

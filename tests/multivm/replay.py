@@ -18,7 +18,7 @@ import time
 from sealfeed.attest.tsm import request_quote
 from sealfeed.link import protocol as P
 from sealfeed.link.admission import PeerEvidence
-from sealfeed.link.identity import create_identity
+from sealfeed.link.identity import create_identity, direct_quoter
 
 
 def main() -> None:
@@ -32,7 +32,8 @@ def main() -> None:
 
     def identity() -> object:
         return create_identity(args.vm, args.config_hash, now=time.time(),
-                               lifetime_seconds=600, request_quote=quote)  # fmt: skip
+                               lifetime_seconds=600,
+                               quoter=direct_quoter(quote, args.config_hash))  # fmt: skip
 
     k1, k2 = identity(), identity()
 

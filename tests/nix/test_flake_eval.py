@@ -89,8 +89,8 @@ def test_modules_with_smallest_default_and_largest_node_count(summary: dict[str,
             "uid": 1000 + count,
             "group": "chainlink",
         }
-        # postgres, sealfeed, sealfeed-log, chainlink + one user per node
-        assert m["users"] == 4 + count
+        # postgres, sealfeed, sealfeed-log, sealfeed-link, chainlink + one user per node
+        assert m["users"] == 5 + count
         # the image config does not depend on the node count
         assert m["config"] == mods["default"]["config"]
     # checks.modules-eval evaluates exactly these
@@ -166,6 +166,8 @@ def test_layout_json_holds_what_the_boot_check_compares(summary: dict[str, Any])
     }
     assert (layout["aggregator"]["port"], layout["exporter"]["port"]) == (3000, 3003)
     assert layout["users"]["sealfeed"] == {"uid": 900, "group": "sealfeed"}
+    # the link's own account (ADR 0145): /init's layout check refuses an image without it
+    assert layout["users"]["sealfeed-link"] == {"uid": 902, "group": "sealfeed-link"}
     assert layout["groups"]["chainlink"] == 1000
     assert layout["exposed_ports"] == []
     # the keys mirror the configuration model the boot check compares against

@@ -675,3 +675,143 @@ def test_attested_boot_with_sealed_operator_secrets(
         finally:
             img.kill()
             tsm.stop()
+
+
+def _children(host_pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{host_pid}/task/{host_pid}/children").read_text().split()]
+
+
+def test_the_link_runs_as_its_own_account_in_a_multi_vm_boot(
+    image_root: Callable[..., ImageRoot], tmp_path: Path
+) -> None:
+    """ADR 0145 in the image's real init: VM vm-a of a DON placed on two VMs boots with its
+    link. The link runs as `sealfeed-link` (uid 902); only its forked quote helper kept root.
+    It still gets a fresh identity quote every reattest period, every quote the TDX module
+    signed is either the attest step's appliance binding or a peer binding of this
+    configuration, the account itself cannot ask configfs-tsm for anything, it pushes with
+    its own copy of the exporter's push credentials (ADR 0146), and peer vm-b -- a real
+    `sealfeed link serve` on its own fake TDX kernel -- admits it and fetches its node keys."""
+    from sealfeed.attest.binding import appliance_report_data, peer_report_data
+    from sealfeed.config.loader import Trust, load_and_verify
+    from sealfeed.config.signing import load_public_key
+    from sealfeed.link.measurements import entry_json
+    from tests.fakes.tsm import FakeTdxHost, TdKnobs, fuse_available
+    from tests.link.helpers import free_port
+
+    why = fuse_available()
+    if why:
+        pytest.skip(f"SKIPPED LOUDLY: the fake TDX kernel needs FUSE: {why}")
+    host = FakeTdxHost()
+    img = image_root(nodes=2)
+    a_addr, b_addr = f"127.0.0.2:{free_port('127.0.0.2')}", f"127.0.0.3:{free_port('127.0.0.3')}"
+    collateral = host.collateral_file(img.root / "etc" / "sealfeed" / "collateral.json")
+    collateral.chmod(0o644)
+    sol = img.solution()
+    sol["totalNodes"], sol["nodesList"] = "3", "1 2 3"
+    sol["sealfeed"]["placement"] = [{"name": "vm-a", "nodes": [1, 2], "address": a_addr},
+                                    {"name": "vm-b", "nodes": [3], "address": b_addr}]  # fmt: skip
+    sol["sealfeed"]["link"] = {
+        "measurements": [entry_json("sealfeed-boot", dict(enumerate(TdKnobs().registers())))],
+        "reattestSeconds": 3, "probeSeconds": 1, "handshakeTimeoutSeconds": 5,
+        "collateral": {"file": str(collateral), "rootCaFingerprints": [host.root_fingerprint]},
+    }  # fmt: skip
+    img.write_config(sol)
+    trust = Trust(load_public_key(img.pubkey.read_bytes()), "test")
+    config_hash = load_and_verify(img.config, trust, read_secrets=False).config_hash
+    link_dir = img.run / "sealfeed" / "link"
+    image = "ab" * 32  # the attest oneshot's quote binds it (the platform's digest, ADR 0130)
+    # vm-b: a real link on this host, its plan by hand (its endpoints for vm-a's nodes would
+    # collide with vm-a's own nodes on one loopback), the same signed configuration
+    b_dir = tmp_path / "vm-b"
+    b_dir.mkdir()
+    plan = {"vm": "vm-b", "listen": b_addr, "peers": [{"name": "vm-a", "address": a_addr}],
+            "policy": {"measurements": sol["sealfeed"]["link"]["measurements"]},
+            "collateral": {"file": str(collateral), "trust_roots": [host.root_fingerprint]},
+            "reattest_seconds": 3, "probe_seconds": 1, "handshake_timeout_seconds": 5,
+            "fetch": ["node-keys"], "peers_dir": str(b_dir / "peers")}  # fmt: skip
+    (b_dir / "plan.json").write_text(json.dumps(plan))
+    tsm_a = host.mount(img.root / "tsm")
+    tsm_b = host.mount(tmp_path / "tsm-b")
+    vm_b: subprocess.Popen[bytes] | None = None
+    try:
+        img.start(SEALFEED_TSM_ROOT=str(tsm_a.root), SEALFEED_VM="vm-a",
+                  SEALFEED_IMAGE_SHA256=image)  # fmt: skip
+        vm_b = subprocess.Popen(
+            [sys.executable, "-m", "sealfeed", "link", "serve", "--plan", str(b_dir / "plan.json"),
+             "--config", str(img.config), "--pubkey", str(img.pubkey), "--tsm-root",
+             str(tsm_b.root), "--status-file", str(b_dir / "status.json"), "--no-push"],
+            stdout=subprocess.DEVNULL, stderr=open(b_dir / "stderr", "wb"),  # noqa: SIM115
+        )  # fmt: skip
+        img.wait_log(STARTED)
+
+        # the link's main process runs as sealfeed-link; its one child, the helper, as root
+        link_pid = _host_pid_of(img, "link")
+        assert _uid(link_pid) == 902
+        helpers = _children(link_pid)
+        assert len(helpers) == 1 and _uid(helpers[0]) == 0
+
+        # rotating identities, each a peer binding of this configuration, through the helper
+        def peer_quotes() -> list[bytes]:
+            return [rd for rd in tsm_a.report_data if rd[40:] == bytes(24)]
+
+        _wait(lambda: len(peer_quotes()) >= 3, "three identity quotes (reattest 3 s)", 60)
+        status_a = json.loads((link_dir / "status.json").read_text())
+        ident = status_a["identity"]
+        want = peer_report_data(bytes.fromhex(ident["key_sha256"]), config_hash,
+                                ident["issued_at"])  # fmt: skip
+        assert want in tsm_a.report_data
+        assert status_a["config_hash"] == config_hash
+        # nothing else was ever signed here: the attest oneshot's appliance binding (its
+        # second half is the import key commitment, never zeros) and peer bindings
+        others = [rd for rd in tsm_a.report_data if rd[40:] != bytes(24)]
+        assert [rd[:32] for rd in others] == [appliance_report_data(image, config_hash)[:32]]
+        assert len({rd[32:40] for rd in peer_quotes()}) == len(peer_quotes())  # fresh each
+
+        # the account alone cannot ask configfs-tsm (its entries are root's, as on TDX)
+        direct = subprocess.run(
+            ["setpriv", "--reuid=902", "--regid=902", "--clear-groups", sys.executable, "-c",
+             "import sys; from sealfeed.attest.tsm import request_quote; "
+             "request_quote(b'\\x42' * 64, root=sys.argv[1])", str(tsm_a.root)],
+            capture_output=True, text=True, timeout=60, check=False, cwd="/",
+            env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")},
+        )  # fmt: skip
+        assert direct.returncode != 0 and "Permission denied" in direct.stderr, direct.stderr
+
+        # its push credentials: its own 0600 copy; the exporter keeps its file
+        copy = link_dir / "secrets" / "push" / "exporter.token"
+        st = copy.stat()
+        assert (st.st_uid, st.st_mode & 0o777) == (902, 0o600)
+        assert (
+            copy.read_text()
+            == (img.root / "sp" / "secrets" / "push" / "exporter.token").read_text()
+        )
+        assert (img.root / "sp" / "secrets" / "push" / "exporter.token").stat().st_uid == 900
+        assert not (link_dir / "secrets" / "push" / "aggregator.password").exists()
+
+        # the peer admits it -- again after it rotated -- and fetched its node keys (written
+        # by chainlink-render as root, served by the dropped link)
+        def b_admits_a_rotated() -> bool:
+            try:
+                doc = json.loads((b_dir / "status.json").read_text())
+            except (OSError, ValueError):
+                return False
+            peer = doc["peers"][0]
+            return bool(peer["verified"]) and "node-keys" in peer["documents"] and (
+                peer["last_verified"] or 0) > ident["issued_at"] + 3  # fmt: skip
+
+        _wait(b_admits_a_rotated, "vm-b to admit vm-a after a rotation", 60)
+        assert (b_dir / "peers" / "vm-a" / "node-keys.json").exists()
+        # ... and the dropped link admits vm-b (it reads the collateral as sealfeed-link)
+        _wait(lambda: json.loads((link_dir / "status.json").read_text())["peers"][0]["verified"],
+              "vm-a to admit vm-b", 30)  # fmt: skip
+
+        os.kill(img.init_pid(), signal.SIGTERM)
+        assert img.wait_exit(120) == 0, img.log()[-4000:]
+        assert (img.run / "s6" / "leftovers").read_text() == "0\n", img.log()[-3000:]
+    finally:
+        if vm_b is not None:
+            vm_b.terminate()
+            vm_b.wait(30)
+        img.kill()
+        tsm_a.stop()
+        tsm_b.stop()

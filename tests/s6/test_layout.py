@@ -101,6 +101,22 @@ def test_ports_dirs_and_accounts_not_provisioned() -> None:
     ]
 
 
+def test_the_links_own_account_must_exist() -> None:
+    """The link drops to sealfeed-link itself (``--user``, ADR 0145): an image without that
+    account is refused before anything starts, like one without a supervisor-dropped user."""
+    from sealfeed.config.placement import local_view
+    from tests.multivm.solution import multi_vm_solution, parse
+
+    cfg = local_view(parse(multi_vm_solution((("vm-a", (1, 2), "10.9.0.2:7400"),
+                                              ("vm-b", (3,), "10.9.0.3:7400")))), "vm-a")  # fmt: skip
+    doc = _layout(3)
+    assert _problems(cfg, doc) == [
+        "service link runs as sealfeed-link, but this image provides no such account (users)"
+    ]
+    doc["users"]["sealfeed-link"] = {"uid": 902, "group": "sealfeed-link"}
+    assert _problems(cfg, doc) == []
+
+
 def test_absent_sections_are_not_checked() -> None:
     doc = {"nodes": {"total": 2}}
     assert _problems(s6_make_config(2, pg_port=1), doc) == []

@@ -4,6 +4,7 @@ before render and the nodes, ``SEALFEED_VM`` everywhere), the boot's refusals, a
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
@@ -37,9 +38,17 @@ def test_a_vm_runs_its_nodes_and_the_link() -> None:
     # its push credentials come from secrets-import, which comes after config-verify
     assert link.type == "longrun" and link.dependencies == ("secrets-import",)
     assert link.argv[:3] == ("sealfeed", "link", "serve")
-    assert link.argv[-4:] == ("--run-dir", "/run/x/link", "--notify-fd", "3")
+    assert link.argv[-6:] == ("--run-dir", "/run/x/link", "--notify-fd", "3",
+                              "--user", "sealfeed-link")  # fmt: skip
     assert link.notification_fd == 3
-    assert link.user is None  # root: configfs-tsm (ADR 0144)
+    # started as root by s6 (it forks its quote helper), then it runs as sealfeed-link
+    # (ADR 0145), reading its own copy of the exporter's push credentials (ADR 0146)
+    assert link.user is None
+    i = link.argv.index("--secrets-dir")
+    assert link.argv[i + 1] == "/run/x/link/secrets"
+    imp = b["secrets-import"].argv
+    assert ("--owner", "link=sealfeed-link") in itertools.pairwise(imp)
+    assert imp[-2:] == ("--reader-dir", "link=/run/x/link/secrets")
     render = b["chainlink-render"]
     assert "link" in render.dependencies
     assert render.argv[-2:] == ("--link-dir", "/run/x/link")
@@ -62,6 +71,8 @@ def test_the_bootstrap_vm_keeps_the_node_order() -> None:
 def test_one_vm_has_no_link() -> None:
     one = services(None, (("solo", (1, 2, 3), "10.9.0.2:7400"),))
     assert LINK not in one and all("SEALFEED_VM" not in s.env for s in one.values())
+    assert "link=sealfeed-link" not in one["secrets-import"].argv
+    assert "--reader-dir" not in one["secrets-import"].argv
     assert "--link-dir" not in one["chainlink-render"].argv
 
 

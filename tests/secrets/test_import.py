@@ -143,3 +143,56 @@ def test_inputs_are_read_bounded_and_links_are_refused(
     with pytest.raises(InputError, match="must not be a symbolic link"):
         run_import(refs, secrets, [inputs], {"aggregator": NOBODY})
     assert (elsewhere / "finnhub.key").stat().st_uid == os.getuid()  # untouched
+
+
+def _with_push(solution: dict[str, Any]) -> dict[str, Any]:
+    solution["sealfeed"].setdefault("exporter", {})["metricsPush"] = {
+        "bearerToken": {"secretFile": "push/exporter.token"}}  # fmt: skip
+    solution["priceAggregatorConfig"]["metricsPush"] = {"enabled": False, "basicAuth": {
+        "username": "ops", "password": {"secretFile": "push/aggregator.password"}}}  # fmt: skip
+    return _solution(solution)
+
+
+def test_the_link_gets_its_own_copy_of_the_push_credentials_only(
+    tmp_path: Path, solution: dict[str, Any]
+) -> None:
+    """ADR 0146: the link runs as its own account but pushes with the exporter's credentials.
+    It gets a 0600 copy of exactly those, owned by it, in its own directory; the exporter
+    keeps its file; the aggregator's push password and everything else stay out of reach."""
+    if os.geteuid() != 0:
+        pytest.skip("chown needs root")
+    from sealfeed.secrets.importer import reader_files
+
+    refs = secret_file_refs(_with_push(solution))
+    assert reader_files(refs, "link") == ["push/exporter.token"]
+    secrets, link_dir = tmp_path / "secrets", tmp_path / "run" / "link" / "secrets"
+    (secrets / "push").mkdir(parents=True, mode=0o700)
+    for name, value in (("exporter.token", "exp-token-1"), ("aggregator.password", "agg-pw")):
+        (secrets / "push" / name).write_text(value + "\n")
+        (secrets / "push" / name).chmod(0o600)
+    link = ServiceAccount("sealfeed-link", 4242, 4243, frozenset({4243}))
+    owners = {"exporter": NOBODY, "aggregator": ServiceAccount("agg", 4100, 4100), "link": link}
+    report = run_import(refs, secrets, [], owners, {"link": link_dir})
+    assert report.copies == {"link": ["push/exporter.token"]}
+    assert "copied for link: push/exporter.token" in report.human()
+    copy = link_dir / "push" / "exporter.token"
+    assert copy.read_text() == "exp-token-1\n"
+    assert _mode(copy) == (4242, 4243, 0o600)
+    assert _mode(link_dir) == _mode(link_dir / "push") == (4242, 4243, 0o700)
+    assert _mode(secrets / "push" / "exporter.token") == (65534, 65534, 0o600)  # still its own
+    assert sorted(p.name for p in link_dir.rglob("*") if p.is_file()) == ["exporter.token"]
+    # idempotent, and a changed original is copied again on the next boot
+    (secrets / "push" / "exporter.token").write_text("exp-token-2\n")
+    run_import(refs, secrets, [], owners, {"link": link_dir})
+    assert copy.read_text() == "exp-token-2\n" and _mode(copy) == (4242, 4243, 0o600)
+
+
+def test_reader_dirs_are_checked(tmp_path: Path, solution: dict[str, Any]) -> None:
+    refs = secret_file_refs(_with_push(solution))
+    secrets = tmp_path / "secrets"
+    with pytest.raises(InputError, match="aggregator reads no other component's secrets"):
+        run_import(refs, secrets, [], {}, {"aggregator": tmp_path / "x"})
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "elsewhere")
+    with pytest.raises(InputError, match="must be a directory, not a link"):
+        run_import(refs, secrets, [], {}, {"link": tmp_path / "link"})

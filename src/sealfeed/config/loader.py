@@ -250,16 +250,35 @@ SECRET_SCOPES: Mapping[str, tuple[str, ...]] = {
     "exporter": ("sealfeed.exporter.",),
     "chainlink": ("chainlinkPassword", "chainlinkKeystorePassword", "faucetPrivateKey"),
     "postgres": ("pgPassword",),
-    #: the supervision tree (``s6 render``, ``up``) and ``link``: the model only
+    #: the supervision tree (``s6 render``, ``up``): the model only
     "supervision": (),
+    #: the link owns no secret; it reads the exporter's push credentials (SECRET_READERS)
+    "link": (),
 }
+
+#: Secrets a consumer reads that another consumer's scope owns (ADR 0146): the link pushes
+#: its metrics with the exporter's receiver and credentials but runs as its own account.
+#: Only these prefixes -- not the owner's whole scope -- are resolved for the reader, and
+#: ``secrets import --reader-dir`` gives the reader its own 0600 copy of exactly those files.
+SECRET_READERS: Mapping[str, tuple[str, ...]] = {
+    "link": ("sealfeed.exporter.metricsPush.",),
+}
+
+
+def _under(path: str, prefixes: tuple[str, ...]) -> bool:
+    return any(path == p or path.startswith(p if p.endswith(".") else p + ".") for p in prefixes)
+
+
+def reads(consumer: str, path: str) -> bool:
+    """Whether ``consumer`` resolves the secret at JSON ``path``: its own scope's, and the
+    ones :data:`SECRET_READERS` lends it."""
+    return consumer_of(path) == consumer or _under(path, SECRET_READERS.get(consumer, ()))
 
 
 def consumer_of(path: str) -> str | None:
     """The consumer whose scope holds the secret at JSON ``path`` (None: nobody's)."""
     for consumer, prefixes in SECRET_SCOPES.items():
-        if any(path == p or path.startswith(p if p.endswith(".") else p + ".")
-               for p in prefixes):  # fmt: skip
+        if _under(path, prefixes):
             return consumer
     return None
 
@@ -268,8 +287,9 @@ def secret_resolver(
     secrets_dir: str | os.PathLike[str] | None, *, consumer: str | None = None
 ) -> Any:
     """Resolver reading ``{"secretFile"}`` references under ``secrets_dir``. With ``consumer``
-    only the references in that consumer's scope (:data:`SECRET_SCOPES`) are read; the others
-    become :class:`~sealfeed.secret.NotLoadedSecret` (their files are never opened)."""
+    only the references that consumer :func:`reads` are read (its scope, and what
+    :data:`SECRET_READERS` lends it); the others become :class:`~sealfeed.secret.
+    NotLoadedSecret` (their files are never opened)."""
     if consumer is not None and consumer not in SECRET_SCOPES:
         raise ValueError(f"unknown secret consumer {consumer!r}")
     if secrets_dir is None:
@@ -289,7 +309,7 @@ def secret_resolver(
         return inner
 
     def scoped(ref: SecretRef, path: str) -> Secret:
-        if consumer_of(path) != consumer:
+        if not reads(consumer, path):
             return NotLoadedSecret(path)
         return inner(ref, path)
 
@@ -389,6 +409,7 @@ def load_verified_config(
 
 __all__ = [
     "MAX_CONFIG_BYTES",
+    "SECRET_READERS",
     "SECRET_SCOPES",
     "ConfigDocument",
     "SecretFileRef",
@@ -401,6 +422,7 @@ __all__ = [
     "load_verified_config",
     "parse_json_bytes",
     "read_config_document",
+    "reads",
     "secret_file_refs",
     "secret_resolver",
     "trust_from_args",

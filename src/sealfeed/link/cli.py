@@ -82,6 +82,15 @@ def register(parser: argparse.ArgumentParser) -> None:
         "--notify-fd", type=int, default=None, help="s6 readiness: write a newline once serving"
     )
     serve.add_argument(
+        "--user",
+        default=None,
+        metavar="ACCOUNT",
+        help="start as root, fork the quote helper (the only part that keeps root: it signs "
+        "identity quotes for the configuration it verified itself, nothing else), hand "
+        "RUN_DIR to ACCOUNT and run as ACCOUNT (ADR 0145; the image does this with "
+        "sealfeed-link)",
+    )
+    serve.add_argument(
         "--no-push",
         action="store_true",
         help="do not push metrics (default: push with the exporter's metrics_push settings, "
@@ -149,40 +158,87 @@ def _serve(args: argparse.Namespace) -> ExitCode:
     from sealfeed.errors import InputError
     from sealfeed.link.collateral import CollateralProvider
     from sealfeed.link.configuration import verified_configuration
+    from sealfeed.link.identity import PeerQuoter, direct_quoter
     from sealfeed.link.placement import derive_plan
     from sealfeed.link.plan import load_plan
+    from sealfeed.link.privsep import (
+        QuoteHelper,
+        drop_privileges,
+        hand_over_dir,
+        start_quote_helper,
+    )
     from sealfeed.link.service import LinkService
 
-    cfg, config_hash = verified_configuration(
-        args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
-    )
-    run_dir = args.run_dir
-    if args.plan:
-        plan = load_plan(args.plan)
-    else:
-        cfg = _vm_view(cfg, args)
-        run_dir = run_dir or _RUN_DIR
-        plan = derive_plan(cfg, run_dir=run_dir)
+    if args.notify_fd is not None and args.notify_fd < 0:
+        raise InputError("must be a file descriptor number", location="--notify-fd")
+    run_dir = args.run_dir or (None if args.plan else _RUN_DIR)
     status_file = args.status_file or (
         os.path.join(run_dir, "status.json") if run_dir else _status_default()
     )
-    if args.notify_fd is not None and args.notify_fd < 0:
-        raise InputError("must be a file descriptor number", location="--notify-fd")
-
-    svc = LinkService(
-        plan,
-        config_hash=config_hash,
-        request_quote=functools.partial(request_quote, root=args.tsm_root or TSM_REPORT_ROOT),
-        collateral=CollateralProvider(plan.collateral, clock=time.time),
-        status_path=status_file,
-        pushes=() if args.no_push else (cfg.exporter.push,),
-        labels=cfg.monitoring,
-    )
-    notify = (
-        functools.partial(_notify_ready, args.notify_fd) if args.notify_fd is not None else None
-    )
-    asyncio.run(svc.run(notify=notify))
+    helper: QuoteHelper | None = None
+    if args.user:
+        # before the configuration, any secret or any socket exists in this process
+        if os.geteuid() == 0:
+            helper = start_quote_helper(functools.partial(_helper_settings, args))
+            hand_over_dir(run_dir or os.path.dirname(os.path.abspath(status_file)), args.user)
+        drop_privileges(args.user)
+    try:
+        cfg, config_hash = verified_configuration(
+            args.config, trust_from_args(args.pubkey, os.environ), secrets_dir=args.secrets_dir
+        )
+        if args.plan:
+            plan = load_plan(args.plan)
+        else:
+            cfg = _vm_view(cfg, args)
+            plan = derive_plan(cfg, run_dir=run_dir or _RUN_DIR)
+        quoter: PeerQuoter
+        if helper is not None:
+            helper.expect(config_hash)  # it binds the hash it verified: it must be ours
+            quoter = helper
+        else:
+            tsm_quote = functools.partial(request_quote, root=args.tsm_root or TSM_REPORT_ROOT)
+            quoter = direct_quoter(tsm_quote, config_hash)
+        svc = LinkService(
+            plan,
+            config_hash=config_hash,
+            quoter=quoter,
+            collateral=CollateralProvider(plan.collateral, clock=time.time),
+            status_path=status_file,
+            pushes=() if args.no_push else (cfg.exporter.push,),
+            labels=cfg.monitoring,
+        )
+        notify = (
+            functools.partial(_notify_ready, args.notify_fd) if args.notify_fd is not None else None
+        )
+        asyncio.run(svc.run(notify=notify))
+    finally:
+        if helper is not None:
+            helper.close()
     return ExitCode.OK
+
+
+def _helper_settings(args: argparse.Namespace) -> Any:
+    """In the quote helper (root, forked before the link read anything): verify the
+    configuration itself -- its hash is what every quote will bind -- and take the
+    re-attestation period that paces the quotes. No secret file is read."""
+    from sealfeed.attest.tsm import TSM_REPORT_ROOT
+    from sealfeed.config.loader import load_and_verify, trust_from_args
+    from sealfeed.link.placement import derive_plan
+    from sealfeed.link.plan import load_plan
+    from sealfeed.link.privsep import HelperSettings
+
+    verified = load_and_verify(
+        args.config, trust_from_args(args.pubkey, os.environ), read_secrets=False
+    )
+    if args.plan:
+        plan = load_plan(args.plan)
+    else:
+        plan = derive_plan(_vm_view(verified.config, args), run_dir=args.run_dir or _RUN_DIR)
+    return HelperSettings(
+        config_hash=verified.config_hash,
+        tsm_root=str(args.tsm_root or TSM_REPORT_ROOT),
+        reattest_seconds=plan.reattest_seconds,
+    )
 
 
 def _vm_view(cfg: Any, args: argparse.Namespace) -> Any:

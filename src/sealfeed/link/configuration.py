@@ -20,9 +20,11 @@ def verified_configuration(
 ) -> tuple[ApplianceConfig, str]:
     """(typed configuration, object-hash of the verified document); fail closed.
 
-    The link reads only the exporter's secret files: it pushes its metrics with the
-    exporter's push settings (ADR 0132 scopes; every other secret stays unread)."""
-    verified = load_and_verify(path, trust, secrets_dir=secrets_dir, consumer="exporter")
+    The link reads only the exporter's push credentials: it pushes its metrics with the
+    exporter's push settings (``SECRET_READERS["link"]``, ADR 0146; every other secret, the
+    rest of the exporter's included, stays unread). In the image ``secrets_dir`` is the
+    link's own copy of exactly those files (``secrets import --reader-dir``)."""
+    verified = load_and_verify(path, trust, secrets_dir=secrets_dir, consumer="link")
     return verified.config, verified.config_hash
 
 

@@ -29,7 +29,24 @@ from cryptography.x509.oid import NameOID
 from sealfeed.attest.binding import peer_report_data
 from sealfeed.link.admission import PeerEvidence
 
+#: report_data -> quote (configfs-tsm in this process: :func:`sealfeed.attest.tsm.request_quote`)
 QuoteSource = Callable[[bytes], bytes]
+#: (SPKI DER of the identity key, issued_at) -> a quote over their peer binding: what an
+#: identity needs. In the image the privileged quote helper answers it and binds the
+#: configuration hash it verified itself (:class:`sealfeed.link.privsep.QuoteHelper`, ADR 0145)
+PeerQuoter = Callable[[bytes, int], bytes]
+
+
+def direct_quoter(request_quote: QuoteSource, config_hash: str) -> PeerQuoter:
+    """A :data:`PeerQuoter` that computes the binding here and quotes with this process's
+    rights (local mode, tests)."""
+
+    def quote(spki: bytes, issued_at: int) -> bytes:
+        return request_quote(
+            peer_report_data(hashlib.sha256(spki).digest(), config_hash, issued_at)
+        )
+
+    return quote
 
 
 def client_context() -> ssl.SSLContext:
@@ -92,9 +109,11 @@ def create_identity(
     *,
     now: float,
     lifetime_seconds: float,
-    request_quote: QuoteSource,
+    quoter: PeerQuoter,
 ) -> Identity:
-    """A fresh key, its certificate and a quote over its binding (blocking: the quote)."""
+    """A fresh key, its certificate and a quote over its binding (blocking: the quote).
+    ``quoter`` binds the key to ``config_hash``: :func:`direct_quoter`, or the quote helper
+    (which binds the hash it verified; the link checked at start that it is this one)."""
     key = Ed25519PrivateKey.generate()
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -112,8 +131,7 @@ def create_identity(
         .not_valid_after(start + dt.timedelta(seconds=lifetime_seconds + 120))
         .sign(key, None)
     )
-    report_data = peer_report_data(hashlib.sha256(spki).digest(), config_hash, issued_at)
-    quote = request_quote(report_data)
+    quote = quoter(spki, issued_at)
     cert_pem = cert.public_bytes(serialization.Encoding.PEM)
     return Identity(
         vm=vm,
@@ -127,4 +145,11 @@ def create_identity(
     )
 
 
-__all__ = ["Identity", "QuoteSource", "client_context", "create_identity"]
+__all__ = [
+    "Identity",
+    "PeerQuoter",
+    "QuoteSource",
+    "client_context",
+    "create_identity",
+    "direct_quoter",
+]

@@ -48,7 +48,7 @@ from sealfeed.link.admission import (
 )
 from sealfeed.link.collateral import CollateralProvider
 from sealfeed.link.handshake import accept, dial, receive_document
-from sealfeed.link.identity import Identity, QuoteSource, client_context, create_identity
+from sealfeed.link.identity import Identity, PeerQuoter, client_context, create_identity
 from sealfeed.link.metrics import SERIES_LABELS, UNKNOWN_PEER, LinkMetrics
 from sealfeed.link.plan import Address, Forward, LinkPlan, Peer, plan_summary
 from sealfeed.link.tunnel import Session, Tunnel, close_writer, jitter
@@ -114,7 +114,7 @@ class LinkService:
         plan: LinkPlan,
         *,
         config_hash: str,
-        request_quote: QuoteSource,
+        quoter: PeerQuoter,
         collateral: CollateralProvider,
         registry: CollectorRegistry | None = None,
         status_path: str | Path | None = None,
@@ -124,7 +124,7 @@ class LinkService:
     ) -> None:
         self.plan = plan
         self.config_hash = config_hash
-        self.request_quote = request_quote
+        self.quoter = quoter
         self.collateral = collateral
         self.clock = clock
         self.registry = registry or CollectorRegistry()
@@ -159,7 +159,7 @@ class LinkService:
             self.config_hash,
             now=self.clock(),
             lifetime_seconds=self.plan.max_quote_age,
-            request_quote=self.request_quote,
+            quoter=self.quoter,
         )
         self._identity = ident
         self.metrics.identity_issued.set(ident.issued_at)

@@ -71,13 +71,20 @@ SERVICE_USERS: Mapping[str, str | None] = {
     AGGREGATOR: "sealfeed",
     # the account the exporter drops to itself, after forking its /proc reader (ADR 0133)
     EXPORTER: "sealfeed",
-    # root: each identity quote is a configfs-tsm report entry, and those are root's alone
-    # (ADR 0144); the link holds no other secret and drops nothing else it could
-    LINK: None,
+    # the account the link drops to itself, after forking its quote helper (configfs-tsm
+    # report entries are root's; the helper signs only the link's peer bindings, ADR 0145)
+    LINK: "sealfeed-link",
 }
 #: which secret consumer each service is (sealfeed.config.loader.SECRET_SCOPES): the
 #: secrets-import step gives that consumer's files to the service's account
-SECRET_CONSUMERS: Mapping[str, str] = {AGGREGATOR: "aggregator", EXPORTER: "exporter"}
+SECRET_CONSUMERS: Mapping[str, str] = {
+    AGGREGATOR: "aggregator",
+    EXPORTER: "exporter",
+    LINK: "link",
+}
+#: where secrets-import puts the link's own copy of the exporter's push credentials
+#: (``SECRET_READERS``, ADR 0146), below the link's directory
+LINK_SECRETS = "secrets"
 LOG_USER = "sealfeed-log"
 
 #: Readiness notification fd for programs that notify themselves (conventions.md
@@ -182,11 +189,16 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
         PG_INIT: (*sf, "pg", "provision", *cfg_args),
         CHAINLINK_RENDER: (*sf, "chainlink", "render", *cfg_args)
         + (("--link-dir", opts.link_dir) if is_multi_vm(cfg) else ()),
+        # the link reads its own copy of the push credentials (ADR 0146), not the secrets dir
         LINK: (
             *sf,
             "link",
             "serve",
-            *cfg_args,
+            "--config",
+            opts.config_path,
+            *(("--pubkey", opts.pubkey_path) if opts.pubkey_path else ()),
+            "--secrets-dir",
+            link_secrets_dir(opts),
             "--run-dir",
             opts.link_dir,
             "--notify-fd",
@@ -217,6 +229,11 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
         ),
         NODE_CHECK_KEY: (*sf, "s6", "probe", "http://{api_host}:{api_port}/health"),
     }
+
+
+def link_secrets_dir(opts: RenderOptions) -> str:
+    """The link's secrets: its copy of the exporter's push credentials (ADR 0146)."""
+    return str(PurePosixPath(opts.link_dir) / LINK_SECRETS)
 
 
 def _import_pub(cfg: ApplianceConfig, opts: RenderOptions) -> str:
@@ -282,14 +299,16 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
     owners = tuple(
         arg
         for svc, consumer in SECRET_CONSUMERS.items()
+        if svc != LINK or multi
         if (account := _user(svc, SERVICE_USERS[svc], opts)) is not None
         for arg in ("--owner", f"{consumer}={account}")
     )
+    readers = ("--reader-dir", f"link={link_secrets_dir(opts)}") if multi else ()
     add(
         ServiceDef(
             name=SECRETS_IMPORT,
             type="oneshot",
-            argv=(*cmd(SECRETS_IMPORT), *owners),
+            argv=(*cmd(SECRETS_IMPORT), *owners, *readers),
             dependencies=(CONFIG_VERIFY,),
             user=_user(SECRETS_IMPORT, SERVICE_USERS[SECRETS_IMPORT], opts),
             description="import sealed operator secrets; give every secret file to its reader",
@@ -369,13 +388,16 @@ def build_services(cfg: ApplianceConfig, opts: RenderOptions) -> tuple[ServiceDe
         )
     )
     if multi:
+        # like the exporter, the link drops privileges itself: it starts as root, forks its
+        # quote helper and runs as its account (ADR 0145)
+        link_account = _user(LINK, SERVICE_USERS[LINK], opts)
         longrun(
             ServiceDef(
                 name=LINK,
                 type="longrun",
-                argv=cmd(LINK),
+                argv=(*cmd(LINK), *(("--user", link_account) if link_account else ())),
                 dependencies=(SECRETS_IMPORT,),
-                user=_user(LINK, SERVICE_USERS[LINK], opts),
+                user=None,
                 notification_fd=NOTIFY_FD,
                 timeout_kill_ms=SERVICE_STOP_MS + 2_000,
                 description=f"attested links of VM {cfg.vm} to its peers "
@@ -495,6 +517,7 @@ __all__ = [
     "CONFIG_VERIFY",
     "EXPORTER",
     "LINK",
+    "LINK_SECRETS",
     "NODE_CHECK_KEY",
     "NODE_COMMAND_KEY",
     "NOTIFY_FD",
@@ -509,6 +532,7 @@ __all__ = [
     "build_services",
     "command_line",
     "default_commands",
+    "link_secrets_dir",
     "shutdown_layers",
     "topo_order",
 ]

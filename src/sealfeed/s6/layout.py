@@ -221,17 +221,29 @@ def layout_mismatches(
         for svc in services:
             if svc.name in reported:  # a missing slot, already named above
                 continue
-            if svc.user is not None and svc.user not in layout.users:
+            missing = [u for u in accounts_of(svc) if u not in layout.users]
+            if missing:
                 out.append(
                     Mismatch(
                         "sealfeed.nodes.osUserPrefix" if svc.name.startswith("chainlink-node-")
                         else f"service {svc.name}",
-                        f"runs as {svc.user}",
+                        f"runs as {missing[0]}",
                         "no such account",
                         "users",
                     )
                 )  # fmt: skip
                 break
+    return out
+
+
+def accounts_of(svc: ServiceDef) -> list[str]:
+    """The accounts ``svc`` runs as: the supervisor's drop (``user``) and the one a service
+    that separates privileges itself drops to (``--user ACCOUNT``: exporter, link)."""
+    out = [svc.user] if svc.user is not None else []
+    argv = list(svc.argv)
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "--user":
+            out.append(argv[i + 1])
     return out
 
 
@@ -250,6 +262,7 @@ __all__ = [
     "Layout",
     "Mismatch",
     "NodeSlot",
+    "accounts_of",
     "check_layout",
     "layout_mismatches",
     "load_layout",

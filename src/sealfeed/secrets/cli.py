@@ -41,8 +41,18 @@ def register(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="CONSUMER=ACCOUNT",
-        help="the account a component runs as (aggregator, exporter, chainlink, postgres); "
+        help="the account a component runs as (aggregator, exporter, chainlink, postgres, "
+        "link); "
         "its secret files are given to it. Unset: files stay with the caller.",
+    )
+    imp.add_argument(
+        "--reader-dir",
+        action="append",
+        default=[],
+        metavar="CONSUMER=DIR",
+        help="a component that reads another's secrets (link: the exporter's push "
+        "credentials) gets its own 0600 copy of exactly those files in DIR, owned by its "
+        "--owner account (ADR 0146)",
     )
     add_json_flag(imp)
     imp.set_defaults(func=cmd_import)
@@ -106,6 +116,22 @@ def _owners(items: list[str]) -> dict[str, Any]:
     return out
 
 
+def _reader_dirs(items: list[str]) -> dict[str, str]:
+    from sealfeed.config.loader import SECRET_READERS
+
+    out: dict[str, str] = {}
+    for item in items:
+        consumer, sep, directory = item.partition("=")
+        if not sep or consumer not in SECRET_READERS or not directory:
+            raise InputError(
+                f"expected CONSUMER=DIR with CONSUMER one of {', '.join(SECRET_READERS)}, "
+                f"got {item!r}",
+                location="--reader-dir",
+            )
+        out[consumer] = directory
+    return out
+
+
 def cmd_import(args: argparse.Namespace) -> ExitCode:
     import os
 
@@ -114,6 +140,7 @@ def cmd_import(args: argparse.Namespace) -> ExitCode:
     from sealfeed.secrets.importer import run_import
 
     owners = _owners(args.owner)
+    reader_dirs = _reader_dirs(args.reader_dir)
     verified = load_and_verify(args.config, trust_from_args(args.pubkey, os.environ),
                                read_secrets=False)  # fmt: skip
     secrets_dir = args.secrets_dir or verified.config.secrets_dir
@@ -122,6 +149,7 @@ def cmd_import(args: argparse.Namespace) -> ExitCode:
         secrets_dir,
         args.inputs or [os.environ.get("SP_INPUTS_DIR") or "/sp/inputs"],
         owners,
+        reader_dirs,
     )
     emit(args, report.as_dict(), report.human())
     return ExitCode.OK

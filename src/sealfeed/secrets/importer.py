@@ -13,7 +13,11 @@ Runs after ``config-verify`` and before every service that reads a secret:
    fill references the configuration makes and the appliance does not generate itself;
 5. files are written atomically (0600, chowned before they appear), generated references are
    created for their owner, existing ones are chowned/chmodded to their consumer, and every
-   directory on the way is made searchable for that account.
+   directory on the way is made searchable for that account;
+6. a consumer that reads secrets of another's scope (``SECRET_READERS``: the link, which pushes
+   with the exporter's credentials but runs as its own account, ADR 0146) gets its own 0600
+   copy of exactly those files in its ``--reader-dir`` -- never the owner's file, never the
+   rest of the owner's scope.
 
 Idempotent: a second run with the same bundle changes nothing. Values are never printed,
 logged or put in an error message; the report names files only.
@@ -66,6 +70,8 @@ class ImportReport:
     owners_fixed: list[str] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     owners: dict[str, str] = field(default_factory=dict)
+    #: reader consumer -> the files copied for it (ADR 0146)
+    copies: dict[str, list[str]] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -79,6 +85,7 @@ class ImportReport:
             "owners_fixed": self.owners_fixed,
             "missing": self.missing,
             "owners": self.owners,
+            "copies": self.copies,
         }
 
     def human(self) -> str:
@@ -89,6 +96,8 @@ class ImportReport:
                              ("generated", self.generated), ("owner/mode fixed", self.owners_fixed)):  # fmt: skip
             if names:
                 lines.append(f"{label}: {', '.join(names)}")
+        for reader, names in self.copies.items():
+            lines.append(f"copied for {reader}: {', '.join(names) or '(nothing it reads)'}")
         if self.missing:
             lines.append(
                 "MISSING (their services will refuse to start): " + ", ".join(self.missing)
@@ -222,11 +231,72 @@ def _give(path: Path, owner: ServiceAccount | None) -> bool:
     return changed
 
 
+def reader_files(refs: Sequence[SecretFileRef], reader: str) -> list[str]:
+    """The secret files ``reader`` reads from another consumer's scope (pure;
+    :data:`sealfeed.config.loader.SECRET_READERS`), each once, in reference order."""
+    from sealfeed.config.loader import reads
+
+    out: list[str] = []
+    for ref in refs:
+        if ref.consumer != reader and reads(reader, ref.path) and ref.file not in out:
+            out.append(ref.file)
+    return out
+
+
+def _reader_dir(directory: Path, owner: ServiceAccount | None) -> None:
+    """``directory`` exists, is a real directory (not a link) of ``owner``, mode 0700."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        st = directory.lstat()
+    except OSError as exc:
+        raise InputError(f"cannot create: {exc.strerror}", location=str(directory)) from None
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError("must be a directory, not a link", location=str(directory))
+    if owner is not None and (st.st_uid, st.st_gid) != (owner.uid, owner.gid):
+        os.lchown(directory, owner.uid, owner.gid)
+    if stat.S_IMODE(st.st_mode) != 0o700:
+        os.chmod(directory, 0o700)
+
+
+def copy_for_readers(
+    refs: Sequence[SecretFileRef],
+    root: Path,
+    reader_dirs: Mapping[str, str | os.PathLike[str]],
+    owners: Mapping[str, ServiceAccount | None],
+    report: ImportReport,
+) -> None:
+    """Step 6: each reader's own 0600 copy of the files it reads from another scope, at the
+    same relative names below its directory (missing originals are already reported)."""
+    from sealfeed.config.loader import SECRET_READERS
+    from sealfeed.secret import write_secret_file
+
+    for reader, where in reader_dirs.items():
+        if reader not in SECRET_READERS:
+            raise InputError(f"{reader} reads no other component's secrets (readers: "
+                             f"{', '.join(SECRET_READERS)})", location="--reader-dir")  # fmt: skip
+        base = Path(where)
+        owner = owners.get(reader)
+        _reader_dir(base, owner)
+        copied = report.copies.setdefault(reader, [])
+        for name in reader_files(refs, reader):
+            src = root / name
+            if not src.is_file():
+                continue
+            dst = base / name
+            _no_links(base, dst)
+            for sub in reversed([p for p in dst.parents if base in p.parents and not p.exists()]):
+                _reader_dir(sub, owner)
+            write_secret_file(dst, read_secret_file(src), overwrite=True,
+                              owner=(owner.uid, owner.gid) if owner else None)  # fmt: skip
+            copied.append(name)
+
+
 def run_import(
     refs: Sequence[SecretFileRef],
     secrets_dir: str | os.PathLike[str],
     inputs: Iterable[str | os.PathLike[str]],
     owners: Mapping[str, ServiceAccount | None],
+    reader_dirs: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> ImportReport:
     from sealfeed.secret import write_secret_file
 
@@ -284,6 +354,7 @@ def run_import(
             report.owners_fixed.append(plan.name)
         if owner is not None and owner.uid != 0:
             _reach(root, target, owner)
+    copy_for_readers(refs, root, reader_dirs or {}, owners, report)
     return report
 
 
@@ -305,8 +376,10 @@ __all__ = [
     "FilePlan",
     "ImportReport",
     "ServiceAccount",
+    "copy_for_readers",
     "find_bundles",
     "owner_of",
     "plan_import",
+    "reader_files",
     "run_import",
 ]
