@@ -18,14 +18,15 @@ or opens a socket. The helper keeps root but has no network, no configuration, n
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-import signal
 import socket
 from collections.abc import Mapping, Sequence
 from typing import Protocol
 
-from sealfeed.errors import ExternalError, InputError
+from sealfeed.errors import ExternalError
+from sealfeed.privsep import HelperChannel, drop_privileges, fork_helper
 
 #: (read_bytes, write_bytes, open fds); None where not readable
 IoFds = tuple[int | None, int | None, int | None]
@@ -108,14 +109,9 @@ def serve_helper(sock: socket.socket, proc_root: str) -> None:
             return
 
 
-class HelperReader:
+class HelperReader(HelperChannel):
     """The unprivileged side. If the helper is gone, :meth:`read` raises ExternalError once
     and the caller falls back to a :class:`LocalReader` (fewer metrics, never a crash)."""
-
-    def __init__(self, sock: socket.socket, pid: int) -> None:
-        self.sock = sock
-        self.pid = pid
-        self._stream = sock.makefile("rwb", buffering=0)
 
     def read(self, pids: Sequence[int]) -> Mapping[int, IoFds]:
         try:
@@ -131,13 +127,6 @@ class HelperReader:
         except (ValueError, AttributeError, TypeError):
             raise ExternalError("the /proc reader answered nonsense") from None
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._stream.close()
-            self.sock.close()
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
-
 
 def _iofds(value: object) -> IoFds:
     if not isinstance(value, list) or len(value) != 3:
@@ -146,63 +135,11 @@ def _iofds(value: object) -> IoFds:
     return out[0], out[1], out[2]
 
 
-def _keep_only(fd: int) -> None:
-    """Close every inherited descriptor except ``fd`` and the standard three (the readiness
-    pipe, for one: only the exporter itself may signal readiness)."""
-    try:
-        open_fds = [int(x) for x in os.listdir("/proc/self/fd")]
-    except OSError:
-        open_fds = list(range(3, 1024))
-    for other in open_fds:
-        if other > 2 and other != fd:
-            with contextlib.suppress(OSError):
-                os.close(other)
-
-
 def start_helper(proc_root: str = "/proc") -> HelperReader:
     """Fork the privileged reader (call as root, before any thread, configuration or
     secret exists in this process)."""
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid = os.fork()
-    if pid == 0:  # the helper
-        code = 0
-        try:
-            parent.close()
-            _keep_only(child.fileno())
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # it ends when the exporter does
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            with contextlib.suppress(OSError):
-                os.setsid()
-            serve_helper(child, proc_root)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    child.close()
+    parent, pid = fork_helper(functools.partial(serve_helper, proc_root=proc_root))
     return HelperReader(parent, pid)
-
-
-def drop_privileges(account: str) -> tuple[int, int]:
-    """setgroups([gid]) / setgid / setuid to ``account`` for good; (uid, gid). Checks that
-    root cannot be regained."""
-    import pwd
-
-    try:
-        pw = pwd.getpwnam(account)
-    except KeyError:
-        raise InputError(f"no such account {account!r}", location="--user") from None
-    if os.geteuid() != 0:
-        if os.geteuid() == pw.pw_uid:
-            return pw.pw_uid, pw.pw_gid
-        raise InputError(f"--user {account} needs to start as root", location="--user")
-    os.setgroups([pw.pw_gid])
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
-    try:
-        os.setuid(0)
-    except PermissionError:
-        return pw.pw_uid, pw.pw_gid
-    raise ExternalError("dropping privileges failed: root could be regained")  # pragma: no cover
 
 
 __all__ = [

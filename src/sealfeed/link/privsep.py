@@ -27,9 +27,9 @@ request ``{"quote": HEX}`` or ``{"error": ...}``. A request that is not exactly 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
-import signal
 import socket
 import stat
 import threading
@@ -40,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sealfeed.errors import ExitCode, ExternalError, InputError, SealfeedError, VerificationError
+from sealfeed.privsep import HelperChannel, drop_privileges, fork_helper
 
 #: an issue time further than this from the helper's clock is refused (the link stamps the
 #: time right before it asks, so only a skewed or lying caller is this far off)
@@ -199,16 +200,14 @@ def serve_quote_helper(
         return
 
 
-class QuoteHelper:
+class QuoteHelper(HelperChannel):
     """The unprivileged side: ``helper(spki, issued_at) -> quote`` (a
     :data:`sealfeed.link.identity.PeerQuoter`), thread-safe (identities are made in a worker
     thread)."""
 
     def __init__(self, sock: socket.socket, pid: int) -> None:
-        self.sock = sock
-        self.pid = pid
         sock.settimeout(ANSWER_TIMEOUT_SECONDS)
-        self._stream = sock.makefile("rwb", buffering=0)
+        super().__init__(sock, pid)
         self._lock = threading.Lock()
         self._hello: dict[str, Any] | None = None
 
@@ -271,72 +270,12 @@ class QuoteHelper:
                 raise ExternalError("the quote helper answered nonsense") from None
         raise ExternalError(f"the quote helper refused: {doc.get('error', 'no reason')}")
 
-    def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._stream.close()
-            self.sock.close()
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(self.pid, 0)
-
-
-def _keep_only(fd: int) -> None:
-    """Close every inherited descriptor but ``fd`` and 0-2 (the readiness fd among them:
-    only the link itself may say it is ready)."""
-    try:
-        open_fds = [int(x) for x in os.listdir("/proc/self/fd")]
-    except OSError:
-        open_fds = list(range(3, 1024))
-    for other in open_fds:
-        if other > 2 and other != fd:
-            with contextlib.suppress(OSError):
-                os.close(other)
-
 
 def start_quote_helper(prepare: Callable[[], HelperSettings]) -> QuoteHelper:
     """Fork the privileged quote helper (call as root, before any thread, configuration,
     secret or socket exists in this process); ``prepare`` runs in the child."""
-    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    pid = os.fork()
-    if pid == 0:  # the helper
-        code = 0
-        try:
-            parent.close()
-            _keep_only(child.fileno())
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)  # it ends when the link does (EOF)
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGHUP, signal.SIG_IGN)
-            with contextlib.suppress(OSError):
-                os.setsid()
-            serve_quote_helper(child, prepare)
-        except BaseException:
-            code = 1
-        finally:
-            os._exit(code)
-    child.close()
+    parent, pid = fork_helper(functools.partial(serve_quote_helper, prepare=prepare))
     return QuoteHelper(parent, pid)
-
-
-def drop_privileges(account: str) -> tuple[int, int]:
-    """setgroups([gid]) / setgid / setuid to ``account`` for good; (uid, gid). Checks that
-    root cannot be regained. Already running as ``account``: nothing to do."""
-    import pwd
-
-    try:
-        pw = pwd.getpwnam(account)
-    except KeyError:
-        raise InputError(f"no such account {account!r}", location="--user") from None
-    if os.geteuid() != 0:
-        if os.geteuid() == pw.pw_uid:
-            return pw.pw_uid, pw.pw_gid
-        raise InputError(f"--user {account} needs to start as root", location="--user")
-    os.setgroups([pw.pw_gid])
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
-    try:
-        os.setuid(0)
-    except PermissionError:
-        return pw.pw_uid, pw.pw_gid
-    raise ExternalError("dropping privileges failed: root could be regained")  # pragma: no cover
 
 
 def hand_over_dir(path: str | os.PathLike[str], account: str) -> None:
