@@ -5,8 +5,11 @@ Phases (all by default; ``--phases hot,cold,rss,burst,oracle,hostile``):
 
 * hot    -- ``wrk -t2 -c50`` on a cached ``GET /quote/binance/BTC/USDT`` (fake Binance at
             20 ms), for each ASGI server, metrics on; plus a bare Starlette endpoint
-            returning a cached dict on the same server, and nginx (Debian package, one
-            worker) returning the same constant JSON: the ceiling, reported as ours/nginx;
+            returning a cached dict on the same server, a raw ASGI callable sending the
+            same constant bytes (``-asgi``: the server's own ceiling), and nginx (Debian
+            package, one worker) returning the same constant JSON: the ceiling, reported as
+            ours/nginx. ``--rounds N`` repeats the whole set N times, interleaved, and
+            keeps each target's median run (its runs' req/s are listed too);
 * cold   -- sequential first requests for uncached pairs vs. a direct call to the fake;
 * rss    -- resident memory of the service with 1,000 tracked (cached) pairs;
 * burst  -- an OCR round: 260 feeds x 7 sources x 5 nodes = 9,100 requests at once;
@@ -87,6 +90,22 @@ def _child_serve(args: argparse.Namespace) -> None:
     from sealfeed.log import setup_logging
 
     setup_logging("WARNING", json_lines=True)
+    if args.raw:
+        body = json.dumps(
+            {"source": "binance", "pair": ["BTC", "USDT"], "price": "65000.12345678",
+             "receivedAt": "2026-01-01T00:00:00.000Z"}, separators=(",", ":")
+        ).encode()  # fmt: skip
+        start = {"type": "http.response.start", "status": 200,
+                 "headers": [(b"content-type", b"application/json; charset=utf-8"),
+                             (b"content-length", str(len(body)).encode())]}  # fmt: skip
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                await send(start)
+                await send({"type": "http.response.body", "body": body})
+
+        run(app, server=args.server, host="127.0.0.1", port=args.port)
+        return
     if args.bare:
         from starlette.applications import Starlette
         from starlette.requests import Request
@@ -185,6 +204,7 @@ def start_service(
     upstreams: dict[str, str],
     *,
     bare: bool = False,
+    raw: bool = False,
     pairs_file: str | None = None,
     ttl_ms: int = 300_000,
     stale_ms: int = 5_000,
@@ -208,6 +228,8 @@ def start_service(
     ]
     if bare:
         argv.append("--bare")
+    if raw:
+        argv.append("--raw")
     if pairs_file:
         argv += ["--pairs-file", pairs_file]
     if rps is not None:
@@ -259,9 +281,9 @@ def wrk(url: str, duration: int) -> dict[str, Any]:
 Starter = Callable[..., tuple["Proc", str]]
 
 
-def ours(server: str, *, bare: bool = False) -> Starter:
+def ours(server: str, *, bare: bool = False, raw: bool = False) -> Starter:
     def start(upstreams: dict[str, str], **kw: Any) -> tuple[Proc, str]:
-        return start_service(server, upstreams, bare=bare, **kw)
+        return start_service(server, upstreams, bare=bare, raw=raw, **kw)
 
     return start
 
@@ -395,7 +417,23 @@ def phase_hostile(fake_url: str, targets: dict[str, Starter], sections: set[str]
     return res
 
 
-def phase_hot(fake_url: str, targets: dict[str, Starter], duration: int) -> dict[str, Any]:
+def phase_hot(
+    fake_url: str, targets: dict[str, Starter], duration: int, rounds: int = 1
+) -> dict[str, Any]:
+    """Each target ``rounds`` times, interleaved (A B C A B C ...); per target the run with
+    the median req/s, with every run's req/s in ``rps_runs``."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in targets}
+    for _ in range(rounds):
+        for name, r in _hot_once(fake_url, targets, duration).items():
+            runs[name].append(r)
+    res: dict[str, Any] = {}
+    for name, rs in runs.items():
+        ordered = sorted(rs, key=lambda r: float(r["rps"]))
+        res[name] = {**ordered[len(ordered) // 2], "rps_runs": [r["rps"] for r in rs]}
+    return res
+
+
+def _hot_once(fake_url: str, targets: dict[str, Starter], duration: int) -> dict[str, Any]:
     res: dict[str, Any] = {}
     for name, start in targets.items():
         proc, url = start({"binance": fake_url})
@@ -675,6 +713,7 @@ def main() -> int:
     s.add_argument("--port", type=int, required=True)
     s.add_argument("--upstreams", default="{}")
     s.add_argument("--bare", action="store_true")
+    s.add_argument("--raw", action="store_true")
     s.add_argument("--pairs-file")
     s.add_argument("--ttl-ms", type=int, default=300_000)
     s.add_argument("--stale-ms", type=int, default=5_000)
@@ -693,6 +732,9 @@ def main() -> int:
     ap.add_argument("--no-nginx", action="store_true", help="skip the nginx ceiling")
     ap.add_argument("--servers", default=",".join(SERVERS))
     ap.add_argument("--duration", type=int, default=10, help="wrk seconds per run")
+    ap.add_argument(
+        "--rounds", type=int, default=1, help="hot phase: interleaved repetitions (median kept)"
+    )
     ap.add_argument("--oracle-duration", type=int, default=60)
     ap.add_argument(
         "--reference",
@@ -732,7 +774,8 @@ def main() -> int:
             for server in servers:
                 hot[server] = ours(server)
                 hot[f"{server}-bare"] = ours(server, bare=True)
-            result["hot"] = phase_hot(fake_url, hot, args.duration)
+                hot[f"{server}-asgi"] = ours(server, raw=True)
+            result["hot"] = phase_hot(fake_url, hot, args.duration, args.rounds)
             result["hot_ratios"] = _ratios(result["hot"], default)
         if "cold" in phases:
             result["cold"] = phase_cold(fake_url, main_targets)
@@ -762,7 +805,7 @@ def _ratios(hot: dict[str, Any], ours_name: str) -> dict[str, Any]:
     """ours / reference and ours / nginx (req/s), measured in the same run."""
     out: dict[str, Any] = {}
     mine = hot.get(ours_name, {}).get("rps")
-    for other in ("reference", "nginx"):
+    for other in ("reference", "nginx", f"{ours_name}-asgi"):
         theirs = hot.get(other, {}).get("rps")
         if mine and theirs:
             out[f"{ours_name}/{other}"] = round(mine / theirs, 2)
@@ -775,7 +818,8 @@ def _human(r: dict[str, Any]) -> None:
         lat = h["latency_ms"]
         w(
             f"hot    {name:16} {h['rps']:>9.0f} req/s  p50 {lat['p50']:.2f} ms"
-            f"  p99 {lat['p99']:.2f} ms  errors {sum(h['errors'].values())}  rss {h['rss_mb']} MB\n"
+            f"  p99 {lat['p99']:.2f} ms  errors {sum(h['errors'].values())}  rss {h['rss_mb']} MB"
+            f"  runs {h.get('rps_runs', [])}\n"
         )
     c = r.get("cold", {})
     for name, v in c.items():

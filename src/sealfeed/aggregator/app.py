@@ -24,16 +24,14 @@ from starlette.types import Message, Receive, Scope, Send
 
 from sealfeed import __version__
 from sealfeed.aggregator import http
-from sealfeed.aggregator.metrics import AggregatorMetrics
+from sealfeed.aggregator.metrics import QUOTE_ROUTE, AggregatorMetrics
 from sealfeed.aggregator.openapi import build_openapi
 from sealfeed.aggregator.service import Aggregator
 from sealfeed.config.model import AggregatorConfig, MonitoringLabels
 
 log = logging.getLogger("sealfeed.aggregator")
 
-QUOTE_ROUTE = "/quote/{source}/{base}/{quote}"
 STREAMS_MODULE = "sealfeed.aggregator.streams"
-_JSON = b"application/json; charset=utf-8"
 
 
 def load_streams(agg: Aggregator, proxy: str | None) -> Any:
@@ -89,19 +87,9 @@ class AggregatorApp:
             if len(parts) == 5 and parts[1] == "quote":
                 q = self.aggregator.lookup_hot(parts[2], parts[3], parts[4])
                 if q is not None:
-                    body = q.body
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 200,
-                            "headers": [
-                                (b"content-type", _JSON),
-                                (b"content-length", str(len(body)).encode()),
-                            ],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": body})
-                    self._metrics.request(QUOTE_ROUTE, 200)
+                    await send(q.start)
+                    await send({"type": "http.response.body", "body": q.body})
+                    self._metrics.hot_hit(q.source)
                     return
         if scope["type"] != "http":
             await self.app(scope, receive, send)

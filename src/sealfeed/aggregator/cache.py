@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 Key = tuple[str, str, str]  # (source, BASE, QUOTE)
@@ -24,6 +24,10 @@ def iso_ms(ms: int) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
 
 
+#: what a quote's body is
+JSON_CONTENT_TYPE = b"application/json; charset=utf-8"
+
+
 @dataclass(slots=True)
 class PriceQuote:
     source: str
@@ -34,6 +38,9 @@ class PriceQuote:
     cached_at_ms: int
     expires_at_ms: int
     body: bytes
+    #: the ASGI ``http.response.start`` message for ``body``, built once (the hot path
+    #: sends it as is; servers only read it)
+    start: dict[str, object] = field(default_factory=dict)
 
     @property
     def received_at(self) -> str:
@@ -104,6 +111,12 @@ class QuoteCache:
             body=b"",
         )
         entry.body = json.dumps(entry.doc(), separators=(",", ":")).encode()
+        entry.start = {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-type", JSON_CONTENT_TYPE),
+                        (b"content-length", str(len(entry.body)).encode())],
+        }  # fmt: skip
         self._entries[key] = entry
         return entry
 

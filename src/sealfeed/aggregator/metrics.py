@@ -1,18 +1,27 @@
 """Prometheus metrics of one aggregator app: one CollectorRegistry per app, never the global.
 
-Names follow conventions.md (``sealfeed_aggregator_*``). Label children used on the hot path
-are resolved once and memoised, so a cached GET costs one dict lookup + one ``inc``.
+Names follow conventions.md (``sealfeed_aggregator_*``). Label children are resolved once
+and memoised. A cached GET answered on the hot path (:meth:`AggregatorMetrics.hot_hit`) costs
+one dict lookup and one integer add: its two counts (a cache hit, a 200 on the quote route)
+are folded into the Prometheus counters whenever the registry is collected -- ``/metrics``,
+the pusher -- by a collector registered before them (ADR 0150).
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable
 from typing import TypeVar, cast
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
 
 from sealfeed.config.model import MonitoringLabels
+
+#: the route template of a single quote (its ``requests`` label)
+QUOTE_ROUTE = "/quote/{source}/{base}/{quote}"
 
 #: UpstreamError.kind of "the source answered: it does not know this pair" (adapters.py)
 UNKNOWN_PAIR = "unknown_pair"
@@ -25,10 +34,28 @@ _LAG_BUCKETS = (0.0, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
 _M = TypeVar("_M", bound=MetricWrapperBase)
 
 
+class _FoldHotHits(Collector):
+    """Collected first (registered before every counter): folds the hot path's plain counts
+    into the counters, so the same collection exposes them. Yields no metric itself."""
+
+    def __init__(self, metrics: AggregatorMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterable[Metric]:
+        self._metrics.fold_hot_hits()
+        return ()
+
+
 class AggregatorMetrics:
     def __init__(self, labels: MonitoringLabels | None = None) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
+        #: per source [served on the hot path, already folded into the counters]; only the
+        #: event loop's thread adds (the one thread granian runs the app on), folding takes
+        #: the difference under a lock, so a collection in another thread loses nothing
+        self._hot: dict[str, list[int]] = {}
+        self._fold_lock = threading.Lock()
+        r.register(_FoldHotHits(self))
         self.requests = Counter(
             "sealfeed_aggregator_requests",
             "HTTP requests served, by route template and status",
@@ -121,6 +148,24 @@ class AggregatorMetrics:
             c = self._children[key] = metric.labels(*values)
         # the key starts with id(metric), so the memo holds metric.labels(...): type _M
         return cast(_M, c)
+
+    def hot_hit(self, source: str) -> None:
+        """A cached quote of ``source`` answered on the hot path: one cache hit and one 200
+        on :data:`QUOTE_ROUTE`, counted when the registry is next collected."""
+        counts = self._hot.get(source)
+        if counts is None:
+            counts = self._hot[source] = [0, 0]
+        counts[0] += 1
+
+    def fold_hot_hits(self) -> None:
+        with self._fold_lock:
+            for source, counts in list(self._hot.items()):
+                served = counts[0]
+                new = served - counts[1]
+                if new:
+                    self.child(self.cache, source, "hit").inc(new)
+                    self.child(self.requests, QUOTE_ROUTE, "200").inc(new)
+                    counts[1] = served
 
     def request(self, route: str, status: int) -> None:
         self.child(self.requests, route, str(status)).inc()

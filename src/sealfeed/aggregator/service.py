@@ -244,7 +244,8 @@ class Aggregator:
     # ------------------------------------------------------------------ quotes
     def lookup_hot(self, source: str, base: str, quote: str) -> PriceQuote | None:
         """The fast path: a fresh cached value of a tracked pair or None (then call
-        :meth:`get_quote`, which validates everything)."""
+        :meth:`get_quote`, which validates everything). The caller counts what it serves
+        (``AggregatorMetrics.hot_hit``: a hit and its request at once)."""
         st = self.sources.get(source)
         if st is None:
             return None
@@ -257,7 +258,6 @@ class Aggregator:
         if q is None:
             return None
         t.last_request_ms = now
-        self.metrics.cache_result(source, "hit")
         return q
 
     async def get_quote(self, source: str, base: str, quote: str) -> PriceQuote:
