@@ -19,7 +19,7 @@ from sealfeed.link import documents
 from sealfeed.link import protocol as P
 from sealfeed.link.admission import PeerRefused, Reason
 from sealfeed.link.plan import Peer
-from sealfeed.link.tunnel import NETWORK_ERRORS, Session, close_writer
+from sealfeed.link.tunnel import NETWORK_ERRORS, STREAM_LIMIT, Session, close_writer
 
 if TYPE_CHECKING:
     from sealfeed.link.service import LinkService
@@ -76,7 +76,9 @@ async def accept(
                     Reason.UNKNOWN_TARGET, f"this VM serves no target {hello.target!r}"
                 )
             try:
-                target_r, target_w = await asyncio.open_connection(addr.host, addr.port)
+                target_r, target_w = await asyncio.open_connection(
+                    addr.host, addr.port, limit=STREAM_LIMIT
+                )
             except OSError as exc:
                 raise PeerRefused(
                     Reason.TARGET_UNREACHABLE, f"{hello.target} at {addr}: {exc.strerror}"
@@ -161,7 +163,7 @@ async def dial(svc: LinkService, peer: Peer, target: str) -> Session:
         async with asyncio.timeout(svc.plan.handshake_timeout_seconds):
             try:
                 reader, writer = await asyncio.open_connection(
-                    peer.address.host, peer.address.port, ssl=svc.client_ctx
+                    peer.address.host, peer.address.port, ssl=svc.client_ctx, limit=STREAM_LIMIT
                 )
             except (OSError, ssl.SSLError) as exc:
                 raise PeerRefused(

@@ -51,7 +51,7 @@ from sealfeed.link.handshake import accept, dial, receive_document
 from sealfeed.link.identity import Identity, PeerQuoter, client_context, create_identity
 from sealfeed.link.metrics import SERIES_LABELS, UNKNOWN_PEER, LinkMetrics
 from sealfeed.link.plan import Address, Forward, LinkPlan, Peer, plan_summary
-from sealfeed.link.tunnel import Session, Tunnel, close_writer, jitter
+from sealfeed.link.tunnel import STREAM_LIMIT, Session, Tunnel, close_writer, jitter
 
 _log = logging.getLogger("sealfeed.link")
 
@@ -498,7 +498,7 @@ class LinkService:
     # --- run ----------------------------------------------------------------------------
     async def _listen(self, name: str, addr: Address, handler: Any) -> None:
         try:
-            server = await asyncio.start_server(handler, addr.host, addr.port)
+            server = await asyncio.start_server(handler, addr.host, addr.port, limit=STREAM_LIMIT)
         except OSError as exc:
             raise ExternalError(
                 f"cannot listen: {exc.strerror}", location=f"{name} {addr}"

@@ -31,6 +31,9 @@ if TYPE_CHECKING:
 #: so a full read never leaves a tiny trailing record, and large enough to keep the
 #: per-frame Python overhead small
 _CHUNK = 256 * 1024
+#: StreamReader buffer of a link connection (asyncio's default is 64 KiB): a whole DATA
+#: frame fits, so the transport is not paused and resumed several times per frame
+STREAM_LIMIT = 4 * _CHUNK
 NETWORK_ERRORS = (OSError, ssl.SSLError, asyncio.IncompleteReadError, ConnectionError)
 
 
