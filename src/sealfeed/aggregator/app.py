@@ -24,6 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from sealfeed import __version__
 from sealfeed.aggregator import http
+from sealfeed.aggregator.cache import PriceQuote
 from sealfeed.aggregator.metrics import QUOTE_ROUTE, AggregatorMetrics
 from sealfeed.aggregator.openapi import build_openapi
 from sealfeed.aggregator.service import Aggregator
@@ -81,16 +82,28 @@ class AggregatorApp:
         self.state = app.state
         self._metrics = agg.metrics
 
+    def hot_quote(self, path: str) -> PriceQuote | None:
+        """The answer to ``GET path`` if it is a fresh cached quote (counted as served)."""
+        parts = path.split("/")
+        if len(parts) == 5 and parts[1] == "quote":
+            q = self.aggregator.lookup_hot(parts[2], parts[3], parts[4])
+            if q is not None:
+                self._metrics.hot_hit(q.source)
+                return q
+        return None
+
+    def hot_body(self, path: str) -> bytes | None:
+        """:meth:`hot_quote`'s body (the RSGI front's hot path, :mod:`.rsgi`)."""
+        q = self.hot_quote(path)
+        return None if q is None else q.body
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
-            parts = scope["path"].split("/")
-            if len(parts) == 5 and parts[1] == "quote":
-                q = self.aggregator.lookup_hot(parts[2], parts[3], parts[4])
-                if q is not None:
-                    await send(q.start)
-                    await send({"type": "http.response.body", "body": q.body})
-                    self._metrics.hot_hit(q.source)
-                    return
+            q = self.hot_quote(scope["path"])
+            if q is not None:
+                await send(q.start)
+                await send({"type": "http.response.body", "body": q.body})
+                return
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return

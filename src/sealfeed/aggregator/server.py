@@ -172,13 +172,21 @@ def _granian(
     from granian.http import HTTP1Settings
     from granian.server.embed import Server
 
+    from sealfeed.aggregator.rsgi import Lifespan, RSGIApp
+
     logging.getLogger("_granian").setLevel(logging.ERROR)
     logging.getLogger("granian").setLevel(logging.ERROR)
+    # RSGI: a cached quote is one native call (ADR 0150); the rest is the ASGI app, and its
+    # lifespan is ours to drive (RSGI has none)
+    lifespan = Lifespan(app)
+    front = RSGIApp(app, hot=getattr(app, "hot_body", None))
+    front.state = lifespan.state
     server = Server(
-        app,
+        front,
         address=host,
         port=port,
-        interface=Interfaces.ASGI,
+        interface=Interfaces.RSGI,
+        websockets=False,
         log_enabled=False,
         backlog=BACKLOG,
         # granian holds one backpressure permit per open connection (not per request): the
@@ -196,7 +204,15 @@ def _granian(
         # a p99 under 10 ms on the hot path (docs/adr/0020-aggregator-asgi-server.md)
         task_impl=_granian_task_impl(TaskImpl),
     )
-    return server.serve(), server.stop
+
+    async def run() -> None:
+        await lifespan.startup()
+        try:
+            await server.serve()
+        finally:
+            await lifespan.shutdown()
+
+    return run(), server.stop
 
 
 _RUNNERS = {"granian": _granian, "uvicorn": _uvicorn, "hypercorn": _hypercorn}
