@@ -5,8 +5,8 @@ Phases (all by default; ``--phases hot,cold,rss,burst,oracle,hostile``):
 
 * hot    -- ``wrk -t2 -c50`` on a cached ``GET /quote/binance/BTC/USDT`` (fake Binance at
             20 ms), for each ASGI server, metrics on; plus a bare Starlette endpoint
-            returning a cached dict on the same server, a raw ASGI callable sending the
-            same constant bytes (``-asgi``: the server's own ceiling), and nginx (Debian
+            returning a cached dict on the same server, a constant answer served the way
+            ours is (``-const``: the server's own ceiling), and nginx (Debian
             package, one worker) returning the same constant JSON: the ceiling, reported as
             ours/nginx. ``--rounds N`` repeats the whole set N times, interleaved, and
             keeps each target's median run (its runs' req/s are listed too);
@@ -99,12 +99,19 @@ def _child_serve(args: argparse.Namespace) -> None:
                  "headers": [(b"content-type", b"application/json; charset=utf-8"),
                              (b"content-length", str(len(body)).encode())]}  # fmt: skip
 
-        async def app(scope: Any, receive: Any, send: Any) -> None:
-            if scope["type"] == "http":
-                await send(start)
-                await send({"type": "http.response.body", "body": body})
+        class Const:
+            """The same constant answer the way each server serves ours fastest: ASGI
+            messages, and on granian the RSGI front's native hot path (``hot_body``)."""
 
-        run(app, server=args.server, host="127.0.0.1", port=args.port)
+            def hot_body(self, path: str) -> bytes:
+                return body
+
+            async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+                if scope["type"] == "http":
+                    await send(start)
+                    await send({"type": "http.response.body", "body": body})
+
+        run(Const(), server=args.server, host="127.0.0.1", port=args.port)
         return
     if args.bare:
         from starlette.applications import Starlette
@@ -774,7 +781,7 @@ def main() -> int:
             for server in servers:
                 hot[server] = ours(server)
                 hot[f"{server}-bare"] = ours(server, bare=True)
-                hot[f"{server}-asgi"] = ours(server, raw=True)
+                hot[f"{server}-const"] = ours(server, raw=True)
             result["hot"] = phase_hot(fake_url, hot, args.duration, args.rounds)
             result["hot_ratios"] = _ratios(result["hot"], default)
         if "cold" in phases:
@@ -805,7 +812,7 @@ def _ratios(hot: dict[str, Any], ours_name: str) -> dict[str, Any]:
     """ours / reference and ours / nginx (req/s), measured in the same run."""
     out: dict[str, Any] = {}
     mine = hot.get(ours_name, {}).get("rps")
-    for other in ("reference", "nginx", f"{ours_name}-asgi"):
+    for other in ("reference", "nginx", f"{ours_name}-const"):
         theirs = hot.get(other, {}).get("rps")
         if mine and theirs:
             out[f"{ours_name}/{other}"] = round(mine / theirs, 2)

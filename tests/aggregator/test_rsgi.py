@@ -123,6 +123,18 @@ def test_hot_path_asgi_translation_and_lifespan(free_port: Callable[[], int]) ->
     asyncio.run(scenario())
 
 
+def test_an_app_without_lifespan_is_served_anyway() -> None:
+    async def plain(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        return  # ignores the lifespan scope, as a bare ASGI callable may
+
+    async def scenario() -> None:
+        lifespan = Lifespan(plain)
+        await asyncio.wait_for(lifespan.startup(), 5)
+        await asyncio.wait_for(lifespan.shutdown(), 5)
+
+    asyncio.run(scenario())
+
+
 def test_a_failed_startup_is_an_external_error() -> None:
     async def refuse(scope: dict[str, Any], receive: Any, send: Any) -> None:
         await receive()

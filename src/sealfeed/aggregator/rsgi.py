@@ -140,10 +140,15 @@ class Lifespan:
             await self.app(scope, self._to_app.get, self._from_app.put)
         except Exception as exc:
             await self._from_app.put({"type": "lifespan.failed", "message": repr(exc)})
+        else:
+            # an app without lifespan support returns at once: nothing to wait for
+            await self._from_app.put({"type": "lifespan.unsupported"})
 
     async def _step(self, event: str) -> None:
         await self._to_app.put({"type": f"lifespan.{event}"})
         answer = await self._from_app.get()
+        if answer["type"] == "lifespan.unsupported":
+            return
         if answer["type"] != f"lifespan.{event}.complete":
             from sealfeed.errors import ExternalError
 
