@@ -71,27 +71,33 @@ class HelperChannel:
             os.waitpid(self.pid, 0)
 
 
-def drop_privileges(account: str) -> tuple[int, int]:
-    """setgroups([gid]) / setgid / setuid to ``account`` for good; (uid, gid). Checks that
-    root cannot be regained. Already running as ``account``: nothing to do."""
+def account_ids(account: str) -> tuple[int, int]:
+    """(uid, gid) of the ``--user`` account (InputError when it does not exist here)."""
     import pwd
 
     try:
         pw = pwd.getpwnam(account)
     except KeyError:
         raise InputError(f"no such account {account!r}", location="--user") from None
+    return pw.pw_uid, pw.pw_gid
+
+
+def drop_privileges(account: str) -> tuple[int, int]:
+    """setgroups([gid]) / setgid / setuid to ``account`` for good; (uid, gid). Checks that
+    root cannot be regained. Already running as ``account``: nothing to do."""
+    uid, gid = account_ids(account)
     if os.geteuid() != 0:
-        if os.geteuid() == pw.pw_uid:
-            return pw.pw_uid, pw.pw_gid
+        if os.geteuid() == uid:
+            return uid, gid
         raise InputError(f"--user {account} needs to start as root", location="--user")
-    os.setgroups([pw.pw_gid])
-    os.setgid(pw.pw_gid)
-    os.setuid(pw.pw_uid)
+    os.setgroups([gid])
+    os.setgid(gid)
+    os.setuid(uid)
     try:
         os.setuid(0)
     except PermissionError:
-        return pw.pw_uid, pw.pw_gid
+        return uid, gid
     raise ExternalError("dropping privileges failed: root could be regained")  # pragma: no cover
 
 
-__all__ = ["HelperChannel", "drop_privileges", "fork_helper"]
+__all__ = ["HelperChannel", "account_ids", "drop_privileges", "fork_helper"]

@@ -22,7 +22,8 @@ HOT = b'{"hot":true}'
 
 class Echo:
     """A small ASGI app: /echo returns the body it read (and how many chunks), /stream
-    streams three parts, /boom raises, /silent never answers, anything else 404."""
+    streams three parts, /boom raises, /half raises after the head, /silent never answers,
+    anything else 404."""
 
     def __init__(self) -> None:
         self.events: list[str] = []
@@ -61,6 +62,9 @@ class Echo:
             await send({"type": "http.response.body", "body": b""})
         elif path == "/boom":
             raise RuntimeError("boom")
+        elif path == "/half":
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            raise RuntimeError("half")
         elif path == "/silent":
             return
         else:
@@ -74,8 +78,7 @@ def _hot(path: str) -> bytes | None:
 
 async def _serve(app: Echo, port: int, hot: Callable[[str], bytes | None] | None) -> Any:
     lifespan = Lifespan(app)
-    front = RSGIApp(app, hot=hot)
-    front.state = lifespan.state
+    front = RSGIApp(app, hot=hot, state=lifespan.state)
     await lifespan.startup()
     server = Server(front, address="127.0.0.1", port=port, interface=Interfaces.RSGI,
                     http=HTTPModes.http1, websockets=False, log_enabled=False)  # fmt: skip
@@ -111,7 +114,7 @@ def test_hot_path_asgi_translation_and_lifespan(free_port: Callable[[], int]) ->
                     assert (r.status, await r.read()) == (200, b"abc")
                 async with s.get(f"{base}/quote/y/BTC/USDT") as r:  # hot says no: routed
                     assert (r.status, await r.read()) == (404, b"nope")
-                for broken in ("/boom", "/silent"):
+                for broken in ("/boom", "/half", "/silent"):
                     async with s.get(base + broken) as r:
                         assert r.status == 500, broken
         finally:

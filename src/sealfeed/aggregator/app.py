@@ -24,7 +24,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from sealfeed import __version__
 from sealfeed.aggregator import http
-from sealfeed.aggregator.cache import PriceQuote
+from sealfeed.aggregator.cache import JSON_CONTENT_TYPE, PriceQuote
 from sealfeed.aggregator.metrics import QUOTE_ROUTE, AggregatorMetrics
 from sealfeed.aggregator.openapi import build_openapi
 from sealfeed.aggregator.service import Aggregator
@@ -101,7 +101,10 @@ class AggregatorApp:
         if scope["type"] == "http" and scope["method"] == "GET":
             q = self.hot_quote(scope["path"])
             if q is not None:
-                await send(q.start)
+                length = str(len(q.body)).encode()
+                await send({"type": "http.response.start", "status": 200,
+                            "headers": [(b"content-type", JSON_CONTENT_TYPE),
+                                        (b"content-length", length)]})  # fmt: skip
                 await send({"type": "http.response.body", "body": q.body})
                 return
         if scope["type"] != "http":

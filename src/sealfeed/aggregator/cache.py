@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
 Key = tuple[str, str, str]  # (source, BASE, QUOTE)
@@ -38,9 +38,6 @@ class PriceQuote:
     cached_at_ms: int
     expires_at_ms: int
     body: bytes
-    #: the ASGI ``http.response.start`` message for ``body``, built once (the hot path
-    #: sends it as is; servers only read it)
-    start: dict[str, object] = field(default_factory=dict)
 
     @property
     def received_at(self) -> str:
@@ -111,12 +108,6 @@ class QuoteCache:
             body=b"",
         )
         entry.body = json.dumps(entry.doc(), separators=(",", ":")).encode()
-        entry.start = {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [(b"content-type", JSON_CONTENT_TYPE),
-                        (b"content-length", str(len(entry.body)).encode())],
-        }  # fmt: skip
         self._entries[key] = entry
         return entry
 

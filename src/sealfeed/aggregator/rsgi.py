@@ -17,11 +17,14 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from sealfeed.aggregator.cache import JSON_CONTENT_TYPE
+
 log = logging.getLogger("sealfeed.aggregator.rsgi")
 
 #: ``hot(path) -> body or None``: a fresh cached answer to ``GET path``, counted
 HotPath = Callable[[str], bytes | None]
-_JSON_HEADERS = [("content-type", "application/json; charset=utf-8")]
+_JSON_HEADERS = [("content-type", JSON_CONTENT_TYPE.decode())]
+_ERROR_HEADERS = [("content-type", "text/plain")]
 _ERROR_BODY = b"Internal Server Error"
 
 
@@ -34,12 +37,15 @@ def _addr(value: Any) -> tuple[str, int] | None:
 
 
 class RSGIApp:
-    """RSGI application: ``hot`` first (GET only), then the ASGI ``app``."""
+    """RSGI application: ``hot`` first (GET only), then the ASGI ``app``; ``state`` is what
+    the app's lifespan left for its requests (:attr:`Lifespan.state`)."""
 
-    def __init__(self, app: Any, hot: HotPath | None = None) -> None:
+    def __init__(
+        self, app: Any, hot: HotPath | None = None, state: dict[str, Any] | None = None
+    ) -> None:
         self.app = app
         self.hot = hot
-        self.state: dict[str, Any] = {}
+        self.state = state if state is not None else {}
 
     async def __rsgi__(self, scope: Any, protocol: Any) -> None:
         if scope.proto != "http":  # pragma: no cover - websockets are disabled
@@ -116,11 +122,8 @@ class RSGIApp:
             await self.app(asgi_scope, receive, send)
         except Exception:
             log.exception("unhandled error", extra={"event": "asgi_error", "path": path})
-            if not status:
-                protocol.response_bytes(500, [("content-type", "text/plain")], _ERROR_BODY)
-                return
-        if not status:
-            protocol.response_bytes(500, [("content-type", "text/plain")], _ERROR_BODY)
+        if not finished and stream is None:  # nothing (or only a head) was sent: 500
+            protocol.response_bytes(500, _ERROR_HEADERS, _ERROR_BODY)
 
 
 class Lifespan:

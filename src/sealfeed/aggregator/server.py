@@ -179,8 +179,7 @@ def _granian(
     # RSGI: a cached quote is one native call (ADR 0150); the rest is the ASGI app, and its
     # lifespan is ours to drive (RSGI has none)
     lifespan = Lifespan(app)
-    front = RSGIApp(app, hot=getattr(app, "hot_body", None))
-    front.state = lifespan.state
+    front = RSGIApp(app, hot=getattr(app, "hot_body", None), state=lifespan.state)
     server = Server(
         front,
         address=host,

@@ -31,16 +31,15 @@ import functools
 import json
 import os
 import socket
-import stat
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sealfeed.errors import ExitCode, ExternalError, InputError, SealfeedError, VerificationError
-from sealfeed.privsep import HelperChannel, drop_privileges, fork_helper
+from sealfeed.fsutil import owned_dir
+from sealfeed.privsep import HelperChannel, account_ids, drop_privileges, fork_helper
 
 #: an issue time further than this from the helper's clock is refused (the link stamps the
 #: time right before it asks, so only a skewed or lying caller is this far off)
@@ -146,9 +145,7 @@ def serve_quote_helper(
     and returns what to bind; its error is the hello. ``request_quote(report_data, root)``
     defaults to configfs-tsm (:func:`sealfeed.attest.tsm.request_quote`). Returns at EOF or
     after a fatal request."""
-    import hashlib
-
-    from sealfeed.attest.binding import peer_report_data
+    from sealfeed.link.identity import direct_quoter
 
     if request_quote is None:
         from sealfeed.attest.tsm import request_quote as tsm_quote
@@ -172,6 +169,8 @@ def serve_quote_helper(
             send({"ok": False, "error": f"{type(exc).__name__}: {exc}", "exit": 3})
         return
     limit = RateLimit(QUOTE_BURST, settings.quote_interval, time.monotonic)
+    tsm_root = settings.tsm_root
+    quoter = direct_quoter(lambda rd: request_quote(rd, tsm_root), settings.config_hash)
     try:
         send({"ok": True, "config_hash": settings.config_hash})
         while True:
@@ -183,10 +182,7 @@ def serve_quote_helper(
                     raise Refused(f"request longer than {MAX_LINE} bytes", fatal=True)
                 spki, issued_at = parse_request(line, now=clock())
                 limit.take()
-                report_data = peer_report_data(
-                    hashlib.sha256(spki).digest(), settings.config_hash, issued_at
-                )
-                quote = request_quote(report_data, settings.tsm_root)
+                quote = quoter(spki, issued_at)  # the binding computed here, never taken
             except Refused as r:
                 send({"error": r.reason, **({"fatal": True} if r.fatal else {})})
                 if r.fatal:
@@ -283,25 +279,7 @@ def hand_over_dir(path: str | os.PathLike[str], account: str) -> None:
     belongs to ``account``, 0750 (its readers -- ``chainlink render``, ``sealfeed status`` --
     run as root). Only the directory itself is chowned; what the link creates below it is
     its own."""
-    import pwd
-
-    try:
-        pw = pwd.getpwnam(account)
-    except KeyError:
-        raise InputError(f"no such account {account!r}", location="--user") from None
-    p = Path(path)
-    try:
-        p.mkdir(parents=True, exist_ok=True)
-        st = p.lstat()
-    except OSError as exc:
-        raise InputError(f"cannot create the link's directory: {exc.strerror}",
-                         location=str(p)) from None  # fmt: skip
-    if not stat.S_ISDIR(st.st_mode):
-        raise InputError("must be a directory, not a link", location=str(p))
-    if (st.st_uid, st.st_gid) != (pw.pw_uid, pw.pw_gid):
-        os.lchown(p, pw.pw_uid, pw.pw_gid)
-    if stat.S_IMODE(st.st_mode) != 0o750:
-        os.chmod(p, 0o750)  # noqa: S103 -- a directory; its group is the link's own
+    owned_dir(path, mode=0o750, owner=account_ids(account))
 
 
 __all__ = [

@@ -125,11 +125,10 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
     (it verifies the signature itself, fail closed; conventions.md).
     """
     sf = tuple(opts.sealfeed_argv)
-    cfg_args: tuple[str, ...] = ("--config", opts.config_path)
+    trust_args: tuple[str, ...] = ("--config", opts.config_path)
     if opts.pubkey_path:
-        cfg_args += ("--pubkey", opts.pubkey_path)
-    if opts.secrets_dir:
-        cfg_args += ("--secrets-dir", opts.secrets_dir)
+        trust_args += ("--pubkey", opts.pubkey_path)
+    cfg_args = trust_args + (("--secrets-dir", opts.secrets_dir) if opts.secrets_dir else ())
     verify: tuple[str, ...] = (*sf, "config", "verify", opts.config_path)
     if opts.pubkey_path:
         verify += ("--pubkey", opts.pubkey_path)
@@ -194,9 +193,7 @@ def default_commands(cfg: ApplianceConfig, opts: RenderOptions) -> dict[str, tup
             *sf,
             "link",
             "serve",
-            "--config",
-            opts.config_path,
-            *(("--pubkey", opts.pubkey_path) if opts.pubkey_path else ()),
+            *trust_args,
             "--secrets-dir",
             link_secrets_dir(opts),
             "--run-dir",

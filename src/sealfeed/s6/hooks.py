@@ -166,6 +166,19 @@ def _clip(line: str) -> str:
     return line if len(line) <= REASON_MAX else line[: REASON_MAX - 3] + "..."
 
 
+def _tail_lines(path: Path, size: int | None = None) -> list[str] | None:
+    """The last :data:`_TAIL_LINES` lines of the last :data:`_TAIL_BYTES` of ``path`` (up to
+    ``size`` when given); None when it cannot be read."""
+    try:
+        with path.open("rb") as fh:
+            end = path.stat().st_size if size is None else size
+            fh.seek(max(0, end - _TAIL_BYTES))
+            tail = fh.read(_TAIL_BYTES).decode("utf-8", errors="replace")
+    except OSError:
+        return None
+    return tail.splitlines()[-_TAIL_LINES:]
+
+
 def last_words(
     source_dir: str | os.PathLike[str] | None,
     service: str,
@@ -193,13 +206,8 @@ def last_words(
         elif time.monotonic() - stable_since >= settle:
             break
         time.sleep(0.05)
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, size - _TAIL_BYTES))
-            tail = fh.read(_TAIL_BYTES).decode("utf-8", errors="replace")
-    except OSError:
-        return None
-    return telling_line(tail.splitlines()[-_TAIL_LINES:])
+    lines = _tail_lines(path, size)
+    return None if lines is None else telling_line(lines)
 
 
 def halt(how: str, scandir: str | None = None) -> None:
@@ -311,14 +319,11 @@ def oneshot_last_words(captured: str | os.PathLike[str], secrets_dir: str | None
     from sealfeed.s6.logpipe import load_secret_values
 
     path = Path(captured)
-    try:
-        with path.open("rb") as fh:
-            fh.seek(max(0, path.stat().st_size - _TAIL_BYTES))
-            tail = fh.read(_TAIL_BYTES).decode("utf-8", errors="replace")
-    except OSError:
+    raw = _tail_lines(path)
+    if raw is None:
         return None
     load_secret_values(secrets_dir)  # registers them with sealfeed.log.redact
-    lines = [redact(ln) for ln in tail.splitlines()[-_TAIL_LINES:]]
+    lines = [redact(ln) for ln in raw]
     with contextlib.suppress(OSError):
         atomic_write(path, "".join(ln + "\n" for ln in lines), mode=0o600)
     return telling_line(lines)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from sealfeed.config.loader import SecretFileRef
 from sealfeed.errors import InputError
+from sealfeed.fsutil import owned_dir
 from sealfeed.secret import Secret, ensure_secret_file, read_secret_file
 from sealfeed.secrets.keys import IMPORT_KEY, IMPORT_PUB, ensure_import_key, public_bytes
 from sealfeed.secrets.sealed import MAX_BUNDLE_BYTES, key_id, open_bundle, parse_bundle
@@ -243,21 +244,6 @@ def reader_files(refs: Sequence[SecretFileRef], reader: str) -> list[str]:
     return out
 
 
-def _reader_dir(directory: Path, owner: ServiceAccount | None) -> None:
-    """``directory`` exists, is a real directory (not a link) of ``owner``, mode 0700."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        st = directory.lstat()
-    except OSError as exc:
-        raise InputError(f"cannot create: {exc.strerror}", location=str(directory)) from None
-    if not stat.S_ISDIR(st.st_mode):
-        raise InputError("must be a directory, not a link", location=str(directory))
-    if owner is not None and (st.st_uid, st.st_gid) != (owner.uid, owner.gid):
-        os.lchown(directory, owner.uid, owner.gid)
-    if stat.S_IMODE(st.st_mode) != 0o700:
-        os.chmod(directory, 0o700)
-
-
 def copy_for_readers(
     refs: Sequence[SecretFileRef],
     root: Path,
@@ -274,9 +260,9 @@ def copy_for_readers(
         if reader not in SECRET_READERS:
             raise InputError(f"{reader} reads no other component's secrets (readers: "
                              f"{', '.join(SECRET_READERS)})", location="--reader-dir")  # fmt: skip
-        base = Path(where)
         owner = owners.get(reader)
-        _reader_dir(base, owner)
+        ids = (owner.uid, owner.gid) if owner else None
+        base = owned_dir(where, mode=0o700, owner=ids)
         copied = report.copies.setdefault(reader, [])
         for name in reader_files(refs, reader):
             src = root / name
@@ -285,9 +271,8 @@ def copy_for_readers(
             dst = base / name
             _no_links(base, dst)
             for sub in reversed([p for p in dst.parents if base in p.parents and not p.exists()]):
-                _reader_dir(sub, owner)
-            write_secret_file(dst, read_secret_file(src), overwrite=True,
-                              owner=(owner.uid, owner.gid) if owner else None)  # fmt: skip
+                owned_dir(sub, mode=0o700, owner=ids)
+            write_secret_file(dst, read_secret_file(src), overwrite=True, owner=ids)
             copied.append(name)
 
 
